@@ -10,7 +10,14 @@ void Node::reset_randomized_timeout() {
     _randomized_election_timeout = static_cast<int>(et + next_random() % et);
 }
 
-bool Node::promotable() const { return membership().is_voter(_config.id); }
+// A voter campaigns. So does a voter that an uncommitted change is removing:
+// if the leader that proposed its own removal lost its quorum, it may be the
+// only node holding that change with a log current enough to win, and must
+// be able to finish it (it steps down once the change commits).
+bool Node::promotable() const {
+    if (membership().is_voter(_config.id)) return true;
+    return _log.membership_index() > _log.committed() && _log.previous_membership().is_voter(_config.id);
+}
 
 // Leader stickiness: a node that heard from a leader less than an election
 // timeout ago ignores (pre-)votes, so a partitioned node rejoining cannot
@@ -64,7 +71,8 @@ void Node::campaign(bool pre_vote, bool force) {
     }
     Term vote_term{pre_vote ? _term.value + 1 : _term.value};
     _votes[_config.id] = true;
-    if (membership().voters.size() == 1) {
+    const std::vector<NodeId>& voters = membership().voters;
+    if (voters.size() == 1 && voters.front() == _config.id) {
         // Alone: the own vote is a majority.
         if (pre_vote) {
             campaign(false, force);

@@ -107,9 +107,11 @@ std::optional<Index> RaftLog::maybe_append(EntryId prev, const std::vector<Entry
     for (size_t i = 0; i < entries.size(); ++i) {
         const Entry& e = entries[i];
         if (e.index <= last && matches(e.index, e.term)) continue;
-        // First entry we lack or that conflicts: everything from it on is replaced.
-        assert(e.index > _committed);
-        if (e.index <= last) truncate_from(e.index);
+        // First entry we lack or that conflicts: everything from its first
+        // offset on is replaced (an entry of ours may end inside its span).
+        Index first_offset{e.index.value - e.span + 1};
+        assert(first_offset > _committed);
+        if (first_offset <= last) truncate_from(first_offset);
         append(std::vector<Entry>(entries.begin() + static_cast<std::ptrdiff_t>(i), entries.end()));
         break;
     }
@@ -212,6 +214,11 @@ const Membership& RaftLog::membership() const {
 
 Index RaftLog::membership_index() const {
     return _memberships.empty() ? _base_membership_index : _memberships.rbegin()->first;
+}
+
+const Membership& RaftLog::previous_membership() const {
+    if (_memberships.size() < 2) return _base_membership;
+    return std::prev(_memberships.end(), 2)->second;
 }
 
 void RaftLog::track_memberships(const std::vector<Entry>& entries) {

@@ -39,7 +39,8 @@ public:
     // or nullopt when prev does not match. Entries already present are kept:
     // a stale or duplicated message never truncates.
     std::optional<Index> maybe_append(EntryId prev, const std::vector<Entry>& entries);
-    // Fast backtracking: the last entry with index <= i whose term <= t.
+    // Fast backtracking: the last entry with index <= i whose term <= t, or
+    // the snapshot point when no entry above it qualifies (its term may be > t).
     EntryId conflict_hint(Index i, Term t) const;
 
     void commit_to(Index i);
@@ -64,6 +65,8 @@ public:
     // Index of the entry holding the membership in force; the snapshot index
     // when it comes from a snapshot.
     Index membership_index() const;
+    // The membership in force before the newest membership entry.
+    const Membership& previous_membership() const;
 
 private:
     void truncate_from(Index first_removed);

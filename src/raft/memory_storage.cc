@@ -51,7 +51,9 @@ std::vector<Entry> MemoryStorage::membership_entries() const {
 void MemoryStorage::append(const std::vector<Entry>& entries) {
     if (entries.empty()) return;
     assert(entries.front().index > _snapshot->meta.index);
-    size_t keep = upper_bound(Index{entries.front().index.value - 1});
+    // Entries ending at or after the new entry's first offset are replaced.
+    const Entry& first = entries.front();
+    size_t keep = upper_bound(Index{first.index.value - first.span});
     _entries.resize(keep);
     _entries.insert(_entries.end(), entries.begin(), entries.end());
 }

@@ -22,7 +22,7 @@ public:
 
     // The driver's write side.
     void set_hard_state(const HardState& hs) { _hard_state = hs; }
-    // Drops every entry with index >= the first new one, then appends.
+    // Drops every entry ending at or after the first new entry's first offset, then appends.
     void append(const std::vector<Entry>& entries);
     // Replaces the whole log with the snapshot.
     void install_snapshot(Snapshot snapshot);

@@ -58,8 +58,10 @@ void Node::step(Message m) {
     if (m.from == _config.id || m.from == no_node) return;
     bool is_vote_request = m.type == MessageType::vote || m.type == MessageType::pre_vote;
     // A node outside our voting configuration (say, one removed while it was
-    // cut off) must not disturb the group with elections.
-    if (is_vote_request && !membership().is_voter(m.from)) return;
+    // cut off) must not disturb the group with elections. A node that is not a
+    // member itself (new, its log still empty) cannot judge and answers anyone:
+    // candidates only count the votes of their own voters.
+    if (is_vote_request && membership().is_voter(_config.id) && !membership().is_voter(m.from)) return;
 
     if (m.term > _term) {
         if (is_vote_request && !m.force && in_lease()) return;  // leader stickiness (thesis §4.2.3)

@@ -14,8 +14,8 @@
 //      after advance() reports its entries durable.
 //   2. Before any of `Ready::persisted_messages` is sent, the driver must make
 //      durable, in this order: `snapshot` (replacing the log), `entries`
-//      (dropping every stored entry whose index is >= the first new one, then
-//      appending), and `hard_state`. These messages include every vote
+//      (dropping every stored entry whose index is at or above the first
+//      offset of the first new one, then appending), and `hard_state`. These messages include every vote
 //      (granted votes must survive a crash, or a node could vote twice in a
 //      term) and every append acknowledgement (an acknowledged entry counts
 //      towards a commit and must never be lost).

@@ -37,7 +37,9 @@ void Node::start_read(uint64_t context, NodeId requester, ReadMode mode) {
         _reads_awaiting_commit.push_back({0, context, requester, Index{}, mode});
         return;
     }
-    if ((mode == ReadMode::lease && lease_valid()) || membership().voters.size() == 1) {
+    const std::vector<NodeId>& voters = membership().voters;
+    bool alone = voters.size() == 1 && voters.front() == _config.id;
+    if ((mode == ReadMode::lease && lease_valid()) || alone) {
         answer_read(context, requester, _log.committed());
         return;
     }

@@ -81,10 +81,15 @@ void Node::handle_append_response(const Message& m) {
                      (pr->state == ProgressState::replicate && m.log_index <= pr->match) ||
                      (pr->state == ProgressState::probe && m.log_index != pr->sent);
         if (stale) return;
-        // Below our snapshot there is nothing to compare: the next send
-        // finds the prefix compacted and sends the snapshot.
-        Index next = m.hint_index < _log.snapshot_index() ? m.hint_index
-                                                          : _log.conflict_hint(m.hint_index, m.hint_term).index;
+        // Fast backtracking: probe next at our last entry that can match the
+        // follower's hint. When even our snapshot point is newer than the
+        // follower's entry there, nothing in our log can match: the next send
+        // finds the prefix compacted and sends the snapshot instead.
+        Index next = m.hint_index;
+        if (next >= _log.snapshot_index()) {
+            EntryId back = _log.conflict_hint(m.hint_index, m.hint_term);
+            next = back.term <= m.hint_term ? back.index : Index{0};
+        }
         pr->become_probe();
         pr->sent = std::max(next, pr->match);
         send_append(m.from, *pr, true);
@@ -222,7 +227,9 @@ void Node::on_committed() {
     if (!_reads_awaiting_commit.empty() && committed_in_current_term()) release_waiting_reads();
     // A leader that removed itself leads until that change commits, then
     // steps down (thesis §4.2.2).
-    if (!promotable() && _log.membership_index() <= committed) become_follower(_term, no_node);
+    if (!membership().is_voter(_config.id) && _log.membership_index() <= committed) {
+        become_follower(_term, no_node);
+    }
 }
 
 }  // namespace fjord::raft

@@ -28,11 +28,13 @@ void Node::handle_snapshot_chunk(const Message& m) {
     Message resp;
     resp.to = m.from;
     resp.lease_tick = m.lease_tick;
-    if (m.log_index <= _log.committed()) {
-        // We already hold everything the snapshot covers.
+    if (m.log_index <= _log.committed() || _log.matches(m.log_index, m.log_term)) {
+        // We already hold everything the snapshot covers. Installing it would
+        // discard the entries after it, which we may have acknowledged.
         _incoming_snapshot.reset();
+        _log.commit_to(m.log_index);
         resp.type = MessageType::append_resp;
-        resp.log_index = _log.committed();
+        resp.log_index = std::max(_log.committed(), m.log_index);
         send(std::move(resp));
         return;
     }

@@ -1,0 +1,151 @@
+// A whole Raft cluster in one thread, driven by one seed: simulated clock,
+// network and disk, a client workload, and faults (loss, delay, duplication,
+// reordering, partitions, crashes that lose what was not durable, stale and
+// impossible messages). Every step is checked against Raft's safety
+// properties; once the faults stop, the cluster must elect a leader, commit
+// new proposals and converge within a bounded time (liveness).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "raft/memory_storage.h"
+#include "raft/node.h"
+#include "sim/checker.h"
+#include "sim/network.h"
+#include "sim/random.h"
+#include "sim/state_machine.h"
+#include "sim/trace.h"
+
+namespace fjord::sim {
+
+struct Options {
+    uint64_t seed{1};
+    int nodes{3};
+    uint64_t steps{3000};  // simulated milliseconds of the fault phase
+    uint64_t liveness_steps{4000};  // bound on recovery after faults stop
+    raft::Mutation mutation{raft::Mutation::none};
+    bool echo_trace{false};  // print every event as it happens
+    bool narrate{false};     // print a readable story (the demo)
+};
+
+struct Stats {
+    uint64_t proposals{0};
+    uint64_t acked{0};
+    uint64_t reads{0};
+    uint64_t leaders{0};
+    uint64_t crashes{0};
+    uint64_t partitions{0};
+    uint64_t snapshots_taken{0};
+    uint64_t snapshots_installed{0};
+    uint64_t membership_changes{0};
+    uint64_t transfers{0};
+    uint64_t messages{0};
+    uint64_t injected{0};
+};
+
+struct Outcome {
+    bool ok{true};
+    std::string failure;  // empty when ok
+    std::string trace;    // the last events before the failure
+    Stats stats;
+};
+
+class Simulation {
+public:
+    explicit Simulation(const Options& options);
+    ~Simulation();
+    Outcome run();
+
+private:
+    // One simulated node: its durable storage survives crashes, the rest does not.
+    struct SimNode {
+        raft::NodeId id;
+        raft::MemoryStorage storage;  // what survives a crash
+        std::unique_ptr<raft::Node> core;  // null while down
+        StateMachine sm;
+        uint64_t life{0};
+        bool removed{false};  // shut down for good after its removal committed
+        bool was_member{false};
+        uint64_t restart_at{0};
+        uint64_t tick_phase{0};
+        std::optional<raft::Ready> persisting;  // taken from the core, not yet durable
+        uint64_t persist_at{0};
+        raft::Index last_commit;
+        raft::Role last_role{raft::Role::follower};
+        raft::Term last_term;
+
+        bool up() const { return core != nullptr; }
+    };
+
+    // The fault phase and the liveness phase.
+    void step();
+    bool converged(std::string& why);
+    // Node lifecycle.
+    SimNode& add_node(raft::NodeId id, bool founding);
+    void start(SimNode& n);
+    void crash(SimNode& n, const char* why);
+    void process(SimNode& n);
+    void finish_persist(SimNode& n, bool crash_before_send);
+    void apply(SimNode& n, const raft::Ready& rd);
+    void observe(SimNode& n);
+    void send(const raft::Message& m);
+    // Workload and faults (faults.cc).
+    void client_requests();
+    void inject_faults();
+    void change_membership(SimNode& leader);
+    void partition();
+    void inject_bad_input();
+    void take_snapshot(SimNode& n);
+
+    SimNode* leader();
+    std::vector<SimNode*> up_nodes();
+    void record(Event e);
+    void narrate(const std::string& line);
+
+    Options _options;
+    Random _rng;
+    Network _network;
+    Trace _trace;
+    Checker _checker;
+    Stats _stats;
+    raft::Config _raft_config;
+    uint64_t _now{0};
+    bool _faults_on{true};
+    uint64_t _heal_at{0};
+    uint64_t _next_node_id;
+    uint64_t _next_read{1};
+    // Swarm testing: each seed draws its own fault rates.
+    uint64_t _crash_permille{0};
+    uint64_t _partition_permille{0};
+    uint64_t _membership_permille{0};
+    uint64_t _snapshot_permille{0};
+    uint64_t _transfer_permille{0};
+    uint64_t _inject_permille{0};
+    uint64_t _propose_permille{0};
+    uint64_t _read_permille{0};
+    NetworkFaults _fault_network;
+
+    std::map<uint64_t, std::unique_ptr<SimNode>> _nodes;  // ordered: iteration must be deterministic
+    struct Proposal {
+        uint64_t node;
+        uint64_t life;
+        raft::Index index;
+        raft::Term term;
+    };
+    std::vector<Proposal> _pending;  // proposed, not yet acknowledged
+    raft::Index _max_acked;
+    struct PendingRead {
+        uint64_t node;
+        uint64_t life;
+        raft::Index required;
+    };
+    std::map<uint64_t, PendingRead> _reads;
+    uint64_t _acked_after_heal{0};
+};
+
+}  // namespace fjord::sim

@@ -1,0 +1,121 @@
+// InstallSnapshot in chunks to a follower that needs compacted entries.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "raft_test_cluster.h"
+
+namespace fjord::raft::test {
+namespace {
+
+TEST(SnapshotTest, LaggingFollowerGetsChunkedSnapshotThenLaterEntries) {
+    const std::string image = "0123456789abcdefghijklmnopq";  // 27 bytes: 7 chunks of 4
+    Cluster c(3, 0, [](Config& cfg) { cfg.snapshot_chunk_bytes = 4; });
+    ASSERT_TRUE(c.elect(1));
+    ASSERT_TRUE(c.propose(1, "early", 2));
+    c.deliver_all();
+    Index follower_had = c.storage(3).last_index();
+    ASSERT_EQ(follower_had, idx(3));
+    c.crash(3);
+    for (int i = 0; i < 6; ++i) ASSERT_TRUE(c.propose(1, "mid-" + std::to_string(i), static_cast<uint32_t>(i + 1)));
+    c.deliver_all();
+    // The application snapshots at its applied index; the leader compacts its log.
+    Index at = c.peer(1).applied_index;
+    ASSERT_EQ(at, c.node(1).commit_index());
+    ASSERT_GT(at, follower_had);
+    Term at_term = *c.node(1).log().term_at(at);
+    c.storage(1).compact(Snapshot{SnapshotMeta{at, at_term, c.node(1).membership()}, image});
+    // More entries after the snapshot point.
+    ASSERT_TRUE(c.propose(1, "late-1", 3));
+    ASSERT_TRUE(c.propose(1, "late-2", 1));
+    c.deliver_all();
+    Index last = c.node(1).last_index();
+
+    c.restart(3);
+    c.tick_all(5);
+
+    size_t chunks = c.count_delivered(MessageType::snapshot, 1, 3);
+    EXPECT_EQ(chunks, 7u);
+    std::vector<uint64_t> offsets;
+    for (const Message& m : c.delivered) {
+        if (m.type == MessageType::snapshot && m.to == nid(3)) offsets.push_back(m.chunk_offset);
+    }
+    EXPECT_EQ(offsets, (std::vector<uint64_t>{0, 4, 8, 12, 16, 20, 24}));
+
+    // The follower's storage: the snapshot, then the same tail as the leader.
+    EXPECT_EQ(c.storage(3).snapshot_meta(), c.storage(1).snapshot_meta());
+    ASSERT_NE(c.storage(3).snapshot(), nullptr);
+    EXPECT_EQ(c.storage(3).snapshot()->data, image);
+    EXPECT_EQ(c.storage(3).all_entries(), c.storage(1).all_entries());
+    ASSERT_FALSE(c.storage(3).all_entries().empty());
+    EXPECT_GT(c.storage(3).all_entries().front().index, at);
+    EXPECT_EQ(c.node(3).last_index(), last);
+    EXPECT_EQ(c.node(3).commit_index(), last);
+    // Its state machine: the image, then the entries after it.
+    ASSERT_NE(c.peer(3).applied_snapshot, nullptr);
+    EXPECT_EQ(c.peer(3).applied_snapshot->data, image);
+    EXPECT_EQ(c.peer(3).applied_index, last);
+    std::vector<Entry> after = c.applied_after(3, at);
+    ASSERT_EQ(after.size(), 2u);
+    EXPECT_EQ(after[0].data, "late-1");
+    EXPECT_EQ(after[1].data, "late-2");
+    EXPECT_EQ(c.node(3).applied_index(), last);
+    for (const FollowerStatus& f : c.node(1).followers()) {
+        EXPECT_EQ(f.match, last) << f.id.value;
+        EXPECT_EQ(f.state, ProgressState::replicate) << f.id.value;
+    }
+    // Replication continues normally afterwards.
+    ASSERT_TRUE(c.propose(1, "after", 2));
+    c.deliver_all();
+    EXPECT_EQ(c.peer(3).applied.back().data, "after");
+}
+
+TEST(SnapshotTest, LostChunkIsResentAfterHeartbeat) {
+    const std::string image = "abcdefghijkl";  // 3 chunks of 4
+    Cluster c(3, 0, [](Config& cfg) { cfg.snapshot_chunk_bytes = 4; });
+    ASSERT_TRUE(c.elect(1));
+    c.crash(3);
+    ASSERT_TRUE(c.propose(1, "x", 2));
+    c.deliver_all();
+    Index at = c.node(1).commit_index();
+    c.storage(1).compact(Snapshot{SnapshotMeta{at, *c.node(1).log().term_at(at), c.node(1).membership()}, image});
+    c.restart(3);
+    // Drop the second chunk once.
+    bool dropped = false;
+    c.filter = [&dropped](const Message& m) {
+        if (m.type == MessageType::snapshot && m.chunk_offset == 4 && !dropped) {
+            dropped = true;
+            return true;
+        }
+        return false;
+    };
+    c.tick_all(5);
+    EXPECT_TRUE(dropped);
+    EXPECT_EQ(c.storage(3).snapshot_meta().index, at);
+    ASSERT_NE(c.storage(3).snapshot(), nullptr);
+    EXPECT_EQ(c.storage(3).snapshot()->data, image);
+    EXPECT_EQ(c.node(3).commit_index(), at);
+    c.filter = nullptr;
+}
+
+TEST(SnapshotTest, SnapshotChunkAtOrBelowCommitIsAcknowledgedWithoutRestore) {
+    SoloNode n(2, voters_of({1, 2, 3}));
+    Message m;
+    m.type = MessageType::snapshot;
+    m.from = nid(1);
+    m.to = nid(2);
+    m.term = trm(1);
+    m.log_index = idx(0);
+    m.log_term = trm(0);
+    m.chunk = "zz";
+    m.chunk_last = true;
+    n.node->step(m);
+    Ready rd = n.ready();
+    EXPECT_EQ(rd.snapshot, nullptr);
+    ASSERT_EQ(rd.persisted_messages.size(), 1u);
+    EXPECT_EQ(rd.persisted_messages[0].type, MessageType::append_resp);
+    EXPECT_EQ(rd.persisted_messages[0].log_index, idx(0));
+}
+
+}  // namespace
+}  // namespace fjord::raft::test
