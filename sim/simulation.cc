@@ -36,7 +36,10 @@ Simulation::Simulation(const Options& options)
     for (int i = 1; i <= options.nodes; ++i) founding.voters.push_back(raft::NodeId{static_cast<uint64_t>(i)});
     for (int i = 1; i <= options.nodes; ++i) {
         SimNode& n = add_node(raft::NodeId{static_cast<uint64_t>(i)}, true);
-        n.storage.install_snapshot(raft::Snapshot{raft::SnapshotMeta{raft::Index{0}, raft::Term{0}, founding}, ""});
+        raft::Bootstrap b = raft::bootstrap(founding);
+        n.storage.append({b.entry});
+        n.storage.set_hard_state(b.hard_state);
+        _checker.on_persist(n.id, raft::EntryId{}, {b.entry});
         start(n);
     }
     _next_node_id = static_cast<uint64_t>(options.nodes) + 1;
@@ -245,7 +248,9 @@ void Simulation::step() {
         record({.time = _now, .kind = EventKind::deliver, .node = m.from.value, .peer = m.to.value,
                 .term = m.term.value, .index = m.log_index.value, .a = m.commit.value, .b = m.entries.size(),
                 .msg = m.type, .flag = m.reject});
-        bool outsider = _nodes.count(m.from.value) == 0 && n.core->membership().is_voter(n.id);
+        // A voter following a leader must shrug off vote requests from outsiders.
+        bool outsider = _nodes.count(m.from.value) == 0 && n.core->leader() != raft::no_node &&
+                        n.core->membership().is_voter(n.id);
         raft::Term before = n.core->term();
         n.core->step(std::move(m));
         if (outsider && n.core->term() != before) {

@@ -31,9 +31,12 @@ bool Node::in_lease() const {
 
 void Node::tick_election() {
     ++_election_elapsed;
-    if (promotable() && _election_elapsed >= _randomized_election_timeout) {
-        _election_elapsed = 0;
+    if (_election_elapsed < _randomized_election_timeout) return;
+    _election_elapsed = 0;
+    if (promotable()) {
         campaign(_config.pre_vote, false);
+    } else {
+        _leader = no_node;  // a learner, too, stops trusting a leader it no longer hears
     }
 }
 

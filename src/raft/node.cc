@@ -6,6 +6,16 @@
 
 namespace fjord::raft {
 
+Bootstrap bootstrap(const Membership& founding) {
+    Bootstrap b;
+    b.entry.index = Index{1};
+    b.entry.term = Term{1};
+    b.entry.type = EntryType::membership;
+    b.entry.data = founding.encode();
+    b.hard_state = HardState{Term{1}, no_node, Index{1}};
+    return b;
+}
+
 Node::Node(const Config& config, const LogStorage& storage)
     : _config(config), _log(storage), _rng_state(config.random_seed * 0x9E3779B97F4A7C15ull + config.id.value) {
     assert(config.id != no_node);
@@ -57,11 +67,14 @@ void Node::send(Message m) {
 void Node::step(Message m) {
     if (m.from == _config.id || m.from == no_node) return;
     bool is_vote_request = m.type == MessageType::vote || m.type == MessageType::pre_vote;
-    // A node outside our voting configuration (say, one removed while it was
-    // cut off) must not disturb the group with elections. A node that is not a
-    // member itself (new, its log still empty) cannot judge and answers anyone:
+    // While a voter follows a leader, a node outside its voting configuration
+    // (say, one removed while it was cut off) must not disturb the group.
+    // Otherwise we answer anyone: our configuration may be the stale one, and
     // candidates only count the votes of their own voters.
-    if (is_vote_request && membership().is_voter(_config.id) && !membership().is_voter(m.from)) return;
+    if (is_vote_request && _leader != no_node && membership().is_voter(_config.id) &&
+        !membership().is_voter(m.from)) {
+        return;
+    }
 
     if (m.term > _term) {
         if (is_vote_request && !m.force && in_lease()) return;  // leader stickiness (thesis §4.2.3)

@@ -73,6 +73,16 @@ struct FollowerStatus {
     bool recent_active;
 };
 
+// A new group starts from one committed entry holding its founding
+// membership. Every founding member persists `entry` and `hard_state` before
+// creating its Node; nodes that join later learn the membership from the log
+// like any other entry, so no node ever has to be told it out of band.
+struct Bootstrap {
+    Entry entry;
+    HardState hard_state;
+};
+Bootstrap bootstrap(const Membership& founding);
+
 class Node {
 public:
     Node(const Config& config, const LogStorage& storage);

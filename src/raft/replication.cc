@@ -95,14 +95,15 @@ void Node::handle_append_response(const Message& m) {
         send_append(m.from, *pr, true);
         return;
     }
-    if (!pr->update_match(m.log_index)) return;
-    switch (pr->state) {
-        case ProgressState::probe: pr->become_replicate(); break;
-        case ProgressState::snapshot:
-            if (pr->match >= pr->snapshot->meta.index) pr->become_replicate();
-            break;
-        case ProgressState::replicate: pr->inflights.free_up_to(pr->match); break;
+    bool news = pr->update_match(m.log_index);
+    if (pr->state == ProgressState::snapshot && pr->match >= pr->snapshot->meta.index) {
+        // The follower holds what the snapshot covers (it may have had it all along).
+        pr->become_replicate();
+        news = true;
     }
+    if (!news) return;
+    if (pr->state == ProgressState::probe) pr->become_replicate();
+    pr->inflights.free_up_to(pr->match);
     if (maybe_commit()) {
         broadcast_append();
     } else {

@@ -241,3 +241,36 @@ TEST(LeadershipTransferTest, InvalidTargets) {
 
 }  // namespace
 }  // namespace fjord::raft::test
+
+namespace fjord::raft::test {
+namespace {
+
+// Two voters; the leader removes itself but the change reaches nobody before
+// it restarts. The remaining voter cannot win without it (its log is behind),
+// so the old leader must still be able to campaign and finish the change.
+TEST(MembershipChangeTest, SelfRemovalFinishesAfterLeaderRestartsInTwoNodeCluster) {
+    Cluster c(2);
+    ASSERT_TRUE(c.elect(1));
+    c.cut(1, 2);
+    auto remove = c.node(1).propose_membership(change(MembershipChangeKind::remove, 1));
+    ASSERT_TRUE(remove);
+    c.deliver_all();
+    ASSERT_EQ(c.storage(1).last_index(), *remove);
+    c.crash(1);
+    c.restart(1);
+    c.heal();
+    uint64_t leader = 0;
+    for (int i = 0; i < 200 && leader != 2; ++i) {
+        c.tick_all();
+        leader = c.leader();
+    }
+    EXPECT_EQ(leader, 2u);
+    EXPECT_EQ(c.node(2).membership(), voters_of({2}));
+    EXPECT_GE(c.node(2).commit_index(), *remove);
+    c.tick_all(40);
+    EXPECT_EQ(c.node(1).role(), Role::follower);
+    EXPECT_EQ(c.leader(), 2u);
+}
+
+}  // namespace
+}  // namespace fjord::raft::test

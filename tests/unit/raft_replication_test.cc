@@ -370,3 +370,25 @@ TEST(ReplicationTest, LaggingFollowerCatchesUpAfterRestart) {
 
 }  // namespace
 }  // namespace fjord::raft::test
+
+namespace fjord::raft::test {
+namespace {
+
+TEST(ReplicationTest, UncommittedBytesAreBounded) {
+    Cluster c(3, 0, [](Config& cfg) { cfg.max_uncommitted_bytes = 10; });
+    ASSERT_TRUE(c.elect(1));
+    c.isolate(2);
+    c.isolate(3);
+    ASSERT_TRUE(c.propose(1, std::string(8, 'a'), 2));
+    auto refused = c.propose(1, std::string(3, 'b'), 1);
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error(), Error::too_much_uncommitted);
+    // A single proposal larger than the limit is accepted when nothing is pending.
+    c.heal();
+    c.tick_all(2);
+    ASSERT_EQ(c.node(1).commit_index(), idx(3));
+    EXPECT_TRUE(c.propose(1, std::string(30, 'c'), 1));
+}
+
+}  // namespace
+}  // namespace fjord::raft::test

@@ -119,3 +119,77 @@ TEST(SnapshotTest, SnapshotChunkAtOrBelowCommitIsAcknowledgedWithoutRestore) {
 
 }  // namespace
 }  // namespace fjord::raft::test
+
+namespace fjord::raft::test {
+namespace {
+
+// A follower that already holds the snapshot's entry (same index and term)
+// keeps its log: installing the snapshot would discard entries after it that
+// it may have acknowledged.
+TEST(SnapshotTest, ChunkForAnEntryWeHoldDoesNotDiscardLaterEntries) {
+    SoloNode n(2, voters_of({1, 2, 3}));
+    Message app;
+    app.type = MessageType::append;
+    app.from = nid(1);
+    app.to = nid(2);
+    app.term = trm(1);
+    app.log_index = idx(0);
+    app.log_term = trm(0);
+    app.entries = {make_entry(1, 1, 1, "", EntryType::noop), make_entry(4, 1, 3, "a"), make_entry(6, 1, 2, "b")};
+    app.commit = idx(1);
+    n.node->step(app);
+    n.ready();
+    ASSERT_EQ(n.node->last_index(), idx(6));
+    ASSERT_EQ(n.node->commit_index(), idx(1));
+    Message snap;
+    snap.type = MessageType::snapshot;
+    snap.from = nid(1);
+    snap.to = nid(2);
+    snap.term = trm(1);
+    snap.log_index = idx(4);
+    snap.log_term = trm(1);
+    snap.snapshot_membership = voters_of({1, 2, 3});
+    snap.chunk = "image";
+    snap.chunk_last = true;
+    n.node->step(snap);
+    Ready rd = n.ready();
+    EXPECT_EQ(rd.snapshot, nullptr);
+    EXPECT_EQ(n.node->last_index(), idx(6)) << "entry 6, already acknowledged, was dropped";
+    EXPECT_EQ(n.storage->all_entries().size(), 3u);
+    EXPECT_EQ(n.node->commit_index(), idx(4));
+    ASSERT_EQ(rd.persisted_messages.size(), 1u);
+    EXPECT_EQ(rd.persisted_messages[0].type, MessageType::append_resp);
+    EXPECT_FALSE(rd.persisted_messages[0].reject);
+    EXPECT_EQ(rd.persisted_messages[0].log_index, idx(4));
+}
+
+// The follower's divergent tail reaches past the leader's snapshot point, with
+// an entry of an older term exactly there: backtracking must end in a
+// snapshot, not probe the snapshot point forever.
+TEST(SnapshotTest, DivergentFollowerBeyondLeaderSnapshotGetsSnapshot) {
+    Cluster c(3);
+    ASSERT_TRUE(c.elect(1));
+    ASSERT_TRUE(c.propose(1, "base", 1));
+    c.deliver_all();
+    c.isolate(1);
+    for (int i = 0; i < 40; ++i) ASSERT_TRUE(c.propose(1, "old", 1));  // 3..42 in term 1
+    c.deliver_all();
+    ASSERT_TRUE(c.elect(2));  // no-op at 3 in term 2
+    for (int i = 0; i < 30; ++i) ASSERT_TRUE(c.propose(2, "new", 1));  // 4..33
+    c.deliver_all();
+    ASSERT_TRUE(c.elect(3));  // its probes to 1 start at 33
+    Index at = idx(30);
+    ASSERT_GE(c.peer(3).applied_index, at);
+    c.storage(3).compact(Snapshot{SnapshotMeta{at, *c.node(3).log().term_at(at), c.node(3).membership()}, "img"});
+    c.heal();
+    c.tick_all(5);
+    EXPECT_EQ(c.leader(), 3u);
+    EXPECT_GE(c.count_delivered(MessageType::snapshot, 3, 1), 1u);
+    EXPECT_LE(c.count_delivered(MessageType::append_resp, 1, 3, true), 3u);
+    EXPECT_EQ(c.storage(1).snapshot_meta().index, at);
+    EXPECT_EQ(c.storage(1).all_entries(), c.storage(3).all_entries());
+    EXPECT_EQ(c.node(1).commit_index(), c.node(3).commit_index());
+}
+
+}  // namespace
+}  // namespace fjord::raft::test

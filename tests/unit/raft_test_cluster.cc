@@ -159,7 +159,20 @@ void Cluster::deliver_all() {
 }
 
 bool Cluster::elect(uint64_t id) {
-    for (int attempt = 0; attempt < 5 && node(id).role() != Role::leader; ++attempt) {
+    // A leader of an older term (say, one that was cut off) is not what we want.
+    auto stale = [&] {
+        for (const auto& [i, tn] : _nodes) {
+            if (tn.up && tn.node->term() > node(id).term()) return true;
+        }
+        return false;
+    };
+    for (int attempt = 0; attempt < 6; ++attempt) {
+        if (node(id).role() == Role::leader) {
+            if (!stale()) break;
+            // It learns of the newer term from the answers to its heartbeats.
+            tick(id);
+            continue;
+        }
         uint64_t other = id + 1000;
         for (const auto& [i, tn] : _nodes) {
             if (i != id) {
@@ -176,7 +189,7 @@ bool Cluster::elect(uint64_t id) {
         deliver_all();
     }
     deliver_all();
-    return node(id).role() == Role::leader;
+    return node(id).role() == Role::leader && !stale();
 }
 
 uint64_t Cluster::leader() const {
