@@ -162,7 +162,8 @@ void Simulation::inject_bad_input() {
         if (m.from == l->id) return;
         m.to = l->id;
         m.term = l->core->term();
-        m.log_index = raft::Index{l->core->last_index().value + _rng.between(1, 1000)};
+        // Far beyond anything the leader could append before it arrives.
+        m.log_index = raft::Index{l->core->last_index().value + 1'000'000 + _rng.between(0, 1000)};
     }
     ++_stats.injected;
     record({.time = _now, .kind = EventKind::inject, .node = m.from.value, .peer = m.to.value,

@@ -11,6 +11,9 @@ Simulation::Simulation(const Options& options)
     : _options(options), _rng(options.seed * 0x2545F4914F6CDD1Dull + 7), _network(_rng), _trace(400) {
     _trace.set_echo(options.echo_trace);
     _crash_permille = _rng.between(0, 3);
+    // Killing leaders right after their election leaves logs partly
+    // replicated across terms: the ground where Figure 8's bug lives.
+    _leader_kill_permille = _rng.chance(500) ? _rng.between(100, 700) : 0;
     _partition_permille = _rng.between(0, 3);
     _membership_permille = _rng.between(0, 2);
     _snapshot_permille = _rng.between(0, 8);
@@ -91,6 +94,7 @@ void Simulation::crash(SimNode& n, const char* why) {
     }
     n.core.reset();
     n.persisting.reset();
+    n.kill_at = 0;
     n.restart_at = _now + _rng.between(20, 600);
     ++_stats.crashes;
     record({.time = _now, .kind = EventKind::crash, .node = n.id.value, .text = why});
@@ -202,7 +206,9 @@ void Simulation::apply(SimNode& n, const raft::Ready& rd) {
 void Simulation::observe(SimNode& n) {
     raft::Node& core = *n.core;
     if (core.role() != n.last_role || core.term() != n.last_term) {
-        if (core.role() == raft::Role::leader) ++_stats.leaders;
+        if (core.role() == raft::Role::leader && _faults_on && _rng.chance(_leader_kill_permille)) {
+            n.kill_at = _now + _rng.between(1, 40);
+        }
         if (core.role() != n.last_role) {
             record({.time = _now, .kind = EventKind::role, .node = n.id.value, .term = core.term().value,
                     .index = core.last_index().value, .a = core.commit_index().value,
@@ -236,6 +242,7 @@ void Simulation::step() {
     }
     client_requests();
     for (auto& [id, n] : _nodes) {
+        if (n->up() && n->kill_at != 0 && _now >= n->kill_at) crash(*n, "killed soon after its election");
         if (!n->up() && !n->removed && _now >= n->restart_at) {
             start(*n);
             record({.time = _now, .kind = EventKind::restart, .node = id});

@@ -72,6 +72,7 @@ private:
         bool removed{false};  // shut down for good after its removal committed
         bool was_member{false};
         uint64_t restart_at{0};
+        uint64_t kill_at{0};  // a scheduled crash (0: none)
         uint64_t tick_phase{0};
         std::optional<raft::Ready> persisting;  // taken from the core, not yet durable
         uint64_t persist_at{0};
@@ -121,6 +122,7 @@ private:
     uint64_t _next_read{1};
     // Swarm testing: each seed draws its own fault rates.
     uint64_t _crash_permille{0};
+    uint64_t _leader_kill_permille{0};  // chance that a new leader is killed soon after its election
     uint64_t _partition_permille{0};
     uint64_t _membership_permille{0};
     uint64_t _snapshot_permille{0};

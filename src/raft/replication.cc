@@ -105,6 +105,9 @@ void Node::handle_append_response(const Message& m) {
     if (pr->state == ProgressState::probe) pr->become_replicate();
     pr->inflights.free_up_to(pr->match);
     if (maybe_commit()) {
+        // Committing may have made us step down (our own removal committed),
+        // which discards every progress, `pr` included.
+        if (_role != Role::leader) return;
         broadcast_append();
     } else {
         while (send_append(m.from, *pr, false)) {
