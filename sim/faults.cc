@@ -20,6 +20,13 @@ void Simulation::client_requests() {
             _pending.push_back({n.id.value, n.life, *r, n.core->term()});
             record({.time = _now, .kind = EventKind::propose, .node = n.id.value, .term = n.core->term().value,
                     .index = r->value, .a = span});
+            if (_faults_on && !_network.partitioned() && _rng.chance(_strand_permille)) {
+                // Cut off before the entry leaves: a branch of the log that
+                // only this leader holds, as in the Raft paper's Figure 8.
+                ++_stats.partitions;
+                _heal_at = _now + _rng.between(30, 400);
+                isolate(n.id, "leader cut off right after a proposal");
+            }
         }
     }
     if (_rng.chance(_read_permille)) {
@@ -123,14 +130,17 @@ void Simulation::partition() {
         record({.time = _now, .kind = EventKind::partition, .node = l->id.value,
                 .text = "leader cut off from a quorum, one follower still reachable"});
     } else {
-        raft::NodeId alone = ids[_rng.between(0, ids.size() - 1)];
-        for (raft::NodeId b : ids) {
-            if (b == alone) continue;
-            _network.block(alone, b);
-            _network.block(b, alone);
-        }
-        record({.time = _now, .kind = EventKind::partition, .node = alone.value, .text = "node isolated"});
+        isolate(ids[_rng.between(0, ids.size() - 1)], "node isolated");
     }
+}
+
+void Simulation::isolate(raft::NodeId alone, const char* why) {
+    for (auto& [id, n] : _nodes) {
+        if (id == alone.value) continue;
+        _network.block(alone, raft::NodeId{id});
+        _network.block(raft::NodeId{id}, alone);
+    }
+    record({.time = _now, .kind = EventKind::partition, .node = alone.value, .text = why});
 }
 
 void Simulation::inject_bad_input() {

@@ -40,7 +40,7 @@ int main(int argc, char** argv) {
     uint64_t seed = 1;
     std::string range;
     int nodes = 0;
-    uint64_t steps = 3000;
+    uint64_t steps = 20000;
     Mutation mutation = Mutation::none;
     bool expect_failure = false;
     bool trace = false;

@@ -13,7 +13,8 @@ Simulation::Simulation(const Options& options)
     _crash_permille = _rng.between(0, 3);
     // Killing leaders right after their election leaves logs partly
     // replicated across terms: the ground where Figure 8's bug lives.
-    _leader_kill_permille = _rng.chance(500) ? _rng.between(100, 700) : 0;
+    _leader_kill_permille = _rng.chance(500) ? _rng.between(300, 900) : 0;
+    _strand_permille = _rng.chance(500) ? _rng.between(20, 200) : 0;
     _partition_permille = _rng.between(0, 3);
     _membership_permille = _rng.between(0, 2);
     _snapshot_permille = _rng.between(0, 8);
@@ -31,7 +32,7 @@ Simulation::Simulation(const Options& options)
     _raft_config.heartbeat_tick = 1;
     _raft_config.lease_margin_ticks = 2;
     _raft_config.max_inflight_msgs = _rng.between(1, 32);
-    _raft_config.max_append_bytes = _rng.between(8, 4096);
+    _raft_config.max_append_bytes = _rng.between(100, 4096);  // from 3 entries per append
     _raft_config.snapshot_chunk_bytes = _rng.between(8, 64);  // several chunks per snapshot
     _raft_config.mutation = options.mutation;
 
@@ -207,7 +208,9 @@ void Simulation::observe(SimNode& n) {
     raft::Node& core = *n.core;
     if (core.role() != n.last_role || core.term() != n.last_term) {
         if (core.role() == raft::Role::leader && _faults_on && _rng.chance(_leader_kill_permille)) {
-            n.kill_at = _now + _rng.between(1, 40);
+            // Killed or cut off before its first appends are through: what it
+            // sent is lost with it (a partition also drops messages in flight).
+            (_rng.chance(500) ? n.kill_at : n.isolate_at) = _now + _rng.between(1, 40);
         }
         if (core.role() != n.last_role) {
             record({.time = _now, .kind = EventKind::role, .node = n.id.value, .term = core.term().value,
@@ -243,6 +246,14 @@ void Simulation::step() {
     client_requests();
     for (auto& [id, n] : _nodes) {
         if (n->up() && n->kill_at != 0 && _now >= n->kill_at) crash(*n, "killed soon after its election");
+        if (n->isolate_at != 0 && _now >= n->isolate_at) {
+            n->isolate_at = 0;
+            if (!_network.partitioned()) {
+                ++_stats.partitions;
+                _heal_at = _now + _rng.between(50, 800);
+                isolate(n->id, "new leader isolated soon after its election");
+            }
+        }
         if (!n->up() && !n->removed && _now >= n->restart_at) {
             start(*n);
             record({.time = _now, .kind = EventKind::restart, .node = id});
@@ -357,7 +368,11 @@ Outcome Simulation::run() {
             _faults_on = false;
             _network.heal();
             _network.set_faults(NetworkFaults{1, 10, 0, 0});
-            for (auto& [id, n] : _nodes) n->restart_at = std::min(n->restart_at, _now);
+            for (auto& [id, n] : _nodes) {
+                n->restart_at = std::min(n->restart_at, _now);
+                n->kill_at = 0;
+                n->isolate_at = 0;
+            }
             record({.time = _now, .kind = EventKind::phase, .text = "faults stop: liveness phase"});
         }
         step();

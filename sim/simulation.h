@@ -26,7 +26,7 @@ namespace fjord::sim {
 struct Options {
     uint64_t seed{1};
     int nodes{3};
-    uint64_t steps{3000};  // simulated milliseconds of the fault phase
+    uint64_t steps{20000};  // simulated milliseconds of the fault phase
     uint64_t liveness_steps{4000};  // bound on recovery after faults stop
     raft::Mutation mutation{raft::Mutation::none};
     bool echo_trace{false};  // print every event as it happens
@@ -72,7 +72,8 @@ private:
         bool removed{false};  // shut down for good after its removal committed
         bool was_member{false};
         uint64_t restart_at{0};
-        uint64_t kill_at{0};  // a scheduled crash (0: none)
+        uint64_t kill_at{0};     // a scheduled crash (0: none)
+        uint64_t isolate_at{0};  // a scheduled isolation from every other node (0: none)
         uint64_t tick_phase{0};
         std::optional<raft::Ready> persisting;  // taken from the core, not yet durable
         uint64_t persist_at{0};
@@ -100,6 +101,7 @@ private:
     void inject_faults();
     void change_membership(SimNode& leader);
     void partition();
+    void isolate(raft::NodeId node, const char* why);
     void inject_bad_input();
     void take_snapshot(SimNode& n);
 
@@ -122,7 +124,8 @@ private:
     uint64_t _next_read{1};
     // Swarm testing: each seed draws its own fault rates.
     uint64_t _crash_permille{0};
-    uint64_t _leader_kill_permille{0};  // chance that a new leader is killed soon after its election
+    uint64_t _leader_kill_permille{0};
+    uint64_t _strand_permille{0};  // chance that a leader is cut off right after a proposal  // chance that a new leader is killed soon after its election
     uint64_t _partition_permille{0};
     uint64_t _membership_permille{0};
     uint64_t _snapshot_permille{0};

@@ -75,13 +75,13 @@ std::vector<Entry> RaftLog::entries(Index after, Index upto, size_t max_bytes) c
     std::vector<Entry> out;
     if (after < _stable_last && !_snapshot) _storage.entries(after, std::min(upto, _stable_last), max_bytes, out);
     size_t bytes = 0;
-    for (const Entry& e : out) bytes += e.payload_bytes();
+    for (const Entry& e : out) bytes += e.byte_size();
     if (upto > _stable_last && (out.empty() || out.back().index == _stable_last)) {
         for (size_t pos = upper_bound_pos(_unstable, after); pos < _unstable.size(); ++pos) {
             const Entry& e = _unstable[pos];
             if (e.index > upto) break;
-            if (!out.empty() && bytes + e.payload_bytes() > max_bytes) break;
-            bytes += e.payload_bytes();
+            if (!out.empty() && bytes + e.byte_size() > max_bytes) break;
+            bytes += e.byte_size();
             out.push_back(e);
         }
     }

@@ -34,8 +34,8 @@ std::optional<EntryId> MemoryStorage::entry_at_or_before(Index i) const {
 void MemoryStorage::entries(Index after, Index upto, size_t max_bytes, std::vector<Entry>& out) const {
     size_t bytes = 0;
     for (size_t pos = upper_bound(after); pos < _entries.size() && _entries[pos].index <= upto; ++pos) {
-        if (bytes > 0 && bytes + _entries[pos].payload_bytes() > max_bytes) break;
-        bytes += _entries[pos].payload_bytes();
+        if (bytes > 0 && bytes + _entries[pos].byte_size() > max_bytes) break;
+        bytes += _entries[pos].byte_size();
         out.push_back(_entries[pos]);
     }
 }

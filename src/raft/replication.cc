@@ -166,7 +166,7 @@ bool Node::send_append(NodeId to, Progress& pr, bool send_if_empty) {
     if (m.entries.empty() && !send_if_empty) return false;
     if (pr.state == ProgressState::replicate && !m.entries.empty()) {
         size_t bytes = 0;
-        for (const Entry& e : m.entries) bytes += e.payload_bytes();
+        for (const Entry& e : m.entries) bytes += e.byte_size();
         pr.sent = m.entries.back().index;
         pr.inflights.add(pr.sent, bytes);
     } else if (pr.state == ProgressState::probe) {

@@ -39,7 +39,9 @@ struct Entry {
     EntryType type{EntryType::normal};
     std::string data;
 
-    size_t payload_bytes() const { return data.size(); }
+    // Size for flow control: the payload plus what index, term, span and type
+    // take on the wire, so that even empty entries count against the limits.
+    size_t byte_size() const { return data.size() + 24; }
     bool operator==(const Entry&) const = default;
 };
 
