@@ -39,8 +39,8 @@ void Checker::on_persist(raft::NodeId id, raft::EntryId prev, const std::vector<
     if (prev.index.value != 0) {
         auto it = _log_chains.find({prev.index.value, prev.term.value});
         if (it == _log_chains.end()) {
-            fail(fmt::format("log matching: node {} appended after entry {} (term {}) that no log holds", id.value,
-                             prev.index.value, prev.term.value));
+            fail(fmt::format("log matching: node {} appended after entry {} (term {}) that no log holds",
+                             id.value, prev.index.value, prev.term.value));
             return;
         }
         chain = it->second;
@@ -49,9 +49,10 @@ void Checker::on_persist(raft::NodeId id, raft::EntryId prev, const std::vector<
         chain = chain_hash(chain, e);
         auto [it, inserted] = _log_chains.try_emplace({e.index.value, e.term.value}, chain);
         if (!inserted && it->second != chain) {
-            fail(fmt::format("log matching: node {} holds entry {} (term {}) with a prefix differing from another "
-                             "node's",
-                             id.value, e.index.value, e.term.value));
+            fail(fmt::format(
+                "log matching: node {} holds entry {} (term {}) with a prefix differing from another "
+                "node's",
+                id.value, e.index.value, e.term.value));
             return;
         }
     }
@@ -60,24 +61,26 @@ void Checker::on_persist(raft::NodeId id, raft::EntryId prev, const std::vector<
 void Checker::on_apply(raft::NodeId id, const raft::Entry& e, uint64_t chain_after) {
     auto [it, inserted] = _applied.try_emplace(e.index.value, Applied{e.term.value, chain_after});
     if (!inserted && (it->second.term != e.term.value || it->second.chain != chain_after)) {
-        fail(fmt::format("state machine safety: node {} applied entry {} (term {}) but another node applied term "
-                         "{} or a different prefix there",
-                         id.value, e.index.value, e.term.value, it->second.term));
+        fail(fmt::format(
+            "state machine safety: node {} applied entry {} (term {}) but another node applied term "
+            "{} or a different prefix there",
+            id.value, e.index.value, e.term.value, it->second.term));
     }
 }
 
 void Checker::on_snapshot(raft::NodeId id, const raft::SnapshotMeta& meta, const StateMachine& state) {
     if (meta.index.value == 0) return;
     if (state.applied != meta.index) {
-        fail(fmt::format("snapshot: node {} has a snapshot at {} whose state is at {}", id.value, meta.index.value,
-                         state.applied.value));
+        fail(fmt::format("snapshot: node {} has a snapshot at {} whose state is at {}", id.value,
+                         meta.index.value, state.applied.value));
         return;
     }
     auto it = _applied.find(meta.index.value);
     if (it == _applied.end() || it->second.term != meta.term.value || it->second.chain != state.chain) {
-        fail(fmt::format("state machine safety: node {} holds a snapshot at {} (term {}) that matches no applied "
-                         "state",
-                         id.value, meta.index.value, meta.term.value));
+        fail(fmt::format(
+            "state machine safety: node {} holds a snapshot at {} (term {}) that matches no applied "
+            "state",
+            id.value, meta.index.value, meta.term.value));
         return;
     }
     _log_chains.try_emplace({meta.index.value, meta.term.value}, state.chain);
@@ -85,9 +88,10 @@ void Checker::on_snapshot(raft::NodeId id, const raft::SnapshotMeta& meta, const
 
 void Checker::on_read(raft::NodeId id, uint64_t context, raft::Index required, raft::Index got) {
     if (got < required) {
-        fail(fmt::format("linearizable read: read {} at node {} got read index {}, but index {} was already "
-                         "committed when it began",
-                         context, id.value, got.value, required.value));
+        fail(
+            fmt::format("linearizable read: read {} at node {} got read index {}, but index {} was already "
+                        "committed when it began",
+                        context, id.value, got.value, required.value));
     }
 }
 

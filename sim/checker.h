@@ -15,7 +15,7 @@
 namespace fjord::sim {
 
 class Checker {
-public:
+  public:
     // Election safety: at most one leader per term. Leader completeness: a
     // leader of term T holds every entry committed in a term before T.
     void on_leader(raft::NodeId id, raft::Term term, const raft::RaftLog& log);
@@ -41,7 +41,7 @@ public:
     std::optional<uint64_t> applied_chain(raft::Index index) const;
     size_t leaders_elected() const { return _leaders.size(); }
 
-private:
+  private:
     struct EntryKey {
         uint64_t index;
         uint64_t term;
@@ -56,10 +56,10 @@ private:
     };
 
     std::optional<std::string> _failure;
-    std::map<uint64_t, uint64_t> _leaders;                    // term -> node
-    std::map<uint64_t, raft::EntryId> _committed_in_term;     // node term -> highest commit seen in it
+    std::map<uint64_t, uint64_t> _leaders;                 // term -> node
+    std::map<uint64_t, raft::EntryId> _committed_in_term;  // node term -> highest commit seen in it
     std::unordered_map<EntryKey, uint64_t, EntryKeyHash> _log_chains;  // (index, term) -> prefix hash
-    std::unordered_map<uint64_t, Applied> _applied;           // index -> what was applied there
+    std::unordered_map<uint64_t, Applied> _applied;                    // index -> what was applied there
     raft::Index _max_commit;
 };
 

@@ -18,8 +18,12 @@ void Simulation::client_requests() {
         if (auto r = n.core->propose(std::move(data), span)) {
             ++_stats.proposals;
             _pending.push_back({n.id.value, n.life, *r, n.core->term()});
-            record({.time = _now, .kind = EventKind::propose, .node = n.id.value, .term = n.core->term().value,
-                    .index = r->value, .a = span});
+            record({.time = _now,
+                    .kind = EventKind::propose,
+                    .node = n.id.value,
+                    .term = n.core->term().value,
+                    .index = r->value,
+                    .a = span});
             if (_faults_on && !_network.partitioned() && _rng.chance(_strand_permille)) {
                 // Cut off before the entry leaves: a branch of the log that
                 // only this leader holds, as in the Raft paper's Figure 8.
@@ -36,8 +40,12 @@ void Simulation::client_requests() {
         if (n.core->read_index(ctx, lease ? raft::ReadMode::lease : raft::ReadMode::read_index)) {
             ++_stats.reads;
             _reads[ctx] = {n.id.value, n.life, _checker.max_commit()};
-            record({.time = _now, .kind = EventKind::read_issued, .node = n.id.value,
-                    .index = _checker.max_commit().value, .a = ctx, .text = lease ? "lease" : "read-index"});
+            record({.time = _now,
+                    .kind = EventKind::read_issued,
+                    .node = n.id.value,
+                    .index = _checker.max_commit().value,
+                    .a = ctx,
+                    .text = lease ? "lease" : "read-index"});
         }
     }
 }
@@ -84,9 +92,13 @@ void Simulation::change_membership(SimNode& l) {
     ++_stats.membership_changes;
     const char* what = change.kind == raft::MembershipChangeKind::add_learner ? "add learner"
                        : change.kind == raft::MembershipChangeKind::add_voter ? "add voter"
-                                                                             : "removal";
-    record({.time = _now, .kind = EventKind::membership, .node = l.id.value, .peer = change.node.value,
-            .index = r->value, .text = what});
+                                                                              : "removal";
+    record({.time = _now,
+            .kind = EventKind::membership,
+            .node = l.id.value,
+            .peer = change.node.value,
+            .index = r->value,
+            .text = what});
     if (change.node.value == _next_node_id) {
         // A brand-new node starts empty and learns everything from the leader.
         ++_next_node_id;
@@ -127,7 +139,9 @@ void Simulation::partition() {
             _network.block(l->id, b);
             _network.block(b, l->id);
         }
-        record({.time = _now, .kind = EventKind::partition, .node = l->id.value,
+        record({.time = _now,
+                .kind = EventKind::partition,
+                .node = l->id.value,
                 .text = "leader cut off from a quorum, one follower still reachable"});
     } else {
         isolate(ids[_rng.between(0, ids.size() - 1)], "node isolated");
@@ -176,8 +190,13 @@ void Simulation::inject_bad_input() {
         m.log_index = raft::Index{l->core->last_index().value + 1'000'000 + _rng.between(0, 1000)};
     }
     ++_stats.injected;
-    record({.time = _now, .kind = EventKind::inject, .node = m.from.value, .peer = m.to.value,
-            .term = m.term.value, .index = m.log_index.value, .msg = m.type});
+    record({.time = _now,
+            .kind = EventKind::inject,
+            .node = m.from.value,
+            .peer = m.to.value,
+            .term = m.term.value,
+            .index = m.log_index.value,
+            .msg = m.type});
     _network.inject(_now + _rng.between(0, 5), std::move(m));
 }
 
@@ -190,7 +209,8 @@ void Simulation::take_snapshot(SimNode& n) {
     n.storage.compact(std::move(snap));
     _checker.on_snapshot(n.id, n.storage.snapshot_meta(), n.sm);
     ++_stats.snapshots_taken;
-    record({.time = _now, .kind = EventKind::snapshot, .node = n.id.value, .index = at.value, .text = "takes"});
+    record(
+        {.time = _now, .kind = EventKind::snapshot, .node = n.id.value, .index = at.value, .text = "takes"});
 }
 
 }  // namespace fjord::sim

@@ -1,9 +1,9 @@
 // fjord-sim: runs the deterministic Raft simulation for one seed or a range.
-#include <cstdio>
-#include <string>
+#include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
-#include <fmt/format.h>
+#include <cstdio>
+#include <string>
 
 #include "sim/simulation.h"
 
@@ -27,7 +27,8 @@ int nodes_for(uint64_t seed, int fixed) {
 
 std::string summary(const fjord::sim::Stats& s) {
     return fmt::format(
-        "{} proposals ({} acknowledged), {} reads, {} leaders, {} crashes, {} partitions, {} membership changes, "
+        "{} proposals ({} acknowledged), {} reads, {} leaders, {} crashes, {} partitions, {} membership "
+        "changes, "
         "{} transfers, {} snapshots taken / {} installed, {} injected, {} messages",
         s.proposals, s.acked, s.reads, s.leaders, s.crashes, s.partitions, s.membership_changes, s.transfers,
         s.snapshots_taken, s.snapshots_installed, s.injected, s.messages);
@@ -52,16 +53,18 @@ int main(int argc, char** argv) {
     app.add_option("--steps", steps, "simulated milliseconds of faults before the liveness phase");
     app.add_option("--mutant", mutation, "run a deliberately broken core")
         ->transform(CLI::CheckedTransformer(mutations, CLI::ignore_case));
-    app.add_flag("--expect-failure", expect_failure, "succeed only if some seed fails (for mutants); stops at the first");
+    app.add_flag("--expect-failure", expect_failure,
+                 "succeed only if some seed fails (for mutants); stops at the first");
     app.add_flag("--trace", trace, "print every event as it happens");
     app.add_flag("--demo", demo, "a short narrated run of a 5-node cluster");
     CLI11_PARSE(app, argc, argv);
 
     if (demo) {
-        fjord::sim::Options o{.seed = 7, .nodes = 5, .steps = 4000, .narrate = true};
-        std::printf("fjord-sim demo: 5 Raft nodes in one thread, simulated clock, network and disk.\n"
-                    "Faults for 4 simulated seconds (crashes, partitions, loss, membership changes), then the\n"
-                    "cluster must recover. Every step is checked for Raft's safety properties.\n\n");
+        fjord::sim::Options o{.seed = 7, .nodes = 5, .steps = 4000, .narrate = true, .gentle = true};
+        std::printf(
+            "fjord-sim demo: 5 Raft nodes in one thread, simulated clock, network and disk.\n"
+            "Faults for 4 simulated seconds (crashes, partitions, loss, membership changes), then the\n"
+            "cluster must recover. Every step is checked for Raft's safety properties.\n\n");
         fjord::sim::Outcome r = fjord::sim::Simulation(o).run();
         std::printf("\n%s: %s\n", r.ok ? "all checks held" : "CHECK FAILED", summary(r.stats).c_str());
         if (!r.ok) std::printf("%s\n%s", r.failure.c_str(), r.trace.c_str());
@@ -79,20 +82,25 @@ int main(int argc, char** argv) {
     uint64_t passed = 0;
     uint64_t failed = 0;
     for (uint64_t s = first; s <= last; ++s) {
-        fjord::sim::Options o{.seed = s, .nodes = nodes_for(s, nodes), .steps = steps, .mutation = mutation,
+        fjord::sim::Options o{.seed = s,
+                              .nodes = nodes_for(s, nodes),
+                              .steps = steps,
+                              .mutation = mutation,
                               .echo_trace = trace};
         fjord::sim::Outcome r = fjord::sim::Simulation(o).run();
         if (r.ok) {
             ++passed;
-            if (first == last) std::printf("seed %lu (%d nodes): ok: %s\n", s, o.nodes, summary(r.stats).c_str());
+            if (first == last)
+                std::printf("seed %lu (%d nodes): ok: %s\n", s, o.nodes, summary(r.stats).c_str());
             continue;
         }
         ++failed;
         std::printf("seed %lu (%d nodes): FAILED: %s\n", s, o.nodes, r.failure.c_str());
         if (expect_failure) break;
         if (failed == 1) {
-            std::printf("last events before the failure (rerun with --seed %lu --nodes %d --trace for all):\n%s", s,
-                        o.nodes, r.trace.c_str());
+            std::printf(
+                "last events before the failure (rerun with --seed %lu --nodes %d --trace for all):\n%s", s,
+                o.nodes, r.trace.c_str());
         }
     }
     if (first != last || failed > 0) {

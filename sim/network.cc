@@ -19,7 +19,9 @@ bool Network::send(uint64_t now, raft::Message m) {
     return true;
 }
 
-void Network::inject(uint64_t at, raft::Message m) { _queue.push({at, _seq++, std::move(m)}); }
+void Network::inject(uint64_t at, raft::Message m) {
+    _queue.push({at, _seq++, std::move(m)});
+}
 
 std::vector<raft::Message> Network::due(uint64_t now) {
     std::vector<raft::Message> out;

@@ -23,7 +23,7 @@ struct NetworkFaults {
 };
 
 class Network {
-public:
+  public:
     explicit Network(Random& rng) : _rng(rng) {}
 
     void set_faults(const NetworkFaults& f) { _faults = f; }
@@ -37,7 +37,9 @@ public:
     std::vector<raft::Message> due(uint64_t now);
 
     void block(raft::NodeId from, raft::NodeId to) { _blocked.insert({from.value, to.value}); }
-    bool blocked(raft::NodeId from, raft::NodeId to) const { return _blocked.count({from.value, to.value}) > 0; }
+    bool blocked(raft::NodeId from, raft::NodeId to) const {
+        return _blocked.count({from.value, to.value}) > 0;
+    }
     void heal() { _blocked.clear(); }
     bool partitioned() const { return !_blocked.empty(); }
 
@@ -45,7 +47,7 @@ public:
     const raft::Message* old_message();
     size_t in_flight() const { return _queue.size(); }
 
-private:
+  private:
     struct InFlight {
         uint64_t at;
         uint64_t seq;

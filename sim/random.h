@@ -8,7 +8,7 @@
 namespace fjord::sim {
 
 class Random {
-public:
+  public:
     explicit Random(uint64_t seed) : _state(seed) {}
 
     uint64_t next() {
@@ -22,7 +22,7 @@ public:
     // True with probability `permille` / 1000.
     bool chance(uint64_t permille) { return next() % 1000 < permille; }
 
-private:
+  private:
     uint64_t _state;
 };
 

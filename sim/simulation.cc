@@ -1,9 +1,9 @@
 // The simulation loop, node lifecycle, simulated disk and checks.
 #include "sim/simulation.h"
 
-#include <cstdio>
-
 #include <fmt/format.h>
+
+#include <cstdio>
 
 namespace fjord::sim {
 
@@ -26,6 +26,17 @@ Simulation::Simulation(const Options& options)
     _fault_network.max_delay_ms = _rng.between(2, 60);
     _fault_network.drop_permille = _rng.between(0, 150);
     _fault_network.duplicate_permille = _rng.between(0, 80);
+    if (options.gentle) {
+        // A run that reads as a story: one fault at a time, now and then.
+        _crash_permille = 1;
+        _leader_kill_permille = 0;
+        _strand_permille = 0;
+        _partition_permille = 1;
+        _membership_permille = 1;
+        _transfer_permille = 1;
+        _inject_permille = 0;
+        _fault_network = NetworkFaults{1, 10, 10, 10};
+    }
     _network.set_faults(_fault_network);
 
     _raft_config.election_tick = 10;
@@ -37,7 +48,8 @@ Simulation::Simulation(const Options& options)
     _raft_config.mutation = options.mutation;
 
     raft::Membership founding;
-    for (int i = 1; i <= options.nodes; ++i) founding.voters.push_back(raft::NodeId{static_cast<uint64_t>(i)});
+    for (int i = 1; i <= options.nodes; ++i)
+        founding.voters.push_back(raft::NodeId{static_cast<uint64_t>(i)});
     for (int i = 1; i <= options.nodes; ++i) {
         SimNode& n = add_node(raft::NodeId{static_cast<uint64_t>(i)}, true);
         raft::Bootstrap b = raft::bootstrap(founding);
@@ -87,8 +99,10 @@ void Simulation::crash(SimNode& n, const char* why) {
         const std::vector<raft::Entry>& entries = n.persisting->entries;
         size_t keep = _rng.between(0, entries.size());
         if (keep > 0) {
-            std::vector<raft::Entry> prefix(entries.begin(), entries.begin() + static_cast<std::ptrdiff_t>(keep));
-            auto prev = n.storage.entry_at_or_before(raft::Index{prefix.front().index.value - prefix.front().span});
+            std::vector<raft::Entry> prefix(entries.begin(),
+                                            entries.begin() + static_cast<std::ptrdiff_t>(keep));
+            auto prev =
+                n.storage.entry_at_or_before(raft::Index{prefix.front().index.value - prefix.front().span});
             n.storage.append(prefix);
             _checker.on_persist(n.id, *prev, prefix);
         }
@@ -119,7 +133,7 @@ void Simulation::send(const raft::Message& m) {
 
 void Simulation::process(SimNode& n) {
     if (n.persisting && _now >= n.persist_at) {
-        bool crash_after_persist = _faults_on && _rng.chance(_crash_permille * 5);
+        bool crash_after_persist = _faults_on && !_options.gentle && _rng.chance(_crash_permille * 5);
         finish_persist(n, crash_after_persist);
         if (!n.up()) return;
     }
@@ -146,11 +160,15 @@ void Simulation::finish_persist(SimNode& n, bool crash_before_send) {
         n.sm = restored;
         _checker.on_snapshot(n.id, rd.snapshot->meta, n.sm);
         ++_stats.snapshots_installed;
-        record({.time = _now, .kind = EventKind::snapshot, .node = n.id.value, .index = n.sm.applied.value,
+        record({.time = _now,
+                .kind = EventKind::snapshot,
+                .node = n.id.value,
+                .index = n.sm.applied.value,
                 .text = "installs"});
     }
     if (!rd.entries.empty()) {
-        auto prev = n.storage.entry_at_or_before(raft::Index{rd.entries.front().index.value - rd.entries.front().span});
+        auto prev = n.storage.entry_at_or_before(
+            raft::Index{rd.entries.front().index.value - rd.entries.front().span});
         n.storage.append(rd.entries);
         _checker.on_persist(n.id, *prev, rd.entries);
     }
@@ -182,7 +200,10 @@ void Simulation::apply(SimNode& n, const raft::Ready& rd) {
                 ++_stats.acked;
                 if (!_faults_on) ++_acked_after_heal;
                 if (e.index > _max_acked) _max_acked = e.index;
-                record({.time = _now, .kind = EventKind::acked, .node = n.id.value, .term = e.term.value,
+                record({.time = _now,
+                        .kind = EventKind::acked,
+                        .node = n.id.value,
+                        .term = e.term.value,
                         .index = e.index.value});
             }
             _pending.erase(it);
@@ -191,7 +212,10 @@ void Simulation::apply(SimNode& n, const raft::Ready& rd) {
     for (const raft::ReadState& rs : rd.read_states) {
         auto it = _reads.find(rs.context);
         if (it == _reads.end() || it->second.node != n.id.value || it->second.life != n.life) continue;
-        record({.time = _now, .kind = EventKind::read_done, .node = n.id.value, .index = rs.index.value,
+        record({.time = _now,
+                .kind = EventKind::read_done,
+                .node = n.id.value,
+                .index = rs.index.value,
                 .a = rs.context});
         _checker.on_read(n.id, rs.context, it->second.required, rs.index);
         _reads.erase(it);
@@ -213,8 +237,12 @@ void Simulation::observe(SimNode& n) {
             (_rng.chance(500) ? n.kill_at : n.isolate_at) = _now + _rng.between(1, 40);
         }
         if (core.role() != n.last_role) {
-            record({.time = _now, .kind = EventKind::role, .node = n.id.value, .term = core.term().value,
-                    .index = core.last_index().value, .a = core.commit_index().value,
+            record({.time = _now,
+                    .kind = EventKind::role,
+                    .node = n.id.value,
+                    .term = core.term().value,
+                    .index = core.last_index().value,
+                    .a = core.commit_index().value,
                     .text = raft::to_string(core.role()).data()});
         }
         n.last_role = core.role();
@@ -227,11 +255,12 @@ void Simulation::observe(SimNode& n) {
                                   n.last_commit.value, commit.value));
     } else if (commit > n.last_commit) {
         n.last_commit = commit;
-        if (std::optional<raft::Term> t = core.log().term_at(commit)) _checker.on_commit(n.id, core.term(), commit, *t);
+        if (std::optional<raft::Term> t = core.log().term_at(commit))
+            _checker.on_commit(n.id, core.term(), commit, *t);
     }
     if (commit > core.last_index()) {
-        _checker.fail(fmt::format("node {}: commit index {} beyond its last index {}", n.id.value, commit.value,
-                                  core.last_index().value));
+        _checker.fail(fmt::format("node {}: commit index {} beyond its last index {}", n.id.value,
+                                  commit.value, core.last_index().value));
     }
 }
 
@@ -263,9 +292,16 @@ void Simulation::step() {
         auto it = _nodes.find(m.to.value);
         if (it == _nodes.end() || !it->second->up()) continue;
         SimNode& n = *it->second;
-        record({.time = _now, .kind = EventKind::deliver, .node = m.from.value, .peer = m.to.value,
-                .term = m.term.value, .index = m.log_index.value, .a = m.commit.value, .b = m.entries.size(),
-                .msg = m.type, .flag = m.reject});
+        record({.time = _now,
+                .kind = EventKind::deliver,
+                .node = m.from.value,
+                .peer = m.to.value,
+                .term = m.term.value,
+                .index = m.log_index.value,
+                .a = m.commit.value,
+                .b = m.entries.size(),
+                .msg = m.type,
+                .flag = m.reject});
         // A voter following a leader must shrug off vote requests from outsiders.
         bool outsider = _nodes.count(m.from.value) == 0 && n.core->leader() != raft::no_node &&
                         n.core->membership().is_voter(n.id);
@@ -350,13 +386,17 @@ void Simulation::record(Event e) {
         case EventKind::membership:
         case EventKind::transfer:
         case EventKind::phase:
-        case EventKind::snapshot: break;
-        default: return;
+        case EventKind::snapshot:
+            break;
+        default:
+            return;
     }
     narrate(Trace::format(e));
 }
 
-void Simulation::narrate(const std::string& line) { std::printf("%s\n", line.c_str()); }
+void Simulation::narrate(const std::string& line) {
+    std::printf("%s\n", line.c_str());
+}
 
 Outcome Simulation::run() {
     Outcome out;
@@ -378,9 +418,12 @@ Outcome Simulation::run() {
         step();
         if (_options.narrate && _now % 500 == 0) {
             SimNode* l = leader();
-            narrate(fmt::format("t={:>6} status: leader {} term {} commit {}; {} proposals acknowledged so far",
-                                _now, l ? l->id.value : 0, l ? l->core->term().value : 0,
-                                l ? l->core->commit_index().value : 0, _stats.acked));
+            std::string who = l == nullptr
+                                  ? std::string("no leader")
+                                  : fmt::format("leader {} in term {}, commit index {}", l->id.value,
+                                                l->core->term().value, l->core->commit_index().value);
+            narrate(
+                fmt::format("t={:>6} status: {}; {} proposals acknowledged so far", _now, who, _stats.acked));
         }
         if (!_faults_on && converged(why)) break;
     }

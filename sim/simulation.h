@@ -26,11 +26,12 @@ namespace fjord::sim {
 struct Options {
     uint64_t seed{1};
     int nodes{3};
-    uint64_t steps{20000};  // simulated milliseconds of the fault phase
+    uint64_t steps{20000};          // simulated milliseconds of the fault phase
     uint64_t liveness_steps{4000};  // bound on recovery after faults stop
     raft::Mutation mutation{raft::Mutation::none};
     bool echo_trace{false};  // print every event as it happens
     bool narrate{false};     // print a readable story (the demo)
+    bool gentle{false};      // rare, one-at-a-time faults instead of the seed's swarm profile
 };
 
 struct Stats {
@@ -56,16 +57,16 @@ struct Outcome {
 };
 
 class Simulation {
-public:
+  public:
     explicit Simulation(const Options& options);
     ~Simulation();
     Outcome run();
 
-private:
+  private:
     // One simulated node: its durable storage survives crashes, the rest does not.
     struct SimNode {
         raft::NodeId id;
-        raft::MemoryStorage storage;  // what survives a crash
+        raft::MemoryStorage storage;       // what survives a crash
         std::unique_ptr<raft::Node> core;  // null while down
         StateMachine sm;
         uint64_t life{0};
@@ -125,7 +126,8 @@ private:
     // Swarm testing: each seed draws its own fault rates.
     uint64_t _crash_permille{0};
     uint64_t _leader_kill_permille{0};
-    uint64_t _strand_permille{0};  // chance that a leader is cut off right after a proposal  // chance that a new leader is killed soon after its election
+    uint64_t _strand_permille{0};  // chance that a leader is cut off right after a proposal  // chance that a
+                                   // new leader is killed soon after its election
     uint64_t _partition_permille{0};
     uint64_t _membership_permille{0};
     uint64_t _snapshot_permille{0};

@@ -46,7 +46,7 @@ struct Event {
 };
 
 class Trace {
-public:
+  public:
     explicit Trace(size_t capacity) : _capacity(capacity) {}
 
     void record(const Event& e);
@@ -55,7 +55,7 @@ public:
     std::string dump() const;
     static std::string format(const Event& e);
 
-private:
+  private:
     size_t _capacity;
     size_t _next{0};
     bool _echo{false};

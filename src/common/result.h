@@ -20,7 +20,7 @@ Unexpected<E> make_unexpected(E e) {
 
 template <typename T, typename E>
 class Result {
-public:
+  public:
     Result(T value) : _v(std::in_place_index<0>, std::move(value)) {}
     Result(Unexpected<E> u) : _v(std::in_place_index<1>, std::move(u.error)) {}
 
@@ -42,7 +42,7 @@ public:
     T* operator->() { return &value(); }
     T& operator*() { return value(); }
 
-private:
+  private:
     std::variant<T, E> _v;
 };
 

@@ -33,12 +33,12 @@ struct Config {
     NodeId id;
     int election_tick = 10;  // followers campaign after [election_tick, 2*election_tick) silent ticks
     int heartbeat_tick = 1;
-    bool pre_vote = true;      // thesis §9.6
-    bool check_quorum = true;  // a leader not hearing from a quorum for election_tick steps down
+    bool pre_vote = true;        // thesis §9.6
+    bool check_quorum = true;    // a leader not hearing from a quorum for election_tick steps down
     int lease_margin_ticks = 1;  // subtracted from the lease for clock drift
     size_t max_inflight_msgs = 256;
     size_t max_inflight_bytes = 64 << 20;
-    size_t max_append_bytes = 1 << 20;     // payload per AppendEntries
+    size_t max_append_bytes = 1 << 20;         // payload per AppendEntries
     size_t max_uncommitted_bytes = 256 << 20;  // proposals beyond this are refused
     size_t snapshot_chunk_bytes = 1 << 20;
     uint64_t random_seed = 0;  // the core's only source of randomness (election timeouts)

@@ -191,7 +191,8 @@ void Node::become_leader() {
     _role = Role::leader;
     _leader = _config.id;
     for (NodeId id : membership().all()) {
-        Progress& pr = _progress.try_emplace(id, _config.max_inflight_msgs, _config.max_inflight_bytes).first->second;
+        Progress& pr =
+            _progress.try_emplace(id, _config.max_inflight_msgs, _config.max_inflight_bytes).first->second;
         pr.sent = _log.last_index();
         pr.recent_active = true;
     }

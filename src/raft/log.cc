@@ -19,9 +19,13 @@ RaftLog::RaftLog(const LogStorage& storage)
     _committed = std::min(_committed, _stable_last);
 }
 
-Index RaftLog::snapshot_index() const { return _snapshot ? _snapshot->meta.index : _storage.snapshot_meta().index; }
+Index RaftLog::snapshot_index() const {
+    return _snapshot ? _snapshot->meta.index : _storage.snapshot_meta().index;
+}
 
-Index RaftLog::last_index() const { return _unstable.empty() ? _stable_last : _unstable.back().index; }
+Index RaftLog::last_index() const {
+    return _unstable.empty() ? _stable_last : _unstable.back().index;
+}
 
 Term RaftLog::last_term() const {
     if (!_unstable.empty()) return _unstable.back().term;
@@ -73,7 +77,8 @@ bool RaftLog::is_up_to_date(Index last, Term term) const {
 
 std::vector<Entry> RaftLog::entries(Index after, Index upto, size_t max_bytes) const {
     std::vector<Entry> out;
-    if (after < _stable_last && !_snapshot) _storage.entries(after, std::min(upto, _stable_last), max_bytes, out);
+    if (after < _stable_last && !_snapshot)
+        _storage.entries(after, std::min(upto, _stable_last), max_bytes, out);
     size_t bytes = 0;
     for (const Entry& e : out) bytes += e.byte_size();
     if (upto > _stable_last && (out.empty() || out.back().index == _stable_last)) {

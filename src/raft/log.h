@@ -16,7 +16,7 @@
 namespace fjord::raft {
 
 class RaftLog {
-public:
+  public:
     explicit RaftLog(const LogStorage& storage);
 
     Index last_index() const;
@@ -52,7 +52,9 @@ public:
     std::vector<Entry> take_unpersisted();
     std::shared_ptr<const Snapshot> take_snapshot();
     // The newest snapshot, to send to a follower that needs compacted entries.
-    std::shared_ptr<const Snapshot> latest_snapshot() const { return _snapshot ? _snapshot : _storage.snapshot(); }
+    std::shared_ptr<const Snapshot> latest_snapshot() const {
+        return _snapshot ? _snapshot : _storage.snapshot();
+    }
     void persisted(const std::vector<Entry>& entries);
     void snapshot_persisted(Index snapshot_index);
     // Last index of the durable prefix of this log.
@@ -68,7 +70,7 @@ public:
     // The membership in force before the newest membership entry.
     const Membership& previous_membership() const;
 
-private:
+  private:
     void truncate_from(Index first_removed);
     void track_memberships(const std::vector<Entry>& entries);
 
@@ -76,8 +78,8 @@ private:
     // Storage entries with index <= _stable_last belong to this log; storage may
     // still hold a stale suffix above it that the next persist truncates.
     Index _stable_last;
-    std::vector<Entry> _unstable;  // indices all above _stable_last, increasing
-    size_t _handed{0};             // _unstable[0, _handed) are being persisted
+    std::vector<Entry> _unstable;               // indices all above _stable_last, increasing
+    size_t _handed{0};                          // _unstable[0, _handed) are being persisted
     std::shared_ptr<const Snapshot> _snapshot;  // received, not yet persisted
     bool _snapshot_handed{false};
     Index _committed;

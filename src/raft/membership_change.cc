@@ -9,9 +9,13 @@ namespace fjord::raft {
 
 namespace {
 
-void insert_sorted(std::vector<NodeId>& v, NodeId id) { v.insert(std::upper_bound(v.begin(), v.end(), id), id); }
+void insert_sorted(std::vector<NodeId>& v, NodeId id) {
+    v.insert(std::upper_bound(v.begin(), v.end(), id), id);
+}
 
-void erase(std::vector<NodeId>& v, NodeId id) { v.erase(std::remove(v.begin(), v.end(), id), v.end()); }
+void erase(std::vector<NodeId>& v, NodeId id) {
+    v.erase(std::remove(v.begin(), v.end(), id), v.end());
+}
 
 }  // namespace
 

@@ -8,7 +8,7 @@
 namespace fjord::raft {
 
 class MemoryStorage final : public LogStorage {
-public:
+  public:
     MemoryStorage();
 
     HardState hard_state() const override { return _hard_state; }
@@ -32,7 +32,7 @@ public:
 
     const std::vector<Entry>& all_entries() const { return _entries; }
 
-private:
+  private:
     // First position in _entries whose index is > i.
     size_t upper_bound(Index i) const;
 

@@ -17,7 +17,9 @@ Bootstrap bootstrap(const Membership& founding) {
 }
 
 Node::Node(const Config& config, const LogStorage& storage)
-    : _config(config), _log(storage), _rng_state(config.random_seed * 0x9E3779B97F4A7C15ull + config.id.value) {
+    : _config(config),
+      _log(storage),
+      _rng_state(config.random_seed * 0x9E3779B97F4A7C15ull + config.id.value) {
     assert(config.id != no_node);
     assert(config.heartbeat_tick > 0 && config.election_tick > config.heartbeat_tick);
     HardState hs = storage.hard_state();
@@ -107,9 +109,13 @@ void Node::step(Message m) {
 
     switch (m.type) {
         case MessageType::pre_vote:
-        case MessageType::vote: handle_vote_request(m); break;
+        case MessageType::vote:
+            handle_vote_request(m);
+            break;
         case MessageType::pre_vote_resp:
-        case MessageType::vote_resp: handle_vote_response(m); break;
+        case MessageType::vote_resp:
+            handle_vote_response(m);
+            break;
         case MessageType::append:
         case MessageType::heartbeat:
         case MessageType::snapshot:
@@ -117,24 +123,38 @@ void Node::step(Message m) {
             if (_role != Role::follower) become_follower(_term, m.from);
             _leader = m.from;
             _election_elapsed = 0;
-            if (m.type == MessageType::append) handle_append(m);
-            else if (m.type == MessageType::heartbeat) handle_heartbeat(m);
-            else handle_snapshot_chunk(m);
+            if (m.type == MessageType::append)
+                handle_append(m);
+            else if (m.type == MessageType::heartbeat)
+                handle_heartbeat(m);
+            else
+                handle_snapshot_chunk(m);
             break;
-        case MessageType::append_resp: handle_append_response(m); break;
-        case MessageType::heartbeat_resp: handle_heartbeat_response(m); break;
-        case MessageType::snapshot_resp: handle_snapshot_response(m); break;
+        case MessageType::append_resp:
+            handle_append_response(m);
+            break;
+        case MessageType::heartbeat_resp:
+            handle_heartbeat_response(m);
+            break;
+        case MessageType::snapshot_resp:
+            handle_snapshot_response(m);
+            break;
         case MessageType::timeout_now:
             if (_role != Role::leader && promotable()) campaign(false, true);
             break;
-        case MessageType::read_index: handle_read_index_request(m); break;
-        case MessageType::read_index_resp: handle_read_index_response(m); break;
+        case MessageType::read_index:
+            handle_read_index_request(m);
+            break;
+        case MessageType::read_index_resp:
+            handle_read_index_response(m);
+            break;
     }
 }
 
 bool Node::has_ready() const {
-    return _append_pending || _read_round_pending || _log.has_unpersisted() || hard_state() != _last_hard_state || !_msgs.empty() ||
-           !_persisted_msgs.empty() || _log.has_committed_to_apply() || !_read_states.empty();
+    return _append_pending || _read_round_pending || _log.has_unpersisted() ||
+           hard_state() != _last_hard_state || !_msgs.empty() || !_persisted_msgs.empty() ||
+           _log.has_committed_to_apply() || !_read_states.empty();
 }
 
 Ready Node::ready() {
@@ -170,7 +190,9 @@ void Node::advance(const Ready& rd) {
     }
 }
 
-bool Node::committed_in_current_term() const { return _log.term_at(_log.committed()) == _term; }
+bool Node::committed_in_current_term() const {
+    return _log.term_at(_log.committed()) == _term;
+}
 
 std::vector<FollowerStatus> Node::followers() const {
     std::vector<FollowerStatus> out;

@@ -52,8 +52,8 @@ struct Ready {
     std::vector<ReadState> read_states;
 
     bool empty() const {
-        return !hard_state && !snapshot && entries.empty() && messages.empty() && persisted_messages.empty() &&
-               committed.empty() && read_states.empty();
+        return !hard_state && !snapshot && entries.empty() && messages.empty() &&
+               persisted_messages.empty() && committed.empty() && read_states.empty();
     }
 };
 
@@ -84,7 +84,7 @@ struct Bootstrap {
 Bootstrap bootstrap(const Membership& founding);
 
 class Node {
-public:
+  public:
     Node(const Config& config, const LogStorage& storage);
 
     void tick();
@@ -117,7 +117,7 @@ public:
     bool lease_valid() const;
     std::vector<FollowerStatus> followers() const;
 
-private:
+  private:
     // election.cc
     void tick_election();
     void tick_heartbeat();
@@ -190,7 +190,7 @@ private:
     std::map<NodeId, Progress> _progress;
     NodeId _transfer_target;
     int _transfer_elapsed{0};
-    bool _lease_revoked{false};  // a timeout-now went out this term
+    bool _lease_revoked{false};   // a timeout-now went out this term
     bool _append_pending{false};  // proposals wait for the next ready() to go out together
     // Proposals not yet committed, for backpressure: (index, payload bytes).
     std::deque<std::pair<Index, size_t>> _uncommitted;

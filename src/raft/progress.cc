@@ -61,18 +61,24 @@ bool Progress::update_match(Index acked) {
 
 bool Progress::paused() const {
     switch (state) {
-        case ProgressState::probe: return probe_sent;
-        case ProgressState::replicate: return inflights.full();
-        case ProgressState::snapshot: return true;
+        case ProgressState::probe:
+            return probe_sent;
+        case ProgressState::replicate:
+            return inflights.full();
+        case ProgressState::snapshot:
+            return true;
     }
     return true;
 }
 
 std::string_view to_string(ProgressState s) {
     switch (s) {
-        case ProgressState::probe: return "probe";
-        case ProgressState::replicate: return "replicate";
-        case ProgressState::snapshot: return "snapshot";
+        case ProgressState::probe:
+            return "probe";
+        case ProgressState::replicate:
+            return "replicate";
+        case ProgressState::snapshot:
+            return "snapshot";
     }
     return "unknown";
 }

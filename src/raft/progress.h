@@ -13,7 +13,7 @@ namespace fjord::raft {
 
 // A window of unacknowledged appends, bounded in count and bytes.
 class Inflights {
-public:
+  public:
     Inflights(size_t max_count, size_t max_bytes) : _max_count(max_count), _max_bytes(max_bytes) {}
 
     bool full() const { return _sent.size() >= _max_count || _bytes >= _max_bytes; }
@@ -24,7 +24,7 @@ public:
     void free_first();
     void reset();
 
-private:
+  private:
     struct Sent {
         Index last;
         size_t bytes;

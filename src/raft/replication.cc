@@ -9,7 +9,8 @@ namespace fjord::raft {
 Result<Index, Error> Node::propose(std::string data, uint32_t span) {
     if (_role != Role::leader) return make_unexpected(Error::not_leader);
     if (_transfer_target != no_node) return make_unexpected(Error::transfer_in_progress);
-    if (span == 0 || _log.last_index().value > UINT64_MAX - span) return make_unexpected(Error::invalid_entry);
+    if (span == 0 || _log.last_index().value > UINT64_MAX - span)
+        return make_unexpected(Error::invalid_entry);
     if (_uncommitted_bytes > 0 && _uncommitted_bytes + data.size() > _config.max_uncommitted_bytes) {
         return make_unexpected(Error::too_much_uncommitted);
     }

@@ -20,7 +20,7 @@ struct EntryId {
 };
 
 class LogStorage {
-public:
+  public:
     virtual ~LogStorage() = default;
 
     virtual HardState hard_state() const = 0;

@@ -5,7 +5,9 @@
 
 namespace fjord::raft {
 
-bool Membership::is_voter(NodeId id) const { return std::binary_search(voters.begin(), voters.end(), id); }
+bool Membership::is_voter(NodeId id) const {
+    return std::binary_search(voters.begin(), voters.end(), id);
+}
 
 bool Membership::is_learner(NodeId id) const {
     return std::binary_search(learners.begin(), learners.end(), id);
@@ -72,44 +74,70 @@ bool Membership::decode(std::string_view bytes, Membership& out) {
 
 std::string_view to_string(MessageType t) {
     switch (t) {
-        case MessageType::pre_vote: return "pre_vote";
-        case MessageType::pre_vote_resp: return "pre_vote_resp";
-        case MessageType::vote: return "vote";
-        case MessageType::vote_resp: return "vote_resp";
-        case MessageType::append: return "append";
-        case MessageType::append_resp: return "append_resp";
-        case MessageType::heartbeat: return "heartbeat";
-        case MessageType::heartbeat_resp: return "heartbeat_resp";
-        case MessageType::snapshot: return "snapshot";
-        case MessageType::snapshot_resp: return "snapshot_resp";
-        case MessageType::timeout_now: return "timeout_now";
-        case MessageType::read_index: return "read_index";
-        case MessageType::read_index_resp: return "read_index_resp";
+        case MessageType::pre_vote:
+            return "pre_vote";
+        case MessageType::pre_vote_resp:
+            return "pre_vote_resp";
+        case MessageType::vote:
+            return "vote";
+        case MessageType::vote_resp:
+            return "vote_resp";
+        case MessageType::append:
+            return "append";
+        case MessageType::append_resp:
+            return "append_resp";
+        case MessageType::heartbeat:
+            return "heartbeat";
+        case MessageType::heartbeat_resp:
+            return "heartbeat_resp";
+        case MessageType::snapshot:
+            return "snapshot";
+        case MessageType::snapshot_resp:
+            return "snapshot_resp";
+        case MessageType::timeout_now:
+            return "timeout_now";
+        case MessageType::read_index:
+            return "read_index";
+        case MessageType::read_index_resp:
+            return "read_index_resp";
     }
     return "unknown";
 }
 
 std::string_view to_string(Role r) {
     switch (r) {
-        case Role::follower: return "follower";
-        case Role::pre_candidate: return "pre_candidate";
-        case Role::candidate: return "candidate";
-        case Role::leader: return "leader";
+        case Role::follower:
+            return "follower";
+        case Role::pre_candidate:
+            return "pre_candidate";
+        case Role::candidate:
+            return "candidate";
+        case Role::leader:
+            return "leader";
     }
     return "unknown";
 }
 
 std::string_view to_string(Error e) {
     switch (e) {
-        case Error::not_leader: return "not the leader";
-        case Error::no_leader: return "no leader known";
-        case Error::transfer_in_progress: return "leadership transfer in progress";
-        case Error::membership_change_pending: return "a membership change is still uncommitted";
-        case Error::leader_not_ready: return "leader has not committed an entry of its term yet";
-        case Error::too_much_uncommitted: return "too many uncommitted bytes";
-        case Error::invalid_membership_change: return "invalid membership change";
-        case Error::invalid_transfer_target: return "invalid leadership transfer target";
-        case Error::invalid_entry: return "invalid entry";
+        case Error::not_leader:
+            return "not the leader";
+        case Error::no_leader:
+            return "no leader known";
+        case Error::transfer_in_progress:
+            return "leadership transfer in progress";
+        case Error::membership_change_pending:
+            return "a membership change is still uncommitted";
+        case Error::leader_not_ready:
+            return "leader has not committed an entry of its term yet";
+        case Error::too_much_uncommitted:
+            return "too many uncommitted bytes";
+        case Error::invalid_membership_change:
+            return "invalid membership change";
+        case Error::invalid_transfer_target:
+            return "invalid leadership transfer target";
+        case Error::invalid_entry:
+            return "invalid entry";
     }
     return "unknown";
 }

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/payload.h"
 #include "common/tagged.h"
 
 namespace fjord::raft {
@@ -37,7 +38,7 @@ struct Entry {
     Term term;         // term of the leader that created it
     uint32_t span{1};  // offsets covered: the entry covers [index - span + 1, index]
     EntryType type{EntryType::normal};
-    std::string data;
+    Payload data;
 
     // Size for flow control: the payload plus what index, term, span and type
     // take on the wire, so that even empty entries count against the limits.
@@ -148,14 +149,14 @@ std::string_view to_string(Role r);
 // definitely had no effect.
 enum class Error : uint8_t {
     not_leader,
-    no_leader,                 // read_index on a follower that knows no leader
-    transfer_in_progress,      // proposals pause while leadership moves
-    membership_change_pending, // one membership change at a time
-    leader_not_ready,          // the leader has not yet committed an entry of its term
-    too_much_uncommitted,      // backpressure: uncommitted bytes above the limit
+    no_leader,                  // read_index on a follower that knows no leader
+    transfer_in_progress,       // proposals pause while leadership moves
+    membership_change_pending,  // one membership change at a time
+    leader_not_ready,           // the leader has not yet committed an entry of its term
+    too_much_uncommitted,       // backpressure: uncommitted bytes above the limit
     invalid_membership_change,
     invalid_transfer_target,
-    invalid_entry,             // span of zero
+    invalid_entry,  // span of zero
 };
 std::string_view to_string(Error e);
 

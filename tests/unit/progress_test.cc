@@ -1,7 +1,8 @@
 // Inflights and Progress: the leader's per-follower replication state.
+#include "raft/progress.h"
+
 #include <gtest/gtest.h>
 
-#include "raft/progress.h"
 #include "raft_test_cluster.h"
 
 namespace fjord::raft::test {

@@ -21,7 +21,8 @@ Message vote_request(uint64_t from, uint64_t to, uint64_t term, uint64_t last_in
 }
 
 const Message* find(const std::vector<Message>& ms, MessageType type, uint64_t to) {
-    auto it = std::find_if(ms.begin(), ms.end(), [&](const Message& m) { return m.type == type && m.to == nid(to); });
+    auto it = std::find_if(ms.begin(), ms.end(),
+                           [&](const Message& m) { return m.type == type && m.to == nid(to); });
     return it == ms.end() ? nullptr : &*it;
 }
 

@@ -9,7 +9,7 @@ namespace fjord::raft::test {
 namespace {
 
 class RaftLogTest : public ::testing::Test {
-protected:
+  protected:
     RaftLogTest() {
         storage.install_snapshot(Snapshot{SnapshotMeta{Index{0}, Term{0}, voters_of({1, 2, 3})}, ""});
         log = std::make_unique<RaftLog>(storage);
@@ -103,7 +103,8 @@ TEST_F(RaftLogTest, MaybeAppendWithMismatchingPrevChangesNothing) {
 TEST_F(RaftLogTest, MaybeAppendTruncatesConflictingSuffix) {
     log->append({make_entry(3, 1, 3, "a"), make_entry(4, 1, 1, "b"), make_entry(9, 1, 5, "c")});
     persist();
-    std::optional<Index> last = log->maybe_append({idx(3), trm(1)}, {make_entry(4, 2, 1, "B"), make_entry(6, 2, 2, "C")});
+    std::optional<Index> last =
+        log->maybe_append({idx(3), trm(1)}, {make_entry(4, 2, 1, "B"), make_entry(6, 2, 2, "C")});
     ASSERT_TRUE(last.has_value());
     EXPECT_EQ(*last, idx(6));
     EXPECT_EQ(log->last_index(), idx(6));
@@ -182,8 +183,9 @@ TEST_F(RaftLogTest, StaleOrDuplicateMessageNeverTruncates) {
     // A duplicate of an earlier append: a prefix of what we hold.
     EXPECT_EQ(log->maybe_append({idx(3), trm(1)}, {make_entry(4, 1)}), idx(4));
     EXPECT_EQ(log->maybe_append({idx(0), trm(0)}, {make_entry(3, 1, 3)}), idx(3));
-    EXPECT_EQ(log->maybe_append({idx(0), trm(0)}, {make_entry(3, 1, 3), make_entry(4, 1), make_entry(9, 2, 5)}),
-              idx(9));
+    EXPECT_EQ(
+        log->maybe_append({idx(0), trm(0)}, {make_entry(3, 1, 3), make_entry(4, 1), make_entry(9, 2, 5)}),
+        idx(9));
     EXPECT_EQ(log->last_index(), idx(9));
     EXPECT_EQ(log->term_at(idx(9)), trm(2));
     EXPECT_FALSE(log->has_unpersisted());
@@ -255,7 +257,8 @@ TEST_F(RaftLogTest, RestoreFromSnapshot) {
     log->append({make_entry(1, 1), make_entry(2, 1), make_entry(3, 1)});
     persist();
     log->commit_to(idx(1));
-    auto snap = std::make_shared<Snapshot>(Snapshot{SnapshotMeta{idx(10), trm(3), voters_of({1, 2, 4})}, "image"});
+    auto snap =
+        std::make_shared<Snapshot>(Snapshot{SnapshotMeta{idx(10), trm(3), voters_of({1, 2, 4})}, "image"});
     log->restore(snap);
     EXPECT_EQ(log->last_index(), idx(10));
     EXPECT_EQ(log->last_term(), trm(3));

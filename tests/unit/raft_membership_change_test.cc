@@ -6,7 +6,9 @@
 namespace fjord::raft::test {
 namespace {
 
-MembershipChange change(MembershipChangeKind kind, uint64_t id) { return MembershipChange{kind, nid(id)}; }
+MembershipChange change(MembershipChangeKind kind, uint64_t id) {
+    return MembershipChange{kind, nid(id)};
+}
 
 Membership make_membership(std::initializer_list<uint64_t> voters, std::initializer_list<uint64_t> learners) {
     Membership m = voters_of(voters);

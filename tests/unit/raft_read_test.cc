@@ -15,15 +15,16 @@ const ReadState* find_read(const TestNode& tn, uint64_t context) {
 }
 
 size_t count_emitted(const Cluster& c, size_t from_pos, MessageType type) {
-    return static_cast<size_t>(std::count_if(c.emitted.begin() + static_cast<std::ptrdiff_t>(from_pos), c.emitted.end(),
+    return static_cast<size_t>(std::count_if(c.emitted.begin() + static_cast<std::ptrdiff_t>(from_pos),
+                                             c.emitted.end(),
                                              [&](const Message& m) { return m.type == type; }));
 }
 
 TEST(ReadTest, NewLeaderAnswersReadOnlyAfterItsNoopCommits) {
     for (Mutation mutation : {Mutation::none, Mutation::read_before_noop_commit}) {
         for (ReadMode mode : {ReadMode::read_index, ReadMode::lease}) {
-            SCOPED_TRACE(testing::Message() << "mutation " << static_cast<int>(mutation) << " mode "
-                                            << static_cast<int>(mode));
+            SCOPED_TRACE(testing::Message()
+                         << "mutation " << static_cast<int>(mutation) << " mode " << static_cast<int>(mode));
             Cluster c(3, 0, [mutation](Config& cfg) { cfg.mutation = mutation; });
             ASSERT_TRUE(c.elect(1));
             ASSERT_TRUE(c.propose(1, "a", 2));

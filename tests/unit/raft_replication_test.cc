@@ -88,7 +88,8 @@ TEST(ReplicationTest, DivergentUncommittedTailIsTruncated) {
     expect_same_logs(c);
     for (uint64_t id : c.ids()) {
         EXPECT_EQ(c.node(id).commit_index(), idx(9)) << id;
-        for (const Entry& e : c.peer(id).applied) EXPECT_EQ(e.data.rfind("lost", 0), std::string::npos) << id;
+        for (const Entry& e : c.peer(id).applied)
+            EXPECT_EQ(e.data.view().rfind("lost", 0), std::string::npos) << id;
         EXPECT_EQ(c.peer(id).applied.back().data, "kept-2");
     }
 }
@@ -177,7 +178,8 @@ TEST(ReplicationTest, Figure8EarlierTermEntryNotCommittedByCounting) {
         // refusal is what walks the leader back to X).
         c.filter = [&c, t3](const Message& m) {
             return m.type == MessageType::append && m.to == nid(3) && c.storage(3).last_index() >= idx(4) &&
-                   std::any_of(m.entries.begin(), m.entries.end(), [&](const Entry& e) { return e.term == t3; });
+                   std::any_of(m.entries.begin(), m.entries.end(),
+                               [&](const Entry& e) { return e.term == t3; });
         };
         ASSERT_TRUE(c.elect(1));
         ASSERT_EQ(c.node(1).term(), t3);
@@ -319,7 +321,8 @@ TEST(ReplicationTest, DuplicatedAppendDoesNotTruncate) {
     ASSERT_TRUE(c.propose(1, "a", 2));
     c.deliver_all();
     auto it = std::find_if(c.delivered.begin(), c.delivered.end(), [](const Message& m) {
-        return m.type == MessageType::append && m.to == nid(2) && !m.entries.empty() && m.entries.back().data == "a";
+        return m.type == MessageType::append && m.to == nid(2) && !m.entries.empty() &&
+               m.entries.back().data == "a";
     });
     ASSERT_NE(it, c.delivered.end());
     Message dup = *it;
@@ -359,7 +362,8 @@ TEST(ReplicationTest, LaggingFollowerCatchesUpAfterRestart) {
     Cluster c(3, 0, [](Config& cfg) { cfg.max_append_bytes = 8; });
     ASSERT_TRUE(c.elect(1));
     c.crash(3);
-    for (int i = 0; i < 20; ++i) ASSERT_TRUE(c.propose(1, "entry-" + std::to_string(i), static_cast<uint32_t>(i % 5 + 1)));
+    for (int i = 0; i < 20; ++i)
+        ASSERT_TRUE(c.propose(1, "entry-" + std::to_string(i), static_cast<uint32_t>(i % 5 + 1)));
     c.deliver_all();
     c.restart(3);
     c.tick_all(10);

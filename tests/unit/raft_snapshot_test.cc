@@ -17,7 +17,8 @@ TEST(SnapshotTest, LaggingFollowerGetsChunkedSnapshotThenLaterEntries) {
     Index follower_had = c.storage(3).last_index();
     ASSERT_EQ(follower_had, idx(3));
     c.crash(3);
-    for (int i = 0; i < 6; ++i) ASSERT_TRUE(c.propose(1, "mid-" + std::to_string(i), static_cast<uint32_t>(i + 1)));
+    for (int i = 0; i < 6; ++i)
+        ASSERT_TRUE(c.propose(1, "mid-" + std::to_string(i), static_cast<uint32_t>(i + 1)));
     c.deliver_all();
     // The application snapshots at its applied index; the leader compacts its log.
     Index at = c.peer(1).applied_index;
@@ -78,7 +79,8 @@ TEST(SnapshotTest, LostChunkIsResentAfterHeartbeat) {
     ASSERT_TRUE(c.propose(1, "x", 2));
     c.deliver_all();
     Index at = c.node(1).commit_index();
-    c.storage(1).compact(Snapshot{SnapshotMeta{at, *c.node(1).log().term_at(at), c.node(1).membership()}, image});
+    c.storage(1).compact(
+        Snapshot{SnapshotMeta{at, *c.node(1).log().term_at(at), c.node(1).membership()}, image});
     c.restart(3);
     // Drop the second chunk once.
     bool dropped = false;
@@ -135,7 +137,8 @@ TEST(SnapshotTest, ChunkForAnEntryWeHoldDoesNotDiscardLaterEntries) {
     app.term = trm(1);
     app.log_index = idx(0);
     app.log_term = trm(0);
-    app.entries = {make_entry(1, 1, 1, "", EntryType::noop), make_entry(4, 1, 3, "a"), make_entry(6, 1, 2, "b")};
+    app.entries = {make_entry(1, 1, 1, "", EntryType::noop), make_entry(4, 1, 3, "a"),
+                   make_entry(6, 1, 2, "b")};
     app.commit = idx(1);
     n.node->step(app);
     n.ready();
@@ -174,13 +177,14 @@ TEST(SnapshotTest, DivergentFollowerBeyondLeaderSnapshotGetsSnapshot) {
     c.isolate(1);
     for (int i = 0; i < 40; ++i) ASSERT_TRUE(c.propose(1, "old", 1));  // 3..42 in term 1
     c.deliver_all();
-    ASSERT_TRUE(c.elect(2));  // no-op at 3 in term 2
+    ASSERT_TRUE(c.elect(2));                                           // no-op at 3 in term 2
     for (int i = 0; i < 30; ++i) ASSERT_TRUE(c.propose(2, "new", 1));  // 4..33
     c.deliver_all();
     ASSERT_TRUE(c.elect(3));  // its probes to 1 start at 33
     Index at = idx(30);
     ASSERT_GE(c.peer(3).applied_index, at);
-    c.storage(3).compact(Snapshot{SnapshotMeta{at, *c.node(3).log().term_at(at), c.node(3).membership()}, "img"});
+    c.storage(3).compact(
+        Snapshot{SnapshotMeta{at, *c.node(3).log().term_at(at), c.node(3).membership()}, "img"});
     c.heal();
     c.tick_all(5);
     EXPECT_EQ(c.leader(), 3u);

@@ -8,10 +8,12 @@ namespace fjord::raft {
 
 void PrintTo(const Entry& e, std::ostream* os) {
     *os << "{index " << e.index.value << ", term " << e.term.value << ", span " << e.span << ", type "
-        << static_cast<int>(e.type) << ", data \"" << e.data << "\"}";
+        << static_cast<int>(e.type) << ", data \"" << e.data.view() << "\"}";
 }
 
-void PrintTo(const EntryId& e, std::ostream* os) { *os << "(" << e.index.value << ", " << e.term.value << ")"; }
+void PrintTo(const EntryId& e, std::ostream* os) {
+    *os << "(" << e.index.value << ", " << e.term.value << ")";
+}
 
 void PrintTo(const Membership& m, std::ostream* os) {
     *os << "{voters";
@@ -51,7 +53,8 @@ Cluster::Cluster(size_t voters, size_t extra, const Tweak& tweak) {
         tn.config.random_seed = 7;
         if (tweak) tweak(tn.config);
         tn.storage = std::make_unique<MemoryStorage>();
-        if (id <= voters) tn.storage->install_snapshot(Snapshot{SnapshotMeta{Index{0}, Term{0}, founding}, ""});
+        if (id <= voters)
+            tn.storage->install_snapshot(Snapshot{SnapshotMeta{Index{0}, Term{0}, founding}, ""});
         tn.node = std::make_unique<Node>(tn.config, *tn.storage);
         tn.applied_snapshot = tn.storage->snapshot();
     }
@@ -107,8 +110,9 @@ void Cluster::process(TestNode& tn) {
         }
         auto [it, fresh] = _applied_by_index.try_emplace(e.index.value, e);
         if (!fresh && !(it->second == e)) {
-            ADD_FAILURE() << "node " << tn.config.id.value << " applied a different entry at index " << e.index.value
-                          << " (term " << e.term.value << " vs " << it->second.term.value << ")";
+            ADD_FAILURE() << "node " << tn.config.id.value << " applied a different entry at index "
+                          << e.index.value << " (term " << e.term.value << " vs " << it->second.term.value
+                          << ")";
         }
         tn.applied.push_back(e);
         tn.applied_index = e.index;
@@ -212,7 +216,9 @@ size_t Cluster::leader_count() const {
     return n;
 }
 
-void Cluster::crash(uint64_t id) { peer(id).up = false; }
+void Cluster::crash(uint64_t id) {
+    peer(id).up = false;
+}
 
 void Cluster::restart(uint64_t id) {
     TestNode& tn = peer(id);

@@ -11,8 +11,8 @@
 #include <deque>
 #include <functional>
 #include <map>
-#include <ostream>
 #include <memory>
+#include <ostream>
 #include <set>
 #include <string>
 #include <utility>
@@ -37,9 +37,15 @@ void PrintTo(const Membership& m, std::ostream* os);
 
 namespace fjord::raft::test {
 
-inline NodeId nid(uint64_t v) { return NodeId{v}; }
-inline Index idx(uint64_t v) { return Index{v}; }
-inline Term trm(uint64_t v) { return Term{v}; }
+inline NodeId nid(uint64_t v) {
+    return NodeId{v};
+}
+inline Index idx(uint64_t v) {
+    return Index{v};
+}
+inline Term trm(uint64_t v) {
+    return Term{v};
+}
 
 Membership voters_of(std::initializer_list<uint64_t> ids);
 Entry make_entry(uint64_t index, uint64_t term, uint32_t span = 1, std::string data = "",
@@ -59,7 +65,7 @@ struct TestNode {
 };
 
 class Cluster {
-public:
+  public:
     using Tweak = std::function<void(Config&)>;
     // Returns true to drop the message.
     using Filter = std::function<bool(const Message&)>;
@@ -122,7 +128,7 @@ public:
     // Entries applied by `id` with index > after.
     std::vector<Entry> applied_after(uint64_t id, Index after) const;
 
-private:
+  private:
     void process(TestNode& tn);
     bool dropped(const Message& m) const;
 
