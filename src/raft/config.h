@@ -38,7 +38,7 @@ struct Config {
     int lease_margin_ticks = 1;  // subtracted from the lease for clock drift
     size_t max_inflight_msgs = 256;
     size_t max_inflight_bytes = 64 << 20;
-    size_t max_append_bytes = 1 << 20;         // payload per AppendEntries
+    size_t max_append_bytes = 1 << 20;         // Entry::byte_size() per AppendEntries
     size_t max_uncommitted_bytes = 256 << 20;  // proposals beyond this are refused
     size_t snapshot_chunk_bytes = 1 << 20;
     uint64_t random_seed = 0;  // the core's only source of randomness (election timeouts)

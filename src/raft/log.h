@@ -29,7 +29,7 @@ class RaftLog {
     std::optional<EntryId> entry_at_or_before(Index i) const;
     bool matches(Index i, Term t) const { return term_at(i) == t; }
     bool is_up_to_date(Index last, Term term) const;
-    // Entries with after < index <= upto, at most max_bytes of payload (at least one).
+    // Entries with after < index <= upto, at most max_bytes of Entry::byte_size() (at least one).
     std::vector<Entry> entries(Index after, Index upto, size_t max_bytes) const;
 
     // Leader: appends entries that extend the log.

@@ -38,7 +38,7 @@ class LogStorage {
     // above it; nullopt when i is below the snapshot point.
     virtual std::optional<EntryId> entry_at_or_before(Index i) const = 0;
     // Appends to `out` the entries with after < index <= upto, oldest first,
-    // stopping once `max_bytes` of payload is reached (always at least one).
+    // stopping before `max_bytes` of Entry::byte_size() is exceeded (always at least one).
     virtual void entries(Index after, Index upto, size_t max_bytes, std::vector<Entry>& out) const = 0;
     // Every membership entry above the snapshot, oldest first (read at start-up).
     virtual std::vector<Entry> membership_entries() const = 0;
