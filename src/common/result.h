@@ -8,6 +8,9 @@
 
 namespace fjord {
 
+// The value of a Result that carries no value.
+struct Ok {};
+
 template <typename E>
 struct Unexpected {
     E error;

@@ -160,6 +160,5 @@ enum class Error : uint8_t {
 };
 std::string_view to_string(Error e);
 
-struct Ok {};
 
 }  // namespace fjord::raft

@@ -1,0 +1,55 @@
+#include "storage/offset_index.h"
+
+#include <algorithm>
+
+#include "common/big_endian.h"
+
+namespace fjord::storage {
+
+bool OffsetIndex::load(uint64_t log_size) {
+    _entries.clear();
+    std::string bytes;
+    if (!_file->read_at(0, _file->size(), bytes) || bytes.size() % 8 != 0) return false;
+    for (size_t at = 0; at < bytes.size(); at += 8) {
+        Entry e{be::load32(bytes.data() + at), be::load32(bytes.data() + at + 4)};
+        if (e.position >= log_size) return false;
+        if (!_entries.empty() && (e.relative_offset <= _entries.back().relative_offset ||
+                                  e.position <= _entries.back().position)) {
+            return false;
+        }
+        _entries.push_back(e);
+    }
+    return true;
+}
+
+IoResult<Ok> OffsetIndex::add(int64_t offset, uint64_t position) {
+    Entry e{static_cast<uint32_t>(offset - _base), static_cast<uint32_t>(position)};
+    std::string bytes;
+    be::append(bytes, e.relative_offset, 4);
+    be::append(bytes, e.position, 4);
+    if (auto r = _file->append(bytes); !r) return r;
+    _entries.push_back(e);
+    return Ok{};
+}
+
+uint64_t OffsetIndex::lookup(int64_t offset) const {
+    if (offset < _base) return 0;
+    auto rel = static_cast<uint64_t>(offset - _base);
+    auto it = std::upper_bound(_entries.begin(), _entries.end(), rel,
+                               [](uint64_t v, const Entry& e) { return v < e.relative_offset; });
+    return it == _entries.begin() ? 0 : std::prev(it)->position;
+}
+
+IoResult<Ok> OffsetIndex::truncate_to_position(uint64_t position) {
+    auto it = std::lower_bound(_entries.begin(), _entries.end(), position,
+                               [](const Entry& e, uint64_t p) { return e.position < p; });
+    _entries.erase(it, _entries.end());
+    return _file->truncate(_entries.size() * 8);
+}
+
+IoResult<Ok> OffsetIndex::clear() {
+    _entries.clear();
+    return _file->truncate(0);
+}
+
+}  // namespace fjord::storage

@@ -1,0 +1,291 @@
+#include "storage/partition_log.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+
+namespace fjord::storage {
+
+namespace {
+
+const char* const kStartOffsetFile = "log-start-offset";
+
+Unexpected<StorageError> io(const IoError& e) {
+    return storage_error(e.no_space() ? StorageErrc::no_space : StorageErrc::io_error, e.message());
+}
+
+// "00000000000000000042.log" -> 42; -1 for any other name.
+int64_t parse_segment_name(const std::string& name) {
+    if (name.size() != 24 || name.compare(20, 4, ".log") != 0) return -1;
+    int64_t v = 0;
+    for (size_t i = 0; i < 20; ++i) {
+        if (name[i] < '0' || name[i] > '9') return -1;
+        v = v * 10 + (name[i] - '0');
+    }
+    return v;
+}
+
+}  // namespace
+
+PartitionLog::PartitionLog(FileSystem& fs, std::string dir, LogConfig config, Flusher* flusher)
+    : _fs(fs), _dir(std::move(dir)), _config(std::move(config)), _flusher(flusher) {
+    if (!_config.log) _config.log = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
+}
+
+PartitionLog::~PartitionLog() = default;
+
+StorageResult<std::unique_ptr<PartitionLog>> PartitionLog::open(FileSystem& fs, std::string dir, LogConfig config,
+                                                                Flusher* flusher, int64_t now_ms) {
+    std::unique_ptr<PartitionLog> log(new PartitionLog(fs, std::move(dir), std::move(config), flusher));
+    const std::string& d = log->_dir;
+    if (auto r = fs.create_dirs(d); !r) return io(r.error());
+    auto names = fs.list(d);
+    if (!names) return io(names.error());
+    std::vector<int64_t> bases;
+    for (const std::string& name : *names) {
+        if (int64_t base = parse_segment_name(name); base >= 0) bases.push_back(base);
+    }
+    std::sort(bases.begin(), bases.end());
+    for (size_t i = 0; i < bases.size(); ++i) {
+        bool active = i + 1 == bases.size();
+        auto seg = Segment::open(fs, d, bases[i], log->_config.index_interval_bytes, active, now_ms, log->_config.log);
+        if (!seg) return make_unexpected(seg.error());
+        log->_segments.push_back(std::move(*seg));
+    }
+    for (size_t i = 0; i + 1 < log->_segments.size(); ++i) {
+        Segment& s = *log->_segments[i];
+        if (s.next_offset() != log->_segments[i + 1]->base_offset()) {
+            log->_config.log(d + ": segment " + std::to_string(s.base_offset()) + " ends at offset " +
+                             std::to_string(s.next_offset()) + " but the next starts at " +
+                             std::to_string(log->_segments[i + 1]->base_offset()));
+        }
+    }
+    if (log->_segments.empty()) {
+        auto seg = Segment::create(fs, d, 0, log->_config.index_interval_bytes, now_ms);
+        if (!seg) return make_unexpected(seg.error());
+        log->_segments.push_back(std::move(*seg));
+    }
+    log->_start = log->_segments.front()->base_offset();
+    if (fs.exists(join_path(d, kStartOffsetFile))) {
+        auto bytes = read_file(fs, join_path(d, kStartOffsetFile));
+        if (!bytes) return io(bytes.error());
+        long long v = 0;
+        if (std::sscanf(bytes->c_str(), "%lld", &v) == 1) log->_start = std::max<int64_t>(log->_start, v);
+    }
+    // What was recovered may still sit only in the page cache (the process
+    // died, the machine did not): make it durable before counting on it.
+    for (auto& s : log->_segments) {
+        if (auto r = s->log_file()->sync(); !r) return storage_error(StorageErrc::fsync_failed, r.error().message());
+    }
+    log->_durable = log->next_offset();
+    log->_last_sync_ms = now_ms;
+    return log;
+}
+
+int64_t PartitionLog::next_offset() const { return _segments.back()->next_offset(); }
+
+uint64_t PartitionLog::size_bytes() const {
+    uint64_t total = 0;
+    for (const auto& s : _segments) total += s->size();
+    return total;
+}
+
+StorageResult<int64_t> PartitionLog::append(std::string_view batch, int64_t now_ms) {
+    if (_stopped) return storage_error(StorageErrc::stopped, _dir + ": no writes after a failed fsync; restart to recover");
+    auto h = validate_batch(batch);
+    if (!h) return storage_error(StorageErrc::corrupt, _dir + ": " + std::string(to_string(h.error())));
+    if (h->size != batch.size()) return storage_error(StorageErrc::bad_request, _dir + ": bytes after the batch");
+    if (h->base_offset != next_offset()) {
+        return storage_error(StorageErrc::bad_request, _dir + ": batch base offset " + std::to_string(h->base_offset) +
+                                                           " is not the log end offset " +
+                                                           std::to_string(next_offset()));
+    }
+    Segment* active = _segments.back().get();
+    bool full = active->size() + batch.size() > _config.segment_bytes;
+    bool old = now_ms - active->created_ms() >= _config.segment_ms;
+    if (active->size() > 0 && (full || old)) {
+        if (auto r = roll(now_ms); !r) return make_unexpected(r.error());
+        active = _segments.back().get();
+    }
+    if (auto r = active->append(batch, *h); !r) return make_unexpected(r.error());
+    if (std::find(_dirty.begin(), _dirty.end(), active->log_file()) == _dirty.end()) _dirty.push_back(active->log_file());
+    return h->last_offset();
+}
+
+StorageResult<Ok> PartitionLog::roll(int64_t now_ms) {
+    // A sealed segment is durable before any later one exists, so recovery
+    // only ever has to repair the last segment.
+    if (auto r = _segments.back()->log_file()->sync(); !r) {
+        _stopped = true;
+        _config.log(_dir + ": " + r.error().message() + " while sealing a segment; the log takes no more writes");
+        return storage_error(StorageErrc::fsync_failed, r.error().message());
+    }
+    auto seg = Segment::create(_fs, _dir, next_offset(), _config.index_interval_bytes, now_ms);
+    if (!seg) return make_unexpected(seg.error());
+    _segments.push_back(std::move(*seg));
+    return Ok{};
+}
+
+Segment* PartitionLog::segment_for(int64_t offset) {
+    auto it = std::upper_bound(_segments.begin(), _segments.end(), offset,
+                               [](int64_t o, const std::unique_ptr<Segment>& s) { return o < s->base_offset(); });
+    return it == _segments.begin() ? nullptr : std::prev(it)->get();
+}
+
+StorageResult<ReadSlice> PartitionLog::read(int64_t offset, size_t max_bytes) {
+    if (offset < _start || offset > next_offset()) {
+        return storage_error(StorageErrc::out_of_range, _dir + ": offset " + std::to_string(offset) + " outside [" +
+                                                            std::to_string(_start) + ", " +
+                                                            std::to_string(next_offset()) + "]");
+    }
+    if (offset == next_offset()) {
+        ReadSlice empty;
+        empty.first_offset = empty.next_offset = offset;
+        return empty;
+    }
+    for (const auto& s : _segments) {
+        if (s->base_offset() > offset) break;
+        if (s->serve_limit() <= offset) {
+            return storage_error(StorageErrc::corrupt, _dir + ": offset " + std::to_string(offset) +
+                                                           " lies past a corrupt batch at offset " +
+                                                           std::to_string(s->serve_limit()));
+        }
+    }
+    Segment* s = segment_for(offset);
+    if (s == nullptr || offset >= s->next_offset()) {
+        return storage_error(StorageErrc::corrupt, _dir + ": no segment holds offset " + std::to_string(offset));
+    }
+    return s->read(offset, max_bytes, _config.log);
+}
+
+StorageResult<Ok> PartitionLog::truncate_suffix(int64_t offset) {
+    if (offset >= next_offset()) return Ok{};
+    if (offset < _start) {
+        return storage_error(StorageErrc::out_of_range, _dir + ": cannot truncate below the log start offset " +
+                                                            std::to_string(_start));
+    }
+    while (_segments.size() > 1 && _segments.back()->base_offset() >= offset) {
+        if (auto r = _segments.back()->remove(_fs); !r) return r;
+        std::erase(_dirty, _segments.back()->log_file());
+        _segments.pop_back();
+    }
+    if (auto r = _fs.sync_dir(_dir); !r) return io(r.error());
+    if (auto r = _segments.back()->truncate(offset); !r) return r;
+    _durable = std::min(_durable, offset);
+    ++_truncations;
+    if (std::find(_dirty.begin(), _dirty.end(), _segments.back()->log_file()) == _dirty.end()) {
+        _dirty.push_back(_segments.back()->log_file());
+    }
+    return Ok{};
+}
+
+StorageResult<Ok> PartitionLog::remove_front_segment() {
+    if (auto r = _segments.front()->remove(_fs); !r) return r;
+    std::erase(_dirty, _segments.front()->log_file());
+    _segments.erase(_segments.begin());
+    return Ok{};
+}
+
+StorageResult<Ok> PartitionLog::truncate_prefix(int64_t offset) {
+    if (offset <= _start) return Ok{};
+    if (offset >= next_offset()) {
+        // Everything goes (a follower installing a snapshot beyond its log):
+        // start again, empty, at `offset`.
+        auto seg = Segment::create(_fs, _dir, offset, _config.index_interval_bytes, _segments.back()->created_ms());
+        if (!seg) return make_unexpected(seg.error());
+        while (!_segments.empty()) {
+            if (auto r = remove_front_segment(); !r) return r;
+        }
+        _segments.push_back(std::move(*seg));
+        _durable = offset;
+    } else {
+        while (_segments.size() > 1 && _segments[1]->base_offset() <= offset) {
+            if (auto r = remove_front_segment(); !r) return r;
+        }
+    }
+    _start = offset;
+    if (auto r = write_file_atomically(_fs, join_path(_dir, kStartOffsetFile), std::to_string(offset)); !r) {
+        return io(r.error());
+    }
+    return Ok{};
+}
+
+StorageResult<size_t> PartitionLog::enforce_retention(int64_t now_ms) {
+    size_t removed = 0;
+    uint64_t total = size_bytes();
+    while (_segments.size() > 1) {
+        const Segment& front = *_segments.front();
+        bool too_big = _config.retention_bytes >= 0 &&
+                       total - front.size() >= static_cast<uint64_t>(_config.retention_bytes);
+        bool too_old = _config.retention_ms >= 0 && front.max_timestamp() >= 0 &&
+                       front.max_timestamp() < now_ms - _config.retention_ms;
+        if (!too_big && !too_old) break;
+        total -= front.size();
+        int64_t next_start = _segments[1]->base_offset();
+        if (auto r = truncate_prefix(next_start); !r) return make_unexpected(r.error());
+        ++removed;
+    }
+    return removed;
+}
+
+bool PartitionLog::needs_sync(int64_t now_ms) const {
+    if (_stopped || _durable == next_offset()) return false;
+    switch (_config.flush) {
+        case FlushPolicy::every_append: return true;
+        case FlushPolicy::interval: return now_ms - _last_sync_ms >= _config.flush_interval_ms;
+        case FlushPolicy::never: return false;
+    }
+    return false;
+}
+
+void PartitionLog::sync(SyncDone done) {
+    if (_stopped) {
+        done(storage_error(StorageErrc::stopped, _dir + ": no syncs after a failed fsync; restart to recover"));
+        return;
+    }
+    _waiters.push_back(std::move(done));
+    if (!_sync_in_flight) start_sync();
+}
+
+void PartitionLog::start_sync() {
+    _sync_in_flight = true;
+    int64_t target = next_offset();
+    std::vector<std::shared_ptr<File>> files;
+    files.swap(_dirty);
+    std::vector<SyncDone> waiters;
+    waiters.swap(_waiters);
+    if (_flusher == nullptr || files.empty()) {
+        IoResult<Ok> result = Ok{};
+        for (const auto& f : files) {
+            result = f->sync();
+            if (!result) break;
+        }
+        finish_sync(target, _truncations, std::move(result), std::move(waiters));
+        return;
+    }
+    _flusher->submit(std::move(files),
+                     [this, target, truncations = _truncations, waiters = std::move(waiters)](IoResult<Ok> r) mutable {
+                         finish_sync(target, truncations, std::move(r), std::move(waiters));
+                     });
+}
+
+void PartitionLog::finish_sync(int64_t target, uint64_t truncations, IoResult<Ok> result,
+                               std::vector<SyncDone> waiters) {
+    _sync_in_flight = false;
+    if (!result) {
+        // Never retry: the kernel may have dropped the dirty pages, and a
+        // second fsync could "succeed" without writing them (fsyncgate).
+        _stopped = true;
+        _config.log(_dir + ": " + result.error().message() +
+                    "; the log takes no more writes and recovers from disk at restart");
+        for (auto& w : _waiters) waiters.push_back(std::move(w));
+        _waiters.clear();
+        for (auto& w : waiters) w(storage_error(StorageErrc::fsync_failed, result.error().message()));
+        return;
+    }
+    if (truncations == _truncations) _durable = std::max(_durable, std::min(target, next_offset()));
+    for (auto& w : waiters) w(_durable);
+    if (!_waiters.empty()) start_sync();
+}
+
+}  // namespace fjord::storage

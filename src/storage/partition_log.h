@@ -1,0 +1,113 @@
+// A partition's log on disk: a directory `TOPIC-PARTITION` of segments, each
+// a file of Kafka record batches plus its sparse offset index, as Kafka lays
+// them out. Appends are buffered writes; durability comes from sync(), which
+// batches every append made while the previous fsync ran (group commit) and
+// runs the fsync on the Flusher's thread.
+//
+// Flush policies (LogConfig::flush), and what each risks:
+//   every_append  the owner syncs after each append (Raft's safety needs it:
+//                 a replica must not acknowledge what it has not made durable);
+//                 a crash loses nothing acknowledged.
+//   interval      the owner syncs every `flush_interval_ms`; a crash of this
+//                 node loses up to that much, which the other replicas still
+//                 hold. A simultaneous crash of a majority loses it for good.
+//   never         the page cache decides (Kafka's default): replication is the
+//                 only durability; a power loss of all replicas loses data.
+//
+// Failure handling: a full disk fails the append with `no_space` and writes
+// nothing; appends succeed again once space returns. A failed fsync is
+// different: after it the page cache can no longer be trusted, so the log is
+// never synced again and refuses every later append (`stopped`); it keeps
+// serving reads, and a restart recovers from what the disk really holds.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "storage/file_system.h"
+#include "storage/flusher.h"
+#include "storage/segment.h"
+#include "storage/storage_error.h"
+
+namespace fjord::storage {
+
+enum class FlushPolicy : uint8_t { every_append, interval, never };
+
+struct LogConfig {
+    uint64_t segment_bytes = 1 << 30;                    // roll when the active segment would exceed this
+    int64_t segment_ms = 7LL * 24 * 3600 * 1000;         // ... or is older than this
+    uint32_t index_interval_bytes = 4096;
+    int64_t retention_bytes = -1;                        // -1: no size limit
+    int64_t retention_ms = 7LL * 24 * 3600 * 1000;       // -1: no time limit
+    FlushPolicy flush = FlushPolicy::every_append;
+    int64_t flush_interval_ms = 1000;
+    Logger log;                                          // where recovery and errors are reported
+};
+
+class PartitionLog {
+public:
+    // Opens (creating if needed) the log in `dir` and recovers it: the last
+    // segment is checked batch by batch and a torn or corrupt tail is cut off.
+    // `flusher` may be null: then sync() runs inline.
+    static StorageResult<std::unique_ptr<PartitionLog>> open(FileSystem& fs, std::string dir, LogConfig config,
+                                                             Flusher* flusher, int64_t now_ms);
+    ~PartitionLog();
+
+    // Appends one batch whose baseOffset must be next_offset() (the leader
+    // stamps it). Returns its last offset. Not durable until a sync covers it.
+    StorageResult<int64_t> append(std::string_view batch, int64_t now_ms);
+    // Whole batches from the one holding `offset`, at most `max_bytes` (at
+    // least one batch); an empty slice at the end of the log.
+    StorageResult<ReadSlice> read(int64_t offset, size_t max_bytes);
+    // Removes every batch from `offset` (a batch boundary) on: a follower's
+    // diverged tail.
+    StorageResult<Ok> truncate_suffix(int64_t offset);
+    // Advances the log start offset to `offset` and deletes the segments
+    // wholly below it (retention, compaction below a snapshot).
+    StorageResult<Ok> truncate_prefix(int64_t offset);
+    // Applies retention by size and time; returns how many segments went.
+    StorageResult<size_t> enforce_retention(int64_t now_ms);
+
+    using SyncDone = std::function<void(StorageResult<int64_t>)>;
+    // Makes every append so far durable; `done` gets the offset below which
+    // all is durable. Syncs requested while one runs share the next fsync.
+    void sync(SyncDone done);
+    // Whether the policy calls for a sync now.
+    bool needs_sync(int64_t now_ms) const;
+
+    int64_t start_offset() const { return _start; }
+    int64_t next_offset() const;
+    int64_t durable_offset() const { return _durable; }
+    bool stopped() const { return _stopped; }
+    const std::string& dir() const { return _dir; }
+    const LogConfig& config() const { return _config; }
+    size_t segment_count() const { return _segments.size(); }
+    uint64_t size_bytes() const;
+
+private:
+    PartitionLog(FileSystem& fs, std::string dir, LogConfig config, Flusher* flusher);
+    StorageResult<Ok> roll(int64_t now_ms);
+    void start_sync();
+    void finish_sync(int64_t target, uint64_t truncations, IoResult<Ok> result, std::vector<SyncDone> waiters);
+    Segment* segment_for(int64_t offset);
+    StorageResult<Ok> remove_front_segment();
+
+    FileSystem& _fs;
+    std::string _dir;
+    LogConfig _config;
+    Flusher* _flusher;
+    std::vector<std::unique_ptr<Segment>> _segments;  // by base offset; the last is active
+    int64_t _start{0};
+    int64_t _durable{0};
+    int64_t _last_sync_ms{0};
+    bool _stopped{false};
+    bool _sync_in_flight{false};
+    uint64_t _truncations{0};  // a sync started before a suffix truncation proves nothing after it
+    std::vector<SyncDone> _waiters;
+    std::vector<std::shared_ptr<File>> _dirty;  // files written since the last sync started
+};
+
+}  // namespace fjord::storage

@@ -1,0 +1,135 @@
+#include "storage/posix_file_system.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+
+namespace fjord::storage {
+
+namespace {
+
+Unexpected<IoError> fail(const std::string& what) { return make_unexpected(IoError{errno, what}); }
+
+class PosixFile final : public File {
+public:
+    PosixFile(int fd, std::string path, uint64_t size) : _fd(fd), _path(std::move(path)), _size(size) {}
+    ~PosixFile() override { ::close(_fd); }
+
+    IoResult<Ok> append(std::string_view bytes) override {
+        uint64_t start = _size.load();
+        size_t done = 0;
+        while (done < bytes.size()) {
+            ssize_t n = ::pwrite(_fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(start + done));
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) {
+                IoError e{errno, "write " + _path};
+                // Never leave half a write behind: the tail must stay parseable.
+                if (done > 0 && ::ftruncate(_fd, static_cast<off_t>(start)) != 0) e.what += " (and truncating back failed)";
+                return make_unexpected(std::move(e));
+            }
+            done += static_cast<size_t>(n);
+        }
+        _size = start + bytes.size();
+        return Ok{};
+    }
+
+    IoResult<Ok> read_at(uint64_t offset, size_t len, std::string& out) const override {
+        out.resize(len);
+        size_t done = 0;
+        while (done < len) {
+            ssize_t n = ::pread(_fd, out.data() + done, len - done, static_cast<off_t>(offset + done));
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) return fail("read " + _path);
+            if (n == 0) break;
+            done += static_cast<size_t>(n);
+        }
+        out.resize(done);
+        return Ok{};
+    }
+
+    IoResult<Ok> sync() override {
+        if (::fdatasync(_fd) != 0) return fail("fdatasync " + _path);
+        return Ok{};
+    }
+
+    IoResult<Ok> truncate(uint64_t size) override {
+        if (::ftruncate(_fd, static_cast<off_t>(size)) != 0) return fail("truncate " + _path);
+        _size = size;
+        return Ok{};
+    }
+
+    uint64_t size() const override { return _size.load(); }
+    int native_handle() const override { return _fd; }
+
+private:
+    int _fd;
+    std::string _path;
+    std::atomic<uint64_t> _size;  // read by the sync thread's callers
+};
+
+}  // namespace
+
+IoResult<std::shared_ptr<File>> PosixFileSystem::open(const std::string& path, bool create) {
+    int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0644);
+    if (fd < 0) return fail("open " + path);
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+        ::close(fd);
+        return fail("stat " + path);
+    }
+    return std::shared_ptr<File>(std::make_shared<PosixFile>(fd, path, static_cast<uint64_t>(st.st_size)));
+}
+
+bool PosixFileSystem::exists(const std::string& path) const {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0;
+}
+
+IoResult<std::vector<std::string>> PosixFileSystem::list(const std::string& dir) const {
+    DIR* d = ::opendir(dir.c_str());
+    if (d == nullptr) return fail("list " + dir);
+    std::vector<std::string> names;
+    while (struct dirent* e = ::readdir(d)) {
+        std::string name = e->d_name;
+        if (name != "." && name != "..") names.push_back(std::move(name));
+    }
+    ::closedir(d);
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+IoResult<Ok> PosixFileSystem::create_dirs(const std::string& dir) {
+    for (size_t pos = 1; pos <= dir.size(); ++pos) {
+        if (pos != dir.size() && dir[pos] != '/') continue;
+        std::string prefix = dir.substr(0, pos);
+        if (::mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) return fail("mkdir " + prefix);
+    }
+    return Ok{};
+}
+
+IoResult<Ok> PosixFileSystem::remove(const std::string& path) {
+    if (::unlink(path.c_str()) != 0) return fail("remove " + path);
+    return Ok{};
+}
+
+IoResult<Ok> PosixFileSystem::rename(const std::string& from, const std::string& to) {
+    if (::rename(from.c_str(), to.c_str()) != 0) return fail("rename " + from + " to " + to);
+    return Ok{};
+}
+
+IoResult<Ok> PosixFileSystem::sync_dir(const std::string& dir) {
+    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return fail("open directory " + dir);
+    int rc = ::fsync(fd);
+    int err = errno;
+    ::close(fd);
+    if (rc != 0) return make_unexpected(IoError{err, "fsync directory " + dir});
+    return Ok{};
+}
+
+}  // namespace fjord::storage

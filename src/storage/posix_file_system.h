@@ -1,0 +1,19 @@
+// FileSystem over POSIX calls.
+#pragma once
+
+#include "storage/file_system.h"
+
+namespace fjord::storage {
+
+class PosixFileSystem final : public FileSystem {
+public:
+    IoResult<std::shared_ptr<File>> open(const std::string& path, bool create) override;
+    bool exists(const std::string& path) const override;
+    IoResult<std::vector<std::string>> list(const std::string& dir) const override;
+    IoResult<Ok> create_dirs(const std::string& dir) override;
+    IoResult<Ok> remove(const std::string& path) override;
+    IoResult<Ok> rename(const std::string& from, const std::string& to) override;
+    IoResult<Ok> sync_dir(const std::string& dir) override;
+};
+
+}  // namespace fjord::storage

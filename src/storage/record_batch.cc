@@ -1,0 +1,110 @@
+#include "storage/record_batch.h"
+
+#include <algorithm>
+
+#include "common/big_endian.h"
+#include "common/crc32c.h"
+
+namespace fjord::storage {
+
+std::string_view to_string(BatchError e) {
+    switch (e) {
+        case BatchError::truncated: return "truncated record batch";
+        case BatchError::bad_length: return "impossible record batch length";
+        case BatchError::bad_magic: return "record batch magic is not 2";
+        case BatchError::bad_crc: return "record batch CRC mismatch";
+        case BatchError::bad_offsets: return "record batch offsets inconsistent";
+    }
+    return "bad record batch";
+}
+
+Result<BatchHeader, BatchError> parse_batch_header(std::string_view b) {
+    if (b.size() < kBatchHeaderSize) return make_unexpected(BatchError::truncated);
+    const char* p = b.data();
+    BatchHeader h;
+    h.base_offset = static_cast<int64_t>(be::load64(p));
+    auto length = static_cast<int32_t>(be::load32(p + 8));
+    if (length < static_cast<int32_t>(kBatchHeaderSize - kBatchLengthPrefix)) return make_unexpected(BatchError::bad_length);
+    h.size = static_cast<uint32_t>(length) + kBatchLengthPrefix;
+    h.leader_epoch = static_cast<int32_t>(be::load32(p + 12));
+    h.magic = static_cast<int8_t>(p[16]);
+    if (h.magic != 2) return make_unexpected(BatchError::bad_magic);
+    h.crc = be::load32(p + 17);
+    h.attributes = static_cast<int16_t>(be::load16(p + 21));
+    h.last_offset_delta = static_cast<int32_t>(be::load32(p + 23));
+    h.base_timestamp = static_cast<int64_t>(be::load64(p + 27));
+    h.max_timestamp = static_cast<int64_t>(be::load64(p + 35));
+    h.producer_id = static_cast<int64_t>(be::load64(p + 43));
+    h.producer_epoch = static_cast<int16_t>(be::load16(p + 51));
+    h.base_sequence = static_cast<int32_t>(be::load32(p + 53));
+    h.records_count = static_cast<int32_t>(be::load32(p + 57));
+    if (h.last_offset_delta < 0 || h.records_count < 0 || h.base_offset < 0) {
+        return make_unexpected(BatchError::bad_offsets);
+    }
+    return h;
+}
+
+Result<BatchHeader, BatchError> validate_batch(std::string_view b) {
+    auto h = parse_batch_header(b);
+    if (!h) return h;
+    if (b.size() < h->size) return make_unexpected(BatchError::truncated);
+    if (crc32c(b.substr(21, h->size - 21)) != h->crc) return make_unexpected(BatchError::bad_crc);
+    return h;
+}
+
+void stamp_batch(std::string& batch, int64_t base_offset, int32_t leader_epoch) {
+    be::store64(batch.data(), static_cast<uint64_t>(base_offset));
+    be::store32(batch.data() + 12, static_cast<uint32_t>(leader_epoch));
+}
+
+namespace {
+
+void put_varint(std::string& out, int64_t v) {
+    auto z = (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);  // zigzag
+    while (z >= 0x80) {
+        out.push_back(static_cast<char>((z & 0x7F) | 0x80));
+        z >>= 7;
+    }
+    out.push_back(static_cast<char>(z));
+}
+
+}  // namespace
+
+std::string encode_batch(int64_t base_offset, int32_t leader_epoch, int64_t base_timestamp,
+                         const std::vector<Record>& records, int16_t attributes) {
+    std::string out(kBatchHeaderSize, '\0');
+    int64_t max_timestamp = base_timestamp;
+    std::string rec;
+    for (size_t i = 0; i < records.size(); ++i) {
+        const Record& r = records[i];
+        rec.clear();
+        rec.push_back(0);  // attributes
+        put_varint(rec, r.timestamp_delta);
+        put_varint(rec, static_cast<int64_t>(i));
+        put_varint(rec, static_cast<int64_t>(r.key.size()));
+        rec += r.key;
+        put_varint(rec, static_cast<int64_t>(r.value.size()));
+        rec += r.value;
+        put_varint(rec, 0);  // no headers
+        put_varint(out, static_cast<int64_t>(rec.size()));
+        out += rec;
+        max_timestamp = std::max(max_timestamp, base_timestamp + r.timestamp_delta);
+    }
+    char* p = out.data();
+    be::store64(p, static_cast<uint64_t>(base_offset));
+    be::store32(p + 8, static_cast<uint32_t>(out.size() - kBatchLengthPrefix));
+    be::store32(p + 12, static_cast<uint32_t>(leader_epoch));
+    p[16] = 2;
+    be::store16(p + 21, static_cast<uint16_t>(attributes));
+    be::store32(p + 23, static_cast<uint32_t>(records.empty() ? 0 : records.size() - 1));
+    be::store64(p + 27, static_cast<uint64_t>(base_timestamp));
+    be::store64(p + 35, static_cast<uint64_t>(max_timestamp));
+    be::store64(p + 43, static_cast<uint64_t>(-1));
+    be::store16(p + 51, static_cast<uint16_t>(-1));
+    be::store32(p + 53, static_cast<uint32_t>(-1));
+    be::store32(p + 57, static_cast<uint32_t>(records.size()));
+    be::store32(p + 17, crc32c(std::string_view(out).substr(21)));
+    return out;
+}
+
+}  // namespace fjord::storage

@@ -1,0 +1,248 @@
+#include "storage/segment.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+
+namespace fjord::storage {
+
+std::string segment_file_name(int64_t base_offset, const char* suffix) {
+    char name[64];
+    std::snprintf(name, sizeof(name), "%020lld%s", static_cast<long long>(base_offset), suffix);
+    return name;
+}
+
+IoResult<std::string> ReadSlice::materialize() const {
+    if (!bytes.empty() || length == 0) return bytes;
+    std::string out;
+    if (auto r = file->read_at(position, length, out); !r) return make_unexpected(r.error());
+    return out;
+}
+
+Segment::Segment(std::string dir, int64_t base, std::shared_ptr<File> log, std::shared_ptr<File> index,
+                 uint32_t interval, int64_t now_ms)
+    : _dir(std::move(dir)),
+      _base(base),
+      _log(std::move(log)),
+      _index(std::move(index), base),
+      _interval(interval),
+      _next(base),
+      _created_ms(now_ms) {}
+
+namespace {
+
+Unexpected<StorageError> io(const IoError& e) {
+    return storage_error(e.no_space() ? StorageErrc::no_space : StorageErrc::io_error, e.message());
+}
+
+}  // namespace
+
+StorageResult<std::unique_ptr<Segment>> Segment::create(FileSystem& fs, const std::string& dir, int64_t base_offset,
+                                                        uint32_t index_interval, int64_t now_ms) {
+    auto log = fs.open(join_path(dir, segment_file_name(base_offset, ".log")), true);
+    if (!log) return io(log.error());
+    auto index = fs.open(join_path(dir, segment_file_name(base_offset, ".index")), true);
+    if (!index) return io(index.error());
+    if ((*log)->size() != 0) (*log)->truncate(0);
+    if ((*index)->size() != 0) (*index)->truncate(0);
+    // The new names must survive a crash before anything in them counts.
+    if (auto r = fs.sync_dir(dir); !r) return io(r.error());
+    return std::unique_ptr<Segment>(new Segment(dir, base_offset, *log, *index, index_interval, now_ms));
+}
+
+StorageResult<std::unique_ptr<Segment>> Segment::open(FileSystem& fs, const std::string& dir, int64_t base_offset,
+                                                      uint32_t index_interval, bool active, int64_t now_ms,
+                                                      const Logger& log) {
+    std::string log_path = join_path(dir, segment_file_name(base_offset, ".log"));
+    auto log_file = fs.open(log_path, false);
+    if (!log_file) return io(log_file.error());
+    auto index_file = fs.open(join_path(dir, segment_file_name(base_offset, ".index")), true);
+    if (!index_file) return io(index_file.error());
+    std::unique_ptr<Segment> s(new Segment(dir, base_offset, *log_file, *index_file, index_interval, now_ms));
+    uint64_t size = s->_log->size();
+    std::string problem;
+    if (active) {
+        if (auto r = s->_index.clear(); !r) return io(r.error());
+        uint64_t good = s->scan(0, true, true, &problem);
+        s->_verified = good;
+        if (good < size) {
+            log(log_path + ": " + problem + "; truncating the log from byte " + std::to_string(good) + " of " +
+                std::to_string(size) + " (offsets from " + std::to_string(s->_next) + " on were not durable)");
+            if (auto r = s->_log->truncate(good); !r) return io(r.error());
+        }
+        return s;
+    }
+    uint64_t from = 0;
+    if (s->_index.load(size) && !s->_index.entries().empty()) {
+        const OffsetIndex::Entry& last = s->_index.entries().back();
+        from = last.position;
+        s->_next = base_offset + last.relative_offset;
+    } else {
+        if (s->_index.file().size() > 0) log(log_path + ": damaged offset index, rebuilding it");
+        if (auto r = s->_index.clear(); !r) return io(r.error());
+    }
+    uint64_t end = s->scan(from, false, from == 0, &problem);
+    if (end < size) {
+        s->_serve_limit = s->_next;
+        log(log_path + ": " + problem + " in a sealed segment; offsets from " + std::to_string(s->_next) +
+            " on will not be served");
+    }
+    return s;
+}
+
+uint64_t Segment::scan(uint64_t position, bool check_crc, bool rebuild_index, std::string* problem) {
+    uint64_t size = _log->size();
+    std::string buf;
+    while (position < size) {
+        if (size - position < kBatchHeaderSize) {
+            *problem = "torn batch header at byte " + std::to_string(position);
+            break;
+        }
+        if (!_log->read_at(position, kBatchHeaderSize, buf)) {
+            *problem = "read error at byte " + std::to_string(position);
+            break;
+        }
+        auto h = parse_batch_header(buf);
+        if (!h) {
+            *problem = std::string(to_string(h.error())) + " at byte " + std::to_string(position);
+            break;
+        }
+        if (h->base_offset != _next) {
+            *problem = "batch at byte " + std::to_string(position) + " has base offset " +
+                       std::to_string(h->base_offset) + ", expected " + std::to_string(_next);
+            break;
+        }
+        if (position + h->size > size) {
+            *problem = "torn batch at byte " + std::to_string(position);
+            break;
+        }
+        if (check_crc) {
+            if (!_log->read_at(position, h->size, buf) || !validate_batch(buf)) {
+                *problem = "CRC mismatch in the batch at byte " + std::to_string(position) + " (offset " +
+                           std::to_string(h->base_offset) + ")";
+                break;
+            }
+        }
+        if (rebuild_index) {
+            if (_bytes_since_index >= _interval) {
+                _index.add(h->base_offset, position);
+                _bytes_since_index = 0;
+            }
+            _bytes_since_index += h->size;
+        }
+        _next = h->last_offset() + 1;
+        _max_timestamp = std::max(_max_timestamp, h->max_timestamp);
+        position += h->size;
+    }
+    return position;
+}
+
+StorageResult<Ok> Segment::append(std::string_view batch, const BatchHeader& h) {
+    uint64_t position = _log->size();
+    if (auto r = _log->append(batch); !r) return io(r.error());
+    if (_bytes_since_index >= _interval) {
+        // A missing index entry only costs a longer scan; the batch is stored.
+        if (_index.add(h.base_offset, position)) _bytes_since_index = 0;
+    }
+    _bytes_since_index += batch.size();
+    _next = h.last_offset() + 1;
+    _max_timestamp = std::max(_max_timestamp, h.max_timestamp);
+    if (_verified == position) _verified = position + batch.size();  // we wrote it: it is what we checked
+    return Ok{};
+}
+
+StorageResult<uint64_t> Segment::find(int64_t offset) {
+    if (offset < _base || offset >= _next) {
+        return storage_error(StorageErrc::out_of_range, "offset " + std::to_string(offset) + " not in segment " +
+                                                            std::to_string(_base));
+    }
+    uint64_t position = _index.lookup(offset);
+    std::string buf;
+    while (position < _log->size()) {
+        if (!_log->read_at(position, kBatchHeaderSize, buf)) break;
+        auto h = parse_batch_header(buf);
+        if (!h) break;
+        if (h->last_offset() >= offset) return position;
+        position += h->size;
+    }
+    return storage_error(StorageErrc::corrupt, "offset " + std::to_string(offset) + " not found in segment " +
+                                                   std::to_string(_base) + " of " + _dir);
+}
+
+StorageResult<ReadSlice> Segment::read(int64_t offset, size_t max_bytes, const Logger& log) {
+    if (offset >= _serve_limit) {
+        return storage_error(StorageErrc::corrupt, "offset " + std::to_string(offset) + " lies past a corrupt batch in " +
+                                                       _dir + " (segment " + std::to_string(_base) + ")");
+    }
+    auto start = find(offset);
+    if (!start) return make_unexpected(start.error());
+    ReadSlice slice;
+    slice.file = _log;
+    slice.position = *start;
+    uint64_t position = *start;
+    uint64_t size = _log->size();
+    bool copy = position + max_bytes > _verified;  // unverified bytes must be read and checked
+    std::string head;
+    std::string batch;
+    while (position < size) {
+        if (!_log->read_at(position, kBatchHeaderSize, head)) break;
+        auto h = parse_batch_header(head);
+        if (!h || h->base_offset >= _serve_limit) break;
+        if (slice.length > 0 && slice.length + h->size > max_bytes) break;
+        if (position + h->size > _verified || copy) {
+            if (auto r = _log->read_at(position, h->size, batch); !r) return io(r.error());
+            if (position + h->size > _verified && !validate_batch(batch)) {
+                _serve_limit = h->base_offset;
+                log(join_path(_dir, segment_file_name(_base, ".log")) + ": CRC mismatch in the batch at byte " +
+                    std::to_string(position) + " (offset " + std::to_string(h->base_offset) +
+                    "); not serving offsets from there on");
+                break;
+            }
+            if (_verified == position) _verified = position + h->size;
+            slice.bytes += batch;
+        }
+        if (slice.length == 0) slice.first_offset = h->base_offset;
+        slice.length += h->size;
+        slice.next_offset = h->last_offset() + 1;
+        position += h->size;
+    }
+    if (slice.length == 0) {
+        return storage_error(StorageErrc::corrupt, "offset " + std::to_string(offset) + " lies in a corrupt batch in " +
+                                                       _dir + " (segment " + std::to_string(_base) + ")");
+    }
+    return slice;
+}
+
+StorageResult<Ok> Segment::truncate(int64_t offset) {
+    if (offset >= _next) return Ok{};
+    uint64_t position = 0;
+    if (offset > _base) {
+        auto p = find(offset);
+        if (!p) return make_unexpected(p.error());
+        std::string head;
+        _log->read_at(*p, kBatchHeaderSize, head);
+        auto h = parse_batch_header(head);
+        if (!h || h->base_offset != offset) {
+            return storage_error(StorageErrc::bad_request,
+                                 "truncation at offset " + std::to_string(offset) + " is not at a batch boundary");
+        }
+        position = *p;
+    }
+    if (auto r = _log->truncate(position); !r) return io(r.error());
+    if (auto r = _index.truncate_to_position(position); !r) return io(r.error());
+    _next = offset;
+    _verified = std::min(_verified, position);
+    _bytes_since_index = 0;
+    if (_serve_limit >= offset) _serve_limit = INT64_MAX;
+    return Ok{};
+}
+
+StorageResult<Ok> Segment::remove(FileSystem& fs) {
+    if (auto r = fs.remove(join_path(_dir, segment_file_name(_base, ".log"))); !r) return io(r.error());
+    if (auto r = fs.remove(join_path(_dir, segment_file_name(_base, ".index"))); !r && r.error().code != ENOENT) {
+        return io(r.error());
+    }
+    return Ok{};
+}
+
+}  // namespace fjord::storage
