@@ -1,0 +1,106 @@
+#include "storage/state_files.h"
+
+#include "common/big_endian.h"
+#include "common/crc32c.h"
+
+namespace fjord::storage {
+
+namespace {
+
+const char* const kHardStateFile = "raft-hard-state";
+const char* const kSnapshotFile = "raft-snapshot";
+constexpr uint32_t kHardStateMagic = 0x464A4853;  // "FJHS"
+constexpr uint32_t kSnapshotMagic = 0x464A534E;   // "FJSN"
+constexpr uint32_t kVersion = 1;
+
+// [magic u32][version u32][body...][crc32c u32 of everything before it]
+std::string seal(uint32_t magic, const std::string& body) {
+    std::string out;
+    be::append(out, magic, 4);
+    be::append(out, kVersion, 4);
+    out += body;
+    be::append(out, crc32c(out), 4);
+    return out;
+}
+
+// The body, or an error naming the file and what is wrong with it.
+StorageResult<std::string> unseal(const std::string& path, uint32_t magic, const std::string& bytes) {
+    if (bytes.size() < 12) return storage_error(StorageErrc::corrupt, path + ": truncated");
+    size_t body_end = bytes.size() - 4;
+    if (crc32c(std::string_view(bytes).substr(0, body_end)) != be::load32(bytes.data() + body_end)) {
+        return storage_error(StorageErrc::corrupt, path + ": checksum mismatch");
+    }
+    if (be::load32(bytes.data()) != magic) return storage_error(StorageErrc::corrupt, path + ": not a fjord state file");
+    if (be::load32(bytes.data() + 4) != kVersion) {
+        return storage_error(StorageErrc::corrupt, path + ": unknown version " + std::to_string(be::load32(bytes.data() + 4)));
+    }
+    return bytes.substr(8, body_end - 8);
+}
+
+Unexpected<StorageError> io(const IoError& e) {
+    return storage_error(e.no_space() ? StorageErrc::no_space : StorageErrc::io_error, e.message());
+}
+
+StorageResult<std::optional<std::string>> load_body(FileSystem& fs, const std::string& path, uint32_t magic) {
+    if (!fs.exists(path)) return std::optional<std::string>();
+    auto bytes = read_file(fs, path);
+    if (!bytes) return io(bytes.error());
+    auto body = unseal(path, magic, *bytes);
+    if (!body) return make_unexpected(body.error());
+    return std::optional<std::string>(std::move(*body));
+}
+
+}  // namespace
+
+StorageResult<Ok> save_hard_state(FileSystem& fs, const std::string& dir, const HardStateRecord& hs) {
+    std::string body;
+    be::append(body, hs.term, 8);
+    be::append(body, hs.vote, 8);
+    be::append(body, hs.commit, 8);
+    if (auto r = write_file_atomically(fs, join_path(dir, kHardStateFile), seal(kHardStateMagic, body)); !r) {
+        return io(r.error());
+    }
+    return Ok{};
+}
+
+StorageResult<std::optional<HardStateRecord>> load_hard_state(FileSystem& fs, const std::string& dir) {
+    std::string path = join_path(dir, kHardStateFile);
+    auto body = load_body(fs, path, kHardStateMagic);
+    if (!body) return make_unexpected(body.error());
+    if (!*body) return std::optional<HardStateRecord>();
+    if ((*body)->size() != 24) return storage_error(StorageErrc::corrupt, path + ": wrong size");
+    const char* p = (*body)->data();
+    return std::optional<HardStateRecord>(HardStateRecord{be::load64(p), be::load64(p + 8), be::load64(p + 16)});
+}
+
+StorageResult<Ok> save_snapshot(FileSystem& fs, const std::string& dir, const SnapshotRecord& snap) {
+    std::string body;
+    be::append(body, snap.index, 8);
+    be::append(body, snap.term, 8);
+    be::append(body, snap.metadata.size(), 8);
+    body += snap.metadata;
+    body += snap.data;
+    if (auto r = write_file_atomically(fs, join_path(dir, kSnapshotFile), seal(kSnapshotMagic, body)); !r) {
+        return io(r.error());
+    }
+    return Ok{};
+}
+
+StorageResult<std::optional<SnapshotRecord>> load_snapshot(FileSystem& fs, const std::string& dir) {
+    std::string path = join_path(dir, kSnapshotFile);
+    auto body = load_body(fs, path, kSnapshotMagic);
+    if (!body) return make_unexpected(body.error());
+    if (!*body) return std::optional<SnapshotRecord>();
+    const std::string& b = **body;
+    if (b.size() < 24) return storage_error(StorageErrc::corrupt, path + ": truncated header");
+    SnapshotRecord snap;
+    snap.index = be::load64(b.data());
+    snap.term = be::load64(b.data() + 8);
+    uint64_t meta_len = be::load64(b.data() + 16);
+    if (meta_len > b.size() - 24) return storage_error(StorageErrc::corrupt, path + ": metadata length beyond the file");
+    snap.metadata = b.substr(24, meta_len);
+    snap.data = b.substr(24 + meta_len);
+    return std::optional<SnapshotRecord>(std::move(snap));
+}
+
+}  // namespace fjord::storage

@@ -1,0 +1,39 @@
+// The small files beside a partition log that Raft needs durable: its hard
+// state (term, vote, commit) and its latest snapshot. Each is replaced
+// atomically (temp file, fsync, rename, fsync of the directory) and carries a
+// CRC-32C, so a crash leaves the old or the new version, and damage is
+// reported instead of being read as valid state. Field meanings belong to the
+// layer above; storage/ stores numbers and bytes.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "storage/file_system.h"
+#include "storage/storage_error.h"
+
+namespace fjord::storage {
+
+struct HardStateRecord {
+    uint64_t term{0};
+    uint64_t vote{0};
+    uint64_t commit{0};
+    bool operator==(const HardStateRecord&) const = default;
+};
+
+struct SnapshotRecord {
+    uint64_t index{0};
+    uint64_t term{0};
+    std::string metadata;  // e.g. the encoded membership
+    std::string data;      // the state machine's image
+};
+
+StorageResult<Ok> save_hard_state(FileSystem& fs, const std::string& dir, const HardStateRecord& hs);
+// nullopt when the file does not exist (a new replica); an error when damaged.
+StorageResult<std::optional<HardStateRecord>> load_hard_state(FileSystem& fs, const std::string& dir);
+
+StorageResult<Ok> save_snapshot(FileSystem& fs, const std::string& dir, const SnapshotRecord& snap);
+StorageResult<std::optional<SnapshotRecord>> load_snapshot(FileSystem& fs, const std::string& dir);
+
+}  // namespace fjord::storage
