@@ -14,8 +14,11 @@ void Simulation::client_requests() {
     if (_rng.chance(_propose_permille)) {
         SimNode& n = *up[_rng.between(0, up.size() - 1)];
         auto span = static_cast<uint32_t>(_rng.between(1, 5));
-        std::string data = fmt::format("v{}", _stats.proposals);
-        if (auto r = n.core->propose(std::move(data), span)) {
+        // A record batch of `span` records, as a producer would send it.
+        std::vector<storage::Record> records(span);
+        records[0].value = fmt::format("v{}", _stats.proposals);
+        std::string batch = storage::encode_batch(0, 0, static_cast<int64_t>(_now), records);
+        if (auto r = n.core->propose(std::move(batch), span)) {
             ++_stats.proposals;
             _pending.push_back({n.id.value, n.life, *r, n.core->term()});
             record({.time = _now,
@@ -102,7 +105,7 @@ void Simulation::change_membership(SimNode& l) {
     if (change.node.value == _next_node_id) {
         // A brand-new node starts empty and learns everything from the leader.
         ++_next_node_id;
-        start(add_node(change.node, false));
+        start(add_node(change.node));
     }
 }
 
@@ -202,12 +205,12 @@ void Simulation::inject_bad_input() {
 
 void Simulation::take_snapshot(SimNode& n) {
     raft::Index at = n.sm.applied;
-    if (at.value < n.storage.snapshot_meta().index.value + 20) return;
-    std::optional<raft::Term> term = n.storage.term_at(at);
+    if (at.value < n.store->snapshot_meta().index.value + 20) return;
+    std::optional<raft::Term> term = n.store->term_at(at);
     if (!term) return;
     raft::Snapshot snap{raft::SnapshotMeta{at, *term, n.sm.membership}, n.sm.encode()};
-    n.storage.compact(std::move(snap));
-    _checker.on_snapshot(n.id, n.storage.snapshot_meta(), n.sm);
+    if (!ok(n, n.store->compact(snap), "compact")) return;
+    _checker.on_snapshot(n.id, n.store->snapshot_meta(), n.sm);
     ++_stats.snapshots_taken;
     record(
         {.time = _now, .kind = EventKind::snapshot, .node = n.id.value, .index = at.value, .text = "takes"});

@@ -51,10 +51,13 @@ Simulation::Simulation(const Options& options)
     for (int i = 1; i <= options.nodes; ++i)
         founding.voters.push_back(raft::NodeId{static_cast<uint64_t>(i)});
     for (int i = 1; i <= options.nodes; ++i) {
-        SimNode& n = add_node(raft::NodeId{static_cast<uint64_t>(i)}, true);
+        SimNode& n = add_node(raft::NodeId{static_cast<uint64_t>(i)});
         raft::Bootstrap b = raft::bootstrap(founding);
-        n.storage.append({b.entry});
-        n.storage.set_hard_state(b.hard_state);
+        if (!open_store(n) || !ok(n, n.store->append({b.entry}, 0), "bootstrap append")) break;
+        n.store->sync([&](storage::StorageResult<int64_t> r) {
+            if (!r) _checker.fail(fmt::format("node {}: bootstrap sync: {}", n.id.value, r.error().detail));
+        });
+        if (!ok(n, n.store->set_hard_state(b.hard_state), "bootstrap hard state")) break;
         _checker.on_persist(n.id, raft::EntryId{}, {b.entry});
         start(n);
     }
@@ -63,22 +66,43 @@ Simulation::Simulation(const Options& options)
 
 Simulation::~Simulation() = default;
 
-Simulation::SimNode& Simulation::add_node(raft::NodeId id, bool founding) {
-    auto n = std::make_unique<SimNode>();
+Simulation::SimNode& Simulation::add_node(raft::NodeId id) {
+    auto n = std::make_unique<SimNode>(_rng.next());
     n->id = id;
     n->tick_phase = _rng.between(0, 9);
-    n->was_member = founding;
     SimNode& ref = *n;
     _nodes[id.value] = std::move(n);
     return ref;
+}
+
+bool Simulation::ok(SimNode& n, const storage::StorageResult<Ok>& r, const char* what) {
+    if (!r) _checker.fail(fmt::format("node {}: {}: {}", n.id.value, what, r.error().detail));
+    return r.has_value();
+}
+
+bool Simulation::open_store(SimNode& n) {
+    n.store.reset();
+    storage::LogConfig config;
+    config.segment_bytes = 2048;  // many segments: rolls and whole-segment deletion get exercised
+    config.index_interval_bytes = 256;
+    config.log = [](const std::string&) {};  // torn tails after crashes are expected here
+    auto store = cluster::RaftLogStore::open(n.disk, "/data/partition-0", config, nullptr, static_cast<int64_t>(_now));
+    if (!store) {
+        _checker.fail(fmt::format("node {}: recovery failed: {}", n.id.value, store.error().detail));
+        return false;
+    }
+    n.store = std::move(*store);
+    return true;
 }
 
 void Simulation::start(SimNode& n) {
     raft::Config cfg = _raft_config;
     cfg.id = n.id;
     cfg.random_seed = _rng.next();
+    cfg.stamp_entry = cluster::stamp_batch_entry;
     ++n.life;
-    std::shared_ptr<const raft::Snapshot> snap = n.storage.snapshot();
+    if (!n.store && !open_store(n)) return;
+    std::shared_ptr<const raft::Snapshot> snap = n.store->snapshot();
     n.sm = StateMachine{};
     if (snap->data.empty()) {
         n.sm.applied = snap->meta.index;
@@ -86,7 +110,10 @@ void Simulation::start(SimNode& n) {
     } else if (!StateMachine::decode(snap->data, n.sm)) {
         _checker.fail(fmt::format("node {}: stored snapshot does not decode", n.id.value));
     }
-    n.core = std::make_unique<raft::Node>(cfg, n.storage);
+    // Replaying the log from here passes through memberships older than this
+    // node: it counts as removed only if it leaves a membership it was in.
+    n.was_member = n.sm.membership.contains(n.id);
+    n.core = std::make_unique<raft::Node>(cfg, *n.store);
     n.last_commit = n.core->commit_index();
     n.last_role = raft::Role::follower;
     n.last_term = n.core->term();
@@ -94,20 +121,18 @@ void Simulation::start(SimNode& n) {
 }
 
 void Simulation::crash(SimNode& n, const char* why) {
-    if (n.persisting && !n.persisting->snapshot && _rng.chance(500)) {
-        // The disk kept part of the unsynced writes: a prefix of the entries.
+    if (n.persisting && !n.persisting->snapshot && !n.persisting->entries.empty() && _rng.chance(500)) {
+        // The entries were written but the fsync never came: the disk keeps
+        // what it keeps of them (see SimFileSystem::crash).
         const std::vector<raft::Entry>& entries = n.persisting->entries;
-        size_t keep = _rng.between(0, entries.size());
-        if (keep > 0) {
-            std::vector<raft::Entry> prefix(entries.begin(),
-                                            entries.begin() + static_cast<std::ptrdiff_t>(keep));
-            auto prev =
-                n.storage.entry_at_or_before(raft::Index{prefix.front().index.value - prefix.front().span});
-            n.storage.append(prefix);
-            _checker.on_persist(n.id, *prev, prefix);
+        auto prev = n.store->entry_at_or_before(raft::Index{entries.front().index.value - entries.front().span});
+        if (ok(n, n.store->append(entries, static_cast<int64_t>(_now)), "append before a crash")) {
+            _checker.on_persist(n.id, *prev, entries);
         }
     }
     n.core.reset();
+    n.store.reset();
+    n.disk.crash();
     n.persisting.reset();
     n.kill_at = 0;
     n.restart_at = _now + _rng.between(20, 600);
@@ -151,7 +176,7 @@ void Simulation::finish_persist(SimNode& n, bool crash_before_send) {
     raft::Ready rd = std::move(*n.persisting);
     n.persisting.reset();
     if (rd.snapshot) {
-        n.storage.install_snapshot(*rd.snapshot);
+        if (!ok(n, n.store->install_snapshot(*rd.snapshot, static_cast<int64_t>(_now)), "install snapshot")) return;
         StateMachine restored;
         if (!StateMachine::decode(rd.snapshot->data, restored)) {
             _checker.fail(fmt::format("node {}: received snapshot does not decode", n.id.value));
@@ -167,12 +192,18 @@ void Simulation::finish_persist(SimNode& n, bool crash_before_send) {
                 .text = "installs"});
     }
     if (!rd.entries.empty()) {
-        auto prev = n.storage.entry_at_or_before(
-            raft::Index{rd.entries.front().index.value - rd.entries.front().span});
-        n.storage.append(rd.entries);
+        const raft::Entry& first = rd.entries.front();
+        auto prev = n.store->entry_at_or_before(raft::Index{first.index.value - first.span});
+        if (!ok(n, n.store->append(rd.entries, static_cast<int64_t>(_now)), "append")) return;
         _checker.on_persist(n.id, *prev, rd.entries);
     }
-    if (rd.hard_state) n.storage.set_hard_state(*rd.hard_state);
+    bool synced = false;
+    n.store->sync([&](storage::StorageResult<int64_t> r) {
+        synced = r.has_value();
+        if (!r) _checker.fail(fmt::format("node {}: sync: {}", n.id.value, r.error().detail));
+    });
+    if (!synced) return;
+    if (rd.hard_state && !ok(n, n.store->set_hard_state(*rd.hard_state), "hard state")) return;
     if (crash_before_send) {
         crash(n, "after persisting, before sending");
         return;

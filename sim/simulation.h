@@ -13,13 +13,14 @@
 #include <string>
 #include <vector>
 
-#include "raft/memory_storage.h"
+#include "cluster/raft_log_store.h"
 #include "raft/node.h"
 #include "sim/checker.h"
 #include "sim/network.h"
 #include "sim/random.h"
 #include "sim/state_machine.h"
 #include "sim/trace.h"
+#include "storage/sim_file_system.h"
 
 namespace fjord::sim {
 
@@ -66,7 +67,9 @@ class Simulation {
     // One simulated node: its durable storage survives crashes, the rest does not.
     struct SimNode {
         raft::NodeId id;
-        raft::MemoryStorage storage;       // what survives a crash
+        explicit SimNode(uint64_t seed) : disk(seed) {}
+        storage::SimFileSystem disk;                // what survives a crash
+        std::unique_ptr<cluster::RaftLogStore> store;  // the Raft log on `disk`; reopened at each start
         std::unique_ptr<raft::Node> core;  // null while down
         StateMachine sm;
         uint64_t life{0};
@@ -89,7 +92,7 @@ class Simulation {
     void step();
     bool converged(std::string& why);
     // Node lifecycle.
-    SimNode& add_node(raft::NodeId id, bool founding);
+    SimNode& add_node(raft::NodeId id);
     void start(SimNode& n);
     void crash(SimNode& n, const char* why);
     void process(SimNode& n);
@@ -97,6 +100,10 @@ class Simulation {
     void apply(SimNode& n, const raft::Ready& rd);
     void observe(SimNode& n);
     void send(const raft::Message& m);
+    // Opens the node's log on its disk (recovering it); false after a failed check.
+    bool open_store(SimNode& n);
+    // A storage error in the simulator is a failed check: nothing may fail there.
+    bool ok(SimNode& n, const storage::StorageResult<Ok>& r, const char* what);
     // Workload and faults (faults.cc).
     void client_requests();
     void inject_faults();

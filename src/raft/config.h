@@ -4,6 +4,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <string>
 
 #include "raft/types.h"
 
@@ -42,6 +44,10 @@ struct Config {
     size_t max_uncommitted_bytes = 256 << 20;  // proposals beyond this are refused
     size_t snapshot_chunk_bytes = 1 << 20;
     uint64_t random_seed = 0;  // the core's only source of randomness (election timeouts)
+    // Called by the leader on each proposal once its index is assigned, before
+    // the entry is logged or sent: fjord stamps the record batch's base offset
+    // and leader epoch here. Must be pure.
+    std::function<void(std::string& data, Index index, uint32_t span, Term term)> stamp_entry;
     Mutation mutation = Mutation::none;
 };
 

@@ -18,6 +18,7 @@ Result<Index, Error> Node::propose(std::string data, uint32_t span) {
     e.index = Index{_log.last_index().value + span};
     e.term = _term;
     e.span = span;
+    if (_config.stamp_entry) _config.stamp_entry(data, e.index, span, _term);
     e.data = std::move(data);
     Index index = e.index;
     _uncommitted.push_back({index, e.data.size()});

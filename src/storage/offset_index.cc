@@ -32,12 +32,12 @@ IoResult<Ok> OffsetIndex::add(int64_t offset, uint64_t position) {
     return Ok{};
 }
 
-uint64_t OffsetIndex::lookup(int64_t offset) const {
-    if (offset < _base) return 0;
+OffsetIndex::Entry OffsetIndex::lookup(int64_t offset) const {
+    if (offset < _base) return {0, 0};
     auto rel = static_cast<uint64_t>(offset - _base);
     auto it = std::upper_bound(_entries.begin(), _entries.end(), rel,
                                [](uint64_t v, const Entry& e) { return v < e.relative_offset; });
-    return it == _entries.begin() ? 0 : std::prev(it)->position;
+    return it == _entries.begin() ? Entry{0, 0} : *std::prev(it);
 }
 
 IoResult<Ok> OffsetIndex::truncate_to_position(uint64_t position) {

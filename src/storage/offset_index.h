@@ -27,8 +27,8 @@ public:
     // entries, not increasing, or pointing beyond `log_size`).
     bool load(uint64_t log_size);
     IoResult<Ok> add(int64_t offset, uint64_t position);
-    // Position of the last indexed batch starting at or before `offset` (0 if none).
-    uint64_t lookup(int64_t offset) const;
+    // The last entry at or before `offset` ({0, 0}, the segment's start, if none).
+    Entry lookup(int64_t offset) const;
     // Drops entries at or beyond `position` (the log was truncated there).
     IoResult<Ok> truncate_to_position(uint64_t position);
     IoResult<Ok> clear();

@@ -72,6 +72,14 @@ StorageResult<std::unique_ptr<PartitionLog>> PartitionLog::open(FileSystem& fs, 
         long long v = 0;
         if (std::sscanf(bytes->c_str(), "%lld", &v) == 1) log->_start = std::max<int64_t>(log->_start, v);
     }
+    if (log->_start > log->next_offset()) {
+        // The start offset was made durable before the data below it (a crash
+        // right after compacting past the synced end): nothing between is
+        // trustworthy, so begin again, empty, at the start offset.
+        log->_config.log(d + ": log start offset " + std::to_string(log->_start) + " is past the recovered end " +
+                         std::to_string(log->next_offset()) + "; starting an empty log there");
+        if (auto r = log->reset(log->_start); !r) return make_unexpected(r.error());
+    }
     // What was recovered may still sit only in the page cache (the process
     // died, the machine did not): make it durable before counting on it.
     for (auto& s : log->_segments) {
@@ -115,7 +123,9 @@ StorageResult<int64_t> PartitionLog::append(std::string_view batch, int64_t now_
 StorageResult<Ok> PartitionLog::roll(int64_t now_ms) {
     // A sealed segment is durable before any later one exists, so recovery
     // only ever has to repair the last segment.
-    if (auto r = _segments.back()->log_file()->sync(); !r) {
+    auto synced = _segments.back()->log_file()->sync();
+    if (synced) synced = _segments.back()->index_file().sync();
+    if (auto& r = synced; !r) {
         _stopped = true;
         _config.log(_dir + ": " + r.error().message() + " while sealing a segment; the log takes no more writes");
         return storage_error(StorageErrc::fsync_failed, r.error().message());
@@ -164,6 +174,11 @@ StorageResult<Ok> PartitionLog::truncate_suffix(int64_t offset) {
         return storage_error(StorageErrc::out_of_range, _dir + ": cannot truncate below the log start offset " +
                                                             std::to_string(_start));
     }
+    Segment* target = segment_for(offset);
+    if (target == nullptr || !target->starts_batch(offset)) {
+        return storage_error(StorageErrc::bad_request, _dir + ": truncation at offset " + std::to_string(offset) +
+                                                           " is not at a batch boundary");
+    }
     while (_segments.size() > 1 && _segments.back()->base_offset() >= offset) {
         if (auto r = _segments.back()->remove(_fs); !r) return r;
         std::erase(_dirty, _segments.back()->log_file());
@@ -188,21 +203,28 @@ StorageResult<Ok> PartitionLog::remove_front_segment() {
 
 StorageResult<Ok> PartitionLog::truncate_prefix(int64_t offset) {
     if (offset <= _start) return Ok{};
-    if (offset >= next_offset()) {
-        // Everything goes (a follower installing a snapshot beyond its log):
-        // start again, empty, at `offset`.
-        auto seg = Segment::create(_fs, _dir, offset, _config.index_interval_bytes, _segments.back()->created_ms());
-        if (!seg) return make_unexpected(seg.error());
-        while (!_segments.empty()) {
-            if (auto r = remove_front_segment(); !r) return r;
-        }
-        _segments.push_back(std::move(*seg));
-        _durable = offset;
-    } else {
-        while (_segments.size() > 1 && _segments[1]->base_offset() <= offset) {
-            if (auto r = remove_front_segment(); !r) return r;
-        }
+    if (offset >= next_offset()) return reset(offset);
+    while (_segments.size() > 1 && _segments[1]->base_offset() <= offset) {
+        if (auto r = remove_front_segment(); !r) return r;
     }
+    _start = offset;
+    if (auto r = write_file_atomically(_fs, join_path(_dir, kStartOffsetFile), std::to_string(offset)); !r) {
+        return io(r.error());
+    }
+    return Ok{};
+}
+
+StorageResult<Ok> PartitionLog::reset(int64_t offset) {
+    int64_t created = _segments.back()->created_ms();
+    while (!_segments.empty()) {
+        if (auto r = remove_front_segment(); !r) return r;
+    }
+    // Segment::create syncs the directory, making the removals durable too.
+    auto seg = Segment::create(_fs, _dir, offset, _config.index_interval_bytes, created);
+    if (!seg) return make_unexpected(seg.error());
+    _segments.push_back(std::move(*seg));
+    _durable = offset;
+    ++_truncations;
     _start = offset;
     if (auto r = write_file_atomically(_fs, join_path(_dir, kStartOffsetFile), std::to_string(offset)); !r) {
         return io(r.error());
@@ -285,7 +307,8 @@ void PartitionLog::finish_sync(int64_t target, uint64_t truncations, IoResult<Ok
     }
     if (truncations == _truncations) _durable = std::max(_durable, std::min(target, next_offset()));
     for (auto& w : waiters) w(_durable);
-    if (!_waiters.empty()) start_sync();
+    // A completion may itself have asked for a sync, which is now in flight.
+    if (!_waiters.empty() && !_sync_in_flight) start_sync();
 }
 
 }  // namespace fjord::storage

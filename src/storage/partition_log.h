@@ -68,6 +68,9 @@ public:
     // Advances the log start offset to `offset` and deletes the segments
     // wholly below it (retention, compaction below a snapshot).
     StorageResult<Ok> truncate_prefix(int64_t offset);
+    // Drops everything and starts again, empty, at `offset` (a replica
+    // replacing its log by a snapshot).
+    StorageResult<Ok> reset(int64_t offset);
     // Applies retention by size and time; returns how many segments went.
     StorageResult<size_t> enforce_retention(int64_t now_ms);
 

@@ -38,7 +38,8 @@ Result<BatchHeader, BatchError> parse_batch_header(std::string_view b) {
     h.producer_epoch = static_cast<int16_t>(be::load16(p + 51));
     h.base_sequence = static_cast<int32_t>(be::load32(p + 53));
     h.records_count = static_cast<int32_t>(be::load32(p + 57));
-    if (h.last_offset_delta < 0 || h.records_count < 0 || h.base_offset < 0) {
+    if (h.last_offset_delta < 0 || h.records_count < 0 || h.base_offset < 0 ||
+        h.base_offset > INT64_MAX - h.last_offset_delta) {
         return make_unexpected(BatchError::bad_offsets);
     }
     return h;
@@ -68,7 +69,61 @@ void put_varint(std::string& out, int64_t v) {
     out.push_back(static_cast<char>(z));
 }
 
+// Reads a zigzag varint; false when the bytes run out or it is too long.
+bool get_varint(std::string_view& in, int64_t& v) {
+    uint64_t z = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (in.empty()) return false;
+        auto byte = static_cast<uint8_t>(in.front());
+        in.remove_prefix(1);
+        z |= static_cast<uint64_t>(byte & 0x7F) << shift;
+        if ((byte & 0x80) == 0) {
+            v = static_cast<int64_t>(z >> 1) ^ -static_cast<int64_t>(z & 1);
+            return true;
+        }
+    }
+    return false;
+}
+
+bool get_bytes(std::string_view& in, std::string& out) {
+    int64_t len = 0;
+    if (!get_varint(in, len) || len < -1 || len > static_cast<int64_t>(in.size())) return false;
+    out.clear();
+    if (len > 0) {
+        out.assign(in.substr(0, static_cast<size_t>(len)));
+        in.remove_prefix(static_cast<size_t>(len));
+    }
+    return true;
+}
+
 }  // namespace
+
+Result<std::vector<Record>, BatchError> decode_records(std::string_view batch) {
+    auto h = parse_batch_header(batch);
+    if (!h) return make_unexpected(h.error());
+    if (batch.size() < h->size) return make_unexpected(BatchError::truncated);
+    std::string_view in = batch.substr(kBatchHeaderSize, h->size - kBatchHeaderSize);
+    std::vector<Record> out;
+    for (int32_t i = 0; i < h->records_count; ++i) {
+        int64_t length = 0;
+        if (!get_varint(in, length) || length < 0 || length > static_cast<int64_t>(in.size())) {
+            return make_unexpected(BatchError::bad_length);
+        }
+        std::string_view rec = in.substr(0, static_cast<size_t>(length));
+        in.remove_prefix(static_cast<size_t>(length));
+        if (rec.empty()) return make_unexpected(BatchError::bad_length);
+        rec.remove_prefix(1);  // attributes
+        Record r;
+        int64_t offset_delta = 0;
+        int64_t headers = 0;
+        if (!get_varint(rec, r.timestamp_delta) || !get_varint(rec, offset_delta) || !get_bytes(rec, r.key) ||
+            !get_bytes(rec, r.value) || !get_varint(rec, headers)) {
+            return make_unexpected(BatchError::bad_length);
+        }
+        out.push_back(std::move(r));
+    }
+    return out;
+}
 
 std::string encode_batch(int64_t base_offset, int32_t leader_epoch, int64_t base_timestamp,
                          const std::vector<Record>& records, int16_t attributes) {

@@ -71,6 +71,8 @@ struct Record {
     std::string value;
     int64_t timestamp_delta{0};
 };
+// The records of a batch that validate_batch() accepted.
+Result<std::vector<Record>, BatchError> decode_records(std::string_view batch);
 // Encodes a batch of `records` (at least one) at `base_offset`.
 std::string encode_batch(int64_t base_offset, int32_t leader_epoch, int64_t base_timestamp,
                          const std::vector<Record>& records, int16_t attributes = 0);

@@ -82,6 +82,16 @@ StorageResult<std::unique_ptr<Segment>> Segment::open(FileSystem& fs, const std:
         if (auto r = s->_index.clear(); !r) return io(r.error());
     }
     uint64_t end = s->scan(from, false, from == 0, &problem);
+    if (end < size && from > 0) {
+        // The index may be what is stale (it is synced only when the segment
+        // is sealed): rebuild it from the log and look again.
+        log(log_path + ": " + problem + " after the last index entry; rebuilding the offset index");
+        if (auto r = s->_index.clear(); !r) return io(r.error());
+        s->_next = base_offset;
+        s->_max_timestamp = -1;
+        problem.clear();
+        end = s->scan(0, false, true, &problem);
+    }
     if (end < size) {
         s->_serve_limit = s->_next;
         log(log_path + ": " + problem + " in a sealed segment; offsets from " + std::to_string(s->_next) +
@@ -156,17 +166,36 @@ StorageResult<uint64_t> Segment::find(int64_t offset) {
         return storage_error(StorageErrc::out_of_range, "offset " + std::to_string(offset) + " not in segment " +
                                                             std::to_string(_base));
     }
-    uint64_t position = _index.lookup(offset);
+    OffsetIndex::Entry hint = _index.lookup(offset);
+    uint64_t position = hint.position;
+    int64_t expected = _base + hint.relative_offset;
     std::string buf;
     while (position < _log->size()) {
         if (!_log->read_at(position, kBatchHeaderSize, buf)) break;
         auto h = parse_batch_header(buf);
-        if (!h) break;
+        if (!h || h->base_offset != expected) {
+            if (position == 0) break;
+            // A stale or damaged index entry: fall back to scanning from the start.
+            position = 0;
+            expected = _base;
+            continue;
+        }
         if (h->last_offset() >= offset) return position;
         position += h->size;
+        expected = h->last_offset() + 1;
     }
     return storage_error(StorageErrc::corrupt, "offset " + std::to_string(offset) + " not found in segment " +
                                                    std::to_string(_base) + " of " + _dir);
+}
+
+bool Segment::starts_batch(int64_t offset) {
+    if (offset == _next || offset == _base) return true;
+    auto p = find(offset);
+    if (!p) return false;
+    std::string head;
+    if (!_log->read_at(*p, kBatchHeaderSize, head)) return false;
+    auto h = parse_batch_header(head);
+    return h && h->base_offset == offset;
 }
 
 StorageResult<ReadSlice> Segment::read(int64_t offset, size_t max_bytes, const Logger& log) {
@@ -176,40 +205,46 @@ StorageResult<ReadSlice> Segment::read(int64_t offset, size_t max_bytes, const L
     }
     auto start = find(offset);
     if (!start) return make_unexpected(start.error());
+    uint64_t position = *start;
+    std::string buf;
+    if (auto r = _log->read_at(position, kBatchHeaderSize, buf); !r) return io(r.error());
+    auto first = parse_batch_header(buf);
+    if (!first) return storage_error(StorageErrc::corrupt, _dir + ": unreadable batch header at byte " + std::to_string(position));
+    // One read for the whole range; headers are then parsed in memory.
+    uint64_t len = std::min<uint64_t>(_log->size() - position, std::max<uint64_t>(max_bytes, first->size));
+    if (auto r = _log->read_at(position, len, buf); !r) return io(r.error());
     ReadSlice slice;
     slice.file = _log;
-    slice.position = *start;
-    uint64_t position = *start;
-    uint64_t size = _log->size();
-    bool copy = position + max_bytes > _verified;  // unverified bytes must be read and checked
-    std::string head;
-    std::string batch;
-    while (position < size) {
-        if (!_log->read_at(position, kBatchHeaderSize, head)) break;
-        auto h = parse_batch_header(head);
-        if (!h || h->base_offset >= _serve_limit) break;
-        if (slice.length > 0 && slice.length + h->size > max_bytes) break;
-        if (position + h->size > _verified || copy) {
-            if (auto r = _log->read_at(position, h->size, batch); !r) return io(r.error());
-            if (position + h->size > _verified && !validate_batch(batch)) {
-                _serve_limit = h->base_offset;
-                log(join_path(_dir, segment_file_name(_base, ".log")) + ": CRC mismatch in the batch at byte " +
-                    std::to_string(position) + " (offset " + std::to_string(h->base_offset) +
-                    "); not serving offsets from there on");
-                break;
-            }
-            if (_verified == position) _verified = position + h->size;
-            slice.bytes += batch;
+    slice.position = position;
+    size_t at = 0;
+    int64_t expected = first->base_offset;
+    std::string_view view = buf;
+    while (at + kBatchHeaderSize <= view.size()) {
+        auto h = parse_batch_header(view.substr(at));
+        if (!h || h->base_offset >= _serve_limit || at + h->size > view.size()) break;
+        uint64_t batch_start = position + at;
+        bool unverified = batch_start + h->size > _verified;
+        if (h->base_offset != expected || (unverified && !validate_batch(view.substr(at, h->size)))) {
+            _serve_limit = expected;
+            log(join_path(_dir, segment_file_name(_base, ".log")) + ": " +
+                (h->base_offset != expected ? "offset gap" : "CRC mismatch") + " in the batch at byte " +
+                std::to_string(batch_start) + " (offset " + std::to_string(expected) +
+                "); not serving offsets from there on");
+            break;
         }
-        if (slice.length == 0) slice.first_offset = h->base_offset;
-        slice.length += h->size;
+        if (_verified == batch_start) _verified = batch_start + h->size;
+        if (at == 0) slice.first_offset = h->base_offset;
         slice.next_offset = h->last_offset() + 1;
-        position += h->size;
+        expected = slice.next_offset;
+        at += h->size;
     }
-    if (slice.length == 0) {
+    if (at == 0) {
         return storage_error(StorageErrc::corrupt, "offset " + std::to_string(offset) + " lies in a corrupt batch in " +
                                                        _dir + " (segment " + std::to_string(_base) + ")");
     }
+    buf.resize(at);
+    slice.length = at;
+    slice.bytes = std::move(buf);
     return slice;
 }
 

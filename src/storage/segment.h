@@ -18,8 +18,8 @@ namespace fjord::storage {
 
 using Logger = std::function<void(const std::string&)>;
 
-// Whole batches in a byte range of a segment file. When `bytes` is empty the
-// range was already verified and may be sent straight from `file` (sendfile).
+// Whole batches in a byte range of a segment file, checked: their bytes, and
+// where they lie in `file` for a transport that sends files (sendfile).
 struct ReadSlice {
     std::shared_ptr<File> file;
     uint64_t position{0};
@@ -51,6 +51,8 @@ public:
     // (at least one batch). Never returns a batch that fails its CRC: the
     // segment stops serving at the first one (see serve_limit()).
     StorageResult<ReadSlice> read(int64_t offset, size_t max_bytes, const Logger& log);
+    // Whether a batch starts at `offset` (or it is the segment's end).
+    bool starts_batch(int64_t offset);
     // Removes every batch whose base offset is >= `offset`.
     StorageResult<Ok> truncate(int64_t offset);
     StorageResult<Ok> remove(FileSystem& fs);

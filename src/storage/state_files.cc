@@ -9,6 +9,8 @@ namespace {
 
 const char* const kHardStateFile = "raft-hard-state";
 const char* const kSnapshotFile = "raft-snapshot";
+const char* const kEpochsFile = "raft-epochs";
+constexpr uint32_t kEpochsMagic = 0x464A4550;  // "FJEP"
 constexpr uint32_t kHardStateMagic = 0x464A4853;  // "FJHS"
 constexpr uint32_t kSnapshotMagic = 0x464A534E;   // "FJSN"
 constexpr uint32_t kVersion = 1;
@@ -71,6 +73,32 @@ StorageResult<std::optional<HardStateRecord>> load_hard_state(FileSystem& fs, co
     if ((*body)->size() != 24) return storage_error(StorageErrc::corrupt, path + ": wrong size");
     const char* p = (*body)->data();
     return std::optional<HardStateRecord>(HardStateRecord{be::load64(p), be::load64(p + 8), be::load64(p + 16)});
+}
+
+StorageResult<Ok> save_epochs(FileSystem& fs, const std::string& dir, const std::vector<EpochStart>& epochs) {
+    std::string body;
+    for (const EpochStart& e : epochs) {
+        be::append(body, e.epoch, 8);
+        be::append(body, static_cast<uint64_t>(e.start_offset), 8);
+    }
+    if (auto r = write_file_atomically(fs, join_path(dir, kEpochsFile), seal(kEpochsMagic, body)); !r) {
+        return io(r.error());
+    }
+    return Ok{};
+}
+
+StorageResult<std::vector<EpochStart>> load_epochs(FileSystem& fs, const std::string& dir) {
+    std::string path = join_path(dir, kEpochsFile);
+    auto body = load_body(fs, path, kEpochsMagic);
+    if (!body) return make_unexpected(body.error());
+    std::vector<EpochStart> out;
+    if (!*body) return out;
+    const std::string& b = **body;
+    if (b.size() % 16 != 0) return storage_error(StorageErrc::corrupt, path + ": wrong size");
+    for (size_t at = 0; at < b.size(); at += 16) {
+        out.push_back({be::load64(b.data() + at), static_cast<int64_t>(be::load64(b.data() + at + 8))});
+    }
+    return out;
 }
 
 StorageResult<Ok> save_snapshot(FileSystem& fs, const std::string& dir, const SnapshotRecord& snap) {

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "storage/file_system.h"
 #include "storage/storage_error.h"
@@ -32,6 +33,16 @@ struct SnapshotRecord {
 StorageResult<Ok> save_hard_state(FileSystem& fs, const std::string& dir, const HardStateRecord& hs);
 // nullopt when the file does not exist (a new replica); an error when damaged.
 StorageResult<std::optional<HardStateRecord>> load_hard_state(FileSystem& fs, const std::string& dir);
+
+// Where each leader epoch (Raft term) starts in the log, as Kafka's
+// leader-epoch-checkpoint: (epoch, start offset) pairs, increasing.
+struct EpochStart {
+    uint64_t epoch{0};
+    int64_t start_offset{0};
+    bool operator==(const EpochStart&) const = default;
+};
+StorageResult<Ok> save_epochs(FileSystem& fs, const std::string& dir, const std::vector<EpochStart>& epochs);
+StorageResult<std::vector<EpochStart>> load_epochs(FileSystem& fs, const std::string& dir);
 
 StorageResult<Ok> save_snapshot(FileSystem& fs, const std::string& dir, const SnapshotRecord& snap);
 StorageResult<std::optional<SnapshotRecord>> load_snapshot(FileSystem& fs, const std::string& dir);

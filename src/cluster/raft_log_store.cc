@@ -1,0 +1,274 @@
+#include "cluster/raft_log_store.h"
+
+#include <algorithm>
+
+#include "common/big_endian.h"
+#include "storage/record_batch.h"
+
+namespace fjord::cluster {
+
+namespace {
+
+using storage::StorageErrc;
+using storage::StorageResult;
+
+// Control record types of the core's own entries (Kafka's own are 0 and 1).
+constexpr uint16_t kNoopControl = 100;
+constexpr uint16_t kMembershipControl = 101;
+constexpr int16_t kControlAttribute = 0x20;
+
+// Raft index = the batch's last offset + 1: the log end offset once the batch
+// is in. Index 0 is the empty log and offsets start at 0, as in Kafka.
+int64_t base_offset_of(const raft::Entry& e) { return static_cast<int64_t>(e.index.value - e.span); }
+
+StorageResult<std::string> encode_entry(const raft::Entry& e) {
+    if (e.type == raft::EntryType::normal) {
+        std::string batch(e.data.view());
+        auto h = storage::validate_batch(batch);
+        if (!h || h->size != batch.size() || static_cast<uint32_t>(h->last_offset_delta) + 1 != e.span) {
+            return storage::storage_error(StorageErrc::bad_request, "entry " + std::to_string(e.index.value) +
+                                                                         " is not one record batch of " +
+                                                                         std::to_string(e.span) + " records");
+        }
+        storage::stamp_batch(batch, base_offset_of(e), static_cast<int32_t>(e.term.value));
+        return batch;
+    }
+    std::string key;
+    be::append(key, 0, 2);  // control record version
+    be::append(key, e.type == raft::EntryType::noop ? kNoopControl : kMembershipControl, 2);
+    return storage::encode_batch(base_offset_of(e), static_cast<int32_t>(e.term.value), 0,
+                                 {{key, std::string(e.data.view()), 0}}, kControlAttribute);
+}
+
+// The entry a stored batch holds.
+StorageResult<raft::Entry> decode_entry(std::string_view batch, const storage::BatchHeader& h) {
+    raft::Entry e;
+    e.index = raft::Index{static_cast<uint64_t>(h.last_offset() + 1)};
+    e.term = raft::Term{static_cast<uint64_t>(h.leader_epoch)};
+    e.span = static_cast<uint32_t>(h.last_offset_delta) + 1;
+    if (!h.is_control()) {
+        e.data = std::string(batch.substr(0, h.size));
+        return e;
+    }
+    auto records = storage::decode_records(batch);
+    if (!records || records->size() != 1 || (*records)[0].key.size() != 4) {
+        return storage::storage_error(StorageErrc::corrupt,
+                                      "control batch at offset " + std::to_string(h.base_offset) + " is malformed");
+    }
+    uint16_t type = be::load16((*records)[0].key.data() + 2);
+    if (type != kNoopControl && type != kMembershipControl) {
+        return storage::storage_error(StorageErrc::corrupt, "unknown control record type " + std::to_string(type) +
+                                                                 " at offset " + std::to_string(h.base_offset));
+    }
+    e.type = type == kNoopControl ? raft::EntryType::noop : raft::EntryType::membership;
+    e.data = std::move((*records)[0].value);
+    return e;
+}
+
+}  // namespace
+
+void stamp_batch_entry(std::string& batch, raft::Index index, uint32_t span, raft::Term term) {
+    if (batch.size() >= storage::kBatchHeaderSize) {
+        storage::stamp_batch(batch, static_cast<int64_t>(index.value - span), static_cast<int32_t>(term.value));
+    }
+}
+
+StorageResult<std::unique_ptr<RaftLogStore>> RaftLogStore::open(storage::FileSystem& fs, const std::string& dir,
+                                                                storage::LogConfig config, storage::Flusher* flusher,
+                                                                int64_t now_ms) {
+    std::unique_ptr<RaftLogStore> store(new RaftLogStore(fs, dir));
+    auto log = storage::PartitionLog::open(fs, dir, std::move(config), flusher, now_ms);
+    if (!log) return make_unexpected(log.error());
+    store->_log = std::move(*log);
+    auto hs = storage::load_hard_state(fs, dir);
+    if (!hs) return make_unexpected(hs.error());
+    if (*hs) store->_hard_state = {raft::Term{(*hs)->term}, raft::NodeId{(*hs)->vote}, raft::Index{(*hs)->commit}};
+    auto snap = storage::load_snapshot(fs, dir);
+    if (!snap) return make_unexpected(snap.error());
+    auto s = std::make_shared<raft::Snapshot>();
+    if (*snap) {
+        s->meta.index = raft::Index{(*snap)->index};
+        s->meta.term = raft::Term{(*snap)->term};
+        if (!raft::Membership::decode((*snap)->metadata, s->meta.membership)) {
+            return storage::storage_error(StorageErrc::corrupt, dir + ": snapshot membership does not decode");
+        }
+        s->data = std::move((*snap)->data);
+        // The log must continue right after the snapshot; anything older goes
+        // (a crash between writing a snapshot and trimming the log).
+        auto start = static_cast<int64_t>(s->meta.index.value);
+        if (store->_log->next_offset() <= start) {
+            if (auto r = store->_log->reset(start); !r) return make_unexpected(r.error());
+        } else if (store->_log->start_offset() < start) {
+            if (auto r = store->_log->truncate_prefix(start); !r) return make_unexpected(r.error());
+        }
+    }
+    store->_snapshot = std::move(s);
+    auto epochs = storage::load_epochs(fs, dir);
+    if (!epochs) return make_unexpected(epochs.error());
+    store->_epochs = std::move(*epochs);
+    if (auto r = store->load_entries(); !r) return make_unexpected(r.error());
+    if (auto r = store->drop_epochs_from(store->_log->next_offset()); !r) return make_unexpected(r.error());
+    return store;
+}
+
+StorageResult<Ok> RaftLogStore::load_entries() {
+    _stored.clear();
+    int64_t offset = _log->start_offset();
+    while (offset < _log->next_offset()) {
+        auto slice = _log->read(offset, 1 << 20);
+        if (!slice) return make_unexpected(slice.error());
+        auto bytes = slice->materialize();
+        if (!bytes) return storage::storage_error(StorageErrc::io_error, bytes.error().message());
+        std::string_view rest = *bytes;
+        bool first = true;
+        while (!rest.empty()) {
+            auto h = storage::parse_batch_header(rest);
+            if (!h) return storage::storage_error(StorageErrc::corrupt, _dir + ": " + std::string(to_string(h.error())));
+            if (first && h->base_offset != offset) {
+                // A batch straddles the snapshot point: the log after it is
+                // not the one the snapshot continues. Start over after it.
+                if (auto r = _log->reset(_log->start_offset()); !r) return r;
+                _stored.clear();
+                return Ok{};
+            }
+            first = false;
+            auto e = decode_entry(rest, *h);
+            if (!e) return make_unexpected(e.error());
+            auto epoch = std::upper_bound(_epochs.begin(), _epochs.end(), h->base_offset,
+                                          [](int64_t o, const storage::EpochStart& es) { return o < es.start_offset; });
+            if (epoch == _epochs.begin() || std::prev(epoch)->epoch != e->term.value) {
+                // The epoch lies outside the batch CRC (Kafka's format), so a
+                // torn write can garble it; such a batch was never synced,
+                // hence never acknowledged: cut the log there.
+                if (auto r = _log->truncate_suffix(h->base_offset); !r) return r;
+                return Ok{};
+            }
+            _stored.push_back({e->index, e->term, e->type});
+            rest.remove_prefix(h->size);
+        }
+        offset = slice->next_offset;
+    }
+    return Ok{};
+}
+
+size_t RaftLogStore::upper_bound(raft::Index i) const {
+    auto it = std::upper_bound(_stored.begin(), _stored.end(), i,
+                               [](raft::Index v, const Stored& s) { return v < s.index; });
+    return static_cast<size_t>(it - _stored.begin());
+}
+
+raft::Index RaftLogStore::last_index() const { return _stored.empty() ? _snapshot->meta.index : _stored.back().index; }
+
+std::optional<raft::Term> RaftLogStore::term_at(raft::Index i) const {
+    if (i == _snapshot->meta.index) return _snapshot->meta.term;
+    size_t pos = upper_bound(i);
+    if (pos == 0 || _stored[pos - 1].index != i) return std::nullopt;
+    return _stored[pos - 1].term;
+}
+
+std::optional<raft::EntryId> RaftLogStore::entry_at_or_before(raft::Index i) const {
+    if (i < _snapshot->meta.index) return std::nullopt;
+    size_t pos = upper_bound(i);
+    if (pos == 0) return raft::EntryId{_snapshot->meta.index, _snapshot->meta.term};
+    return raft::EntryId{_stored[pos - 1].index, _stored[pos - 1].term};
+}
+
+void RaftLogStore::entries(raft::Index after, raft::Index upto, size_t max_bytes, std::vector<raft::Entry>& out) const {
+    size_t bytes = 0;
+    auto offset = static_cast<int64_t>(after.value);  // the first offset after entry `after`
+    while (offset < static_cast<int64_t>(upto.value)) {
+        auto slice = _log->read(offset, std::max<size_t>(max_bytes, 1));
+        if (!slice || slice->length == 0) return;  // the core treats a short read as "not available"
+        auto data = slice->materialize();
+        if (!data) return;
+        std::string_view rest = *data;
+        while (!rest.empty()) {
+            auto h = storage::parse_batch_header(rest);
+            if (!h) return;
+            auto e = decode_entry(rest, *h);
+            if (!e || e->index > upto) return;
+            if (!out.empty() && bytes + e->byte_size() > max_bytes) return;
+            bytes += e->byte_size();
+            out.push_back(std::move(*e));
+            rest.remove_prefix(h->size);
+        }
+        offset = slice->next_offset;
+    }
+}
+
+std::vector<raft::Entry> RaftLogStore::membership_entries() const {
+    std::vector<raft::Entry> out;
+    for (const Stored& s : _stored) {
+        if (s.type != raft::EntryType::membership) continue;
+        std::vector<raft::Entry> one;
+        // The entry before it ends where this one starts.
+        size_t pos = upper_bound(s.index) - 1;
+        raft::Index before = pos == 0 ? _snapshot->meta.index : _stored[pos - 1].index;
+        entries(before, s.index, 1, one);
+        if (!one.empty()) out.push_back(std::move(one.front()));
+    }
+    return out;
+}
+
+StorageResult<Ok> RaftLogStore::drop_epochs_from(int64_t offset) {
+    size_t keep = _epochs.size();
+    while (keep > 0 && _epochs[keep - 1].start_offset >= offset) --keep;
+    if (keep == _epochs.size()) return Ok{};
+    _epochs.resize(keep);
+    return storage::save_epochs(_fs, _dir, _epochs);
+}
+
+StorageResult<Ok> RaftLogStore::append(const std::vector<raft::Entry>& entries, int64_t now_ms) {
+    if (entries.empty()) return Ok{};
+    const raft::Entry& first = entries.front();
+    auto first_offset = static_cast<int64_t>(first.index.value - first.span);
+    if (first_offset < _log->next_offset()) {
+        if (auto r = _log->truncate_suffix(first_offset); !r) return r;
+        _stored.resize(upper_bound(raft::Index{static_cast<uint64_t>(first_offset)}));
+        // Saved now: later batches of an older term must not meet a stale epoch.
+        if (auto r = drop_epochs_from(first_offset); !r) return r;
+    }
+    for (const raft::Entry& e : entries) {
+        auto batch = encode_entry(e);
+        if (!batch) return make_unexpected(batch.error());
+        if (_epochs.empty() || _epochs.back().epoch != e.term.value) {
+            _epochs.push_back({e.term.value, base_offset_of(e)});
+            if (auto r = storage::save_epochs(_fs, _dir, _epochs); !r) return r;
+        }
+        if (auto r = _log->append(*batch, now_ms); !r) return make_unexpected(r.error());
+        _stored.push_back({e.index, e.term, e.type});
+    }
+    return Ok{};
+}
+
+StorageResult<Ok> RaftLogStore::set_hard_state(const raft::HardState& hs) {
+    bool changed = hs.term != _hard_state.term || hs.vote != _hard_state.vote;
+    if (changed) {
+        storage::HardStateRecord rec{hs.term.value, hs.vote.value, hs.commit.value};
+        if (auto r = storage::save_hard_state(_fs, _dir, rec); !r) return r;
+    }
+    _hard_state = hs;
+    return Ok{};
+}
+
+StorageResult<Ok> RaftLogStore::install_snapshot(const raft::Snapshot& snap, int64_t now_ms) {
+    (void)now_ms;
+    storage::SnapshotRecord rec{snap.meta.index.value, snap.meta.term.value, snap.meta.membership.encode(), snap.data};
+    if (auto r = storage::save_snapshot(_fs, _dir, rec); !r) return r;
+    if (auto r = _log->reset(static_cast<int64_t>(snap.meta.index.value)); !r) return r;
+    _stored.clear();
+    if (auto r = drop_epochs_from(0); !r) return r;
+    _snapshot = std::make_shared<const raft::Snapshot>(snap);
+    return Ok{};
+}
+
+StorageResult<Ok> RaftLogStore::compact(const raft::Snapshot& snap) {
+    storage::SnapshotRecord rec{snap.meta.index.value, snap.meta.term.value, snap.meta.membership.encode(), snap.data};
+    if (auto r = storage::save_snapshot(_fs, _dir, rec); !r) return r;
+    if (auto r = _log->truncate_prefix(static_cast<int64_t>(snap.meta.index.value)); !r) return r;
+    _stored.erase(_stored.begin(), _stored.begin() + static_cast<std::ptrdiff_t>(upper_bound(snap.meta.index)));
+    _snapshot = std::make_shared<const raft::Snapshot>(snap);
+    return Ok{};
+}
+
+}  // namespace fjord::cluster

@@ -1,0 +1,87 @@
+// A partition's Raft log on disk: raft::LogStorage over a storage::PartitionLog
+// (the entries, as Kafka record batches) plus the hard-state and snapshot files
+// beside it. This is where Raft's vocabulary meets the disk's:
+//
+//   - an entry is a batch; its index is the batch's last offset, its term the
+//     batch's partitionLeaderEpoch, its span the batch's record count;
+//   - application entries are the batches as produced (stamped by the leader
+//     through raft::Config::stamp_entry, see stamp_batch_entry());
+//   - the core's own entries (no-ops, membership) are control batches, which
+//     Kafka consumers skip: one record, key = (version 0, type), value = data;
+//   - where each term starts is kept in `raft-epochs` (Kafka's
+//     leader-epoch-checkpoint), written before the first batch of a term, and
+//     recovery cuts the log at the first batch whose epoch disagrees with it.
+//
+// Only the owner's thread uses it. Writes follow the persistence contract of
+// raft/node.h: append() then sync() then set_hard_state().
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "raft/storage.h"
+#include "storage/partition_log.h"
+#include "storage/state_files.h"
+
+namespace fjord::cluster {
+
+// The raft::Config::stamp_entry of partitions whose entries are batches.
+void stamp_batch_entry(std::string& batch, raft::Index index, uint32_t span, raft::Term term);
+
+class RaftLogStore final : public raft::LogStorage {
+public:
+    // Opens (or creates) the log in `dir` and recovers it.
+    static storage::StorageResult<std::unique_ptr<RaftLogStore>> open(storage::FileSystem& fs, const std::string& dir,
+                                                                      storage::LogConfig config,
+                                                                      storage::Flusher* flusher, int64_t now_ms);
+
+    raft::HardState hard_state() const override { return _hard_state; }
+    raft::SnapshotMeta snapshot_meta() const override { return _snapshot->meta; }
+    std::shared_ptr<const raft::Snapshot> snapshot() const override { return _snapshot; }
+    raft::Index last_index() const override;
+    std::optional<raft::Term> term_at(raft::Index i) const override;
+    std::optional<raft::EntryId> entry_at_or_before(raft::Index i) const override;
+    void entries(raft::Index after, raft::Index upto, size_t max_bytes, std::vector<raft::Entry>& out) const override;
+    std::vector<raft::Entry> membership_entries() const override;
+
+    // Drops every stored entry ending at or after the first new entry's first
+    // offset, then appends (buffered: durable after sync()).
+    storage::StorageResult<Ok> append(const std::vector<raft::Entry>& entries, int64_t now_ms);
+    void sync(storage::PartitionLog::SyncDone done) { _log->sync(std::move(done)); }
+    // Term and vote are written (atomically) when they change; the commit
+    // index rides along, since Raft only needs it as a hint.
+    storage::StorageResult<Ok> set_hard_state(const raft::HardState& hs);
+    // Replaces the whole log with a snapshot received from the leader.
+    storage::StorageResult<Ok> install_snapshot(const raft::Snapshot& snap, int64_t now_ms);
+    // Records a snapshot taken locally at a stored index and drops the log below it.
+    storage::StorageResult<Ok> compact(const raft::Snapshot& snap);
+
+    storage::PartitionLog& log() { return *_log; }
+
+private:
+    struct Stored {
+        raft::Index index;
+        raft::Term term;
+        raft::EntryType type;
+    };
+    RaftLogStore(storage::FileSystem& fs, std::string dir) : _fs(fs), _dir(std::move(dir)) {}
+    storage::StorageResult<Ok> load_entries();
+    // Position in _stored of the first entry with index > i.
+    size_t upper_bound(raft::Index i) const;
+
+    storage::FileSystem& _fs;
+    std::string _dir;
+    std::unique_ptr<storage::PartitionLog> _log;
+    raft::HardState _hard_state;
+    std::shared_ptr<const raft::Snapshot> _snapshot;
+    // (index, term, type) of every stored entry above the snapshot: term
+    // lookups and backtracking must not read the disk.
+    std::vector<Stored> _stored;
+    // Where each term starts (the raft-epochs file): a batch whose epoch
+    // disagrees was garbled by a torn write (the epoch lies outside the CRC).
+    std::vector<storage::EpochStart> _epochs;
+    storage::StorageResult<Ok> drop_epochs_from(int64_t offset);
+};
+
+}  // namespace fjord::cluster

@@ -1,0 +1,332 @@
+// Group commit through a real Flusher thread, on PosixFileSystem in a temp dir.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "storage/flusher.h"
+#include "storage/posix_file_system.h"
+#include "storage_test_util.h"
+
+namespace fjord::storage::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A directory under /tmp, removed with everything in it at the end.
+class TempDir {
+  public:
+    TempDir() {
+        char tmpl[] = "/tmp/fjord-storage-test-XXXXXX";
+        char* made = ::mkdtemp(tmpl);
+        if (made != nullptr) _path = made;
+    }
+    ~TempDir() {
+        if (_path.empty()) return;
+        std::error_code ec;
+        std::filesystem::remove_all(_path, ec);
+    }
+    const std::string& path() const { return _path; }
+
+  private:
+    std::string _path;
+};
+
+// The owner's event loop: completions posted by the Flusher thread queue up
+// here and run on the test thread when it drains them.
+class Loop {
+  public:
+    void post(std::function<void()> task) {
+        {
+            std::lock_guard lock(_mutex);
+            _tasks.push_back(std::move(task));
+            ++_posted;
+        }
+        _cv.notify_all();
+    }
+
+    // Runs queued tasks until `done()` holds; false when the deadline passes first.
+    template <typename Pred>
+    bool run_until(Pred done, std::chrono::milliseconds timeout = 10s) {
+        auto deadline = std::chrono::steady_clock::now() + timeout;
+        while (!done()) {
+            std::function<void()> task;
+            {
+                std::unique_lock lock(_mutex);
+                if (!_cv.wait_until(lock, deadline, [this] { return !_tasks.empty(); })) return false;
+                task = std::move(_tasks.front());
+                _tasks.pop_front();
+            }
+            task();
+        }
+        return true;
+    }
+
+    size_t posted() {
+        std::lock_guard lock(_mutex);
+        return _posted;
+    }
+    size_t queued() {
+        std::lock_guard lock(_mutex);
+        return _tasks.size();
+    }
+
+  private:
+    std::mutex _mutex;
+    std::condition_variable _cv;
+    std::deque<std::function<void()>> _tasks;
+    size_t _posted{0};
+};
+
+struct Completion {
+    std::optional<StorageResult<int64_t>> result;
+    int calls{0};
+    PartitionLog::SyncDone callback() {
+        return [this](StorageResult<int64_t> r) {
+            ++calls;
+            result.emplace(std::move(r));
+        };
+    }
+    bool done() const { return calls > 0; }
+    int64_t offset() const { return result && *result ? result->value() : -1; }
+};
+
+TEST(GroupCommit, SyncsRequestedDuringAFlushShareTheNextOne) {
+    TempDir tmp;
+    ASSERT_FALSE(tmp.path().empty());
+    PosixFileSystem fs;
+    Loop loop;
+    std::thread::id test_thread = std::this_thread::get_id();
+    bool completions_on_test_thread = true;
+    Flusher flusher([&](std::function<void()> task) {
+        loop.post([&, task = std::move(task)] {
+            completions_on_test_thread =
+                completions_on_test_thread && std::this_thread::get_id() == test_thread;
+            task();
+        });
+    });
+    LogConfig c;
+    LogLines lines;
+    c.log = lines.logger();
+    c.segment_bytes = 1 << 20;
+    const std::string dir = tmp.path() + "/orders-0";
+    std::map<int64_t, std::string> appended;
+    {
+        auto opened = PartitionLog::open(fs, dir, c, &flusher, 0);
+        ASSERT_TRUE(opened) << opened.error().detail;
+        PartitionLog& log = **opened;
+        auto add = [&](int n) {
+            for (int i = 0; i < n; ++i) {
+                std::string b = make_batch(log.next_offset(), 2, 100);
+                appended[log.next_offset()] = b;
+                ASSERT_TRUE(log.append(b, 0));
+            }
+        };
+
+        for (int round = 0; round < 20; ++round) {
+            SCOPED_TRACE("round " + std::to_string(round));
+            ASSERT_NO_FATAL_FAILURE(add(3));
+            const int64_t first_target = log.next_offset();
+            const size_t posted_before = loop.posted();
+            Completion first;
+            log.sync(first.callback());
+            // In flight: the completion only runs when this thread drains the loop.
+            EXPECT_FALSE(first.done());
+            ASSERT_NO_FATAL_FAILURE(add(2));
+            Completion second;
+            log.sync(second.callback());
+            ASSERT_NO_FATAL_FAILURE(add(4));
+            Completion third;
+            log.sync(third.callback());
+            Completion fourth;
+            log.sync(fourth.callback());  // nothing new since the third
+            const int64_t last_target = log.next_offset();
+            EXPECT_FALSE(second.done() || third.done() || fourth.done());
+            EXPECT_LT(log.durable_offset(), last_target);
+
+            ASSERT_TRUE(loop.run_until([&] { return first.done(); }));
+            ASSERT_TRUE(first.result && *first.result) << first.result->error().detail;
+            EXPECT_GE(first.offset(), first_target);
+            // The first flush covered only what was appended before it started.
+            EXPECT_EQ(first.offset(), first_target);
+            ASSERT_TRUE(loop.run_until([&] { return second.done() && third.done() && fourth.done(); }));
+            for (const Completion* w : {&second, &third, &fourth}) {
+                ASSERT_TRUE(w->result && *w->result);
+                EXPECT_EQ(w->offset(), last_target);
+                EXPECT_EQ(w->calls, 1);
+            }
+            EXPECT_EQ(first.calls, 1);
+            EXPECT_EQ(log.durable_offset(), last_target);
+            // Exactly two fsync rounds: the first, and one shared by the other three.
+            EXPECT_EQ(loop.posted() - posted_before, 2u);
+            EXPECT_EQ(loop.queued(), 0u);
+            EXPECT_FALSE(log.needs_sync(0));
+        }
+        // A sync with nothing new completes with the current durable offset.
+        Completion idle;
+        log.sync(idle.callback());
+        ASSERT_TRUE(loop.run_until([&] { return idle.done(); }));
+        EXPECT_EQ(idle.offset(), log.next_offset());
+    }
+    EXPECT_TRUE(completions_on_test_thread);
+    EXPECT_TRUE(lines.lines().empty()) << lines.dump();
+
+    // What was synced is on disk.
+    auto reopened = PartitionLog::open(fs, dir, c, nullptr, 0);
+    ASSERT_TRUE(reopened);
+    std::vector<StoredBatch> got;
+    ASSERT_TRUE(read_all(**reopened, got));
+    ASSERT_EQ(got.size(), appended.size());
+    for (const StoredBatch& b : got) EXPECT_TRUE(b.bytes == appended[b.base]) << b.base;
+}
+
+// A FileSystem over PosixFileSystem whose fsyncs on any thread but the test's
+// wait until the test releases them, so a flush stays in flight for as long
+// as the test needs. Counts the fsyncs that completed.
+class GatedFileSystem final : public FileSystem {
+  public:
+    explicit GatedFileSystem(std::thread::id owner) : _owner(owner) {}
+
+    class GatedFile final : public File {
+      public:
+        GatedFile(GatedFileSystem& fs, std::shared_ptr<File> inner) : _fs(fs), _inner(std::move(inner)) {}
+        IoResult<Ok> append(std::string_view bytes) override { return _inner->append(bytes); }
+        IoResult<Ok> read_at(uint64_t offset, size_t len, std::string& out) const override {
+            return _inner->read_at(offset, len, out);
+        }
+        IoResult<Ok> sync() override {
+            if (std::this_thread::get_id() != _fs._owner) _fs.wait_for_permit();
+            auto r = _inner->sync();
+            if (std::this_thread::get_id() != _fs._owner) _fs.count_completed();
+            return r;
+        }
+        IoResult<Ok> truncate(uint64_t size) override { return _inner->truncate(size); }
+        uint64_t size() const override { return _inner->size(); }
+        int native_handle() const override { return _inner->native_handle(); }
+
+      private:
+        GatedFileSystem& _fs;
+        std::shared_ptr<File> _inner;
+    };
+
+    IoResult<std::shared_ptr<File>> open(const std::string& path, bool create) override {
+        auto f = _posix.open(path, create);
+        if (!f) return f;
+        return std::shared_ptr<File>(std::make_shared<GatedFile>(*this, *f));
+    }
+    bool exists(const std::string& path) const override { return _posix.exists(path); }
+    IoResult<std::vector<std::string>> list(const std::string& dir) const override {
+        return _posix.list(dir);
+    }
+    IoResult<Ok> create_dirs(const std::string& dir) override { return _posix.create_dirs(dir); }
+    IoResult<Ok> remove(const std::string& path) override { return _posix.remove(path); }
+    IoResult<Ok> rename(const std::string& from, const std::string& to) override {
+        return _posix.rename(from, to);
+    }
+    IoResult<Ok> sync_dir(const std::string& dir) override { return _posix.sync_dir(dir); }
+
+    void release(int n) {
+        {
+            std::lock_guard lock(_mutex);
+            _permits += n;
+        }
+        _cv.notify_all();
+    }
+    int completed() {
+        std::lock_guard lock(_mutex);
+        return _completed;
+    }
+
+  private:
+    void wait_for_permit() {
+        std::unique_lock lock(_mutex);
+        _cv.wait(lock, [this] { return _permits > 0; });
+        --_permits;
+    }
+    void count_completed() {
+        std::lock_guard lock(_mutex);
+        ++_completed;
+    }
+
+    PosixFileSystem _posix;
+    std::thread::id _owner;
+    std::mutex _mutex;
+    std::condition_variable _cv;
+    int _permits{0};
+    int _completed{0};
+};
+
+TEST(GroupCommit, NoCompletionClaimsDurabilityBeforeTheFsyncReturns) {
+    // A sync completion that appends and asks for more syncs (an event loop
+    // reacting to "persisted" by persisting the next entries) must not get a
+    // durable offset that no finished fsync covers.
+    TempDir tmp;
+    ASSERT_FALSE(tmp.path().empty());
+    GatedFileSystem fs(std::this_thread::get_id());
+    Loop loop;
+    LogConfig c;
+    LogLines lines;
+    c.log = lines.logger();
+    const std::string dir = tmp.path() + "/orders-0";
+    // Declared before the flusher, destroyed after it: queued completions hold the log.
+    std::unique_ptr<PartitionLog> log;
+    {
+        Flusher flusher([&](std::function<void()> task) { loop.post(std::move(task)); });
+        // Whatever happens below, the flusher's fsyncs are let through before it joins.
+        struct ReleaseAll {
+            GatedFileSystem& fs;
+            ~ReleaseAll() { fs.release(1 << 20); }
+        } release_all{fs};
+        auto opened = PartitionLog::open(fs, dir, c, &flusher, 0);
+        ASSERT_TRUE(opened) << opened.error().detail;
+        log = std::move(*opened);
+
+        ASSERT_TRUE(log->append(make_batch(0, 2), 0));
+        Completion a;
+        Completion b;  // requested during a's flush: shares the next one
+        Completion c2;
+        Completion d;
+        int64_t x_end = -1;
+        int fsyncs_done_when_d_completed = -1;
+        log->sync(a.callback());
+        log->sync([&](StorageResult<int64_t> r) {
+            b.callback()(std::move(r));
+            // React: append X, sync it, and ask again.
+            ASSERT_TRUE(log->append(make_batch(log->next_offset(), 3), 0));
+            x_end = log->next_offset();
+            log->sync(c2.callback());
+            log->sync([&](StorageResult<int64_t> r2) {
+                fsyncs_done_when_d_completed = fs.completed();
+                d.callback()(std::move(r2));
+            });
+        });
+        fs.release(1);  // a's fsync
+        ASSERT_TRUE(loop.run_until([&] { return a.done() && b.done(); }));
+        EXPECT_EQ(a.offset(), 2);
+        EXPECT_EQ(b.offset(), 2);
+        ASSERT_EQ(x_end, 5);
+        // The fsync covering X has not been allowed to run yet.
+        EXPECT_EQ(fs.completed(), 1);
+        EXPECT_FALSE(c2.done());
+        EXPECT_LT(log->durable_offset(), x_end) << "durable_offset() claims X before its fsync ran";
+        if (d.done()) {
+            EXPECT_LT(d.offset(), x_end)
+                << "a completion reported offset " << d.offset() << " durable while only "
+                << fsyncs_done_when_d_completed << " fsync(s) had finished, none of them covering X";
+        }
+        fs.release(100);
+        ASSERT_TRUE(loop.run_until([&] { return c2.done() && d.done(); }));
+        EXPECT_EQ(c2.offset(), x_end);
+        EXPECT_EQ(log->durable_offset(), x_end);
+    }
+    log.reset();
+}
+
+}  // namespace
+}  // namespace fjord::storage::testing
