@@ -9,8 +9,8 @@
 //      a Flusher whose completions come back to this program's own loop
 //      thread (a mutex + condvar queue). MB/s, batches/s, fsyncs, and the
 //      sync() latency p50/p99.
-//   3. Reads of cached data: read() + materialize() over the whole log, and
-//      the zero-copy case (verified slices whose bytes are not copied).
+//   3. Reads of cached data: read() over the whole log
+//      (each fetch is one pread of the range, checked batch by batch).
 //
 // Every figure is also printed as a ratio of the machine's. Usage:
 //   fjord-bench-storage [--dir DIR] [--seconds S] [--quick]
@@ -286,8 +286,6 @@ AppendResult append_group_commit(const std::string& dir, size_t batch, int produ
 
 struct ReadResult {
     double copy_bytes_per_s = 0;
-    double zero_copy_bytes_per_s = 0;
-    double zero_copy_share = 0;  // of the bytes served, those in slices with no copy
 };
 
 // Fills a log with `total` bytes of `batch`-byte batches (synced, so the
@@ -310,7 +308,7 @@ ReadResult read_cached(const std::string& dir, size_t batch, uint64_t total, dou
     const int64_t end = log.next_offset();
 
     ReadResult res;
-    {  // read() + materialize(): the bytes end up in our memory
+    {  // read(): the checked bytes end up in our memory
         uint64_t served = 0;
         auto start = Clock::now();
         int passes = 0;
@@ -318,32 +316,13 @@ ReadResult read_cached(const std::string& dir, size_t batch, uint64_t total, dou
             for (int64_t o = log.start_offset(); o < end;) {
                 auto s = log.read(o, fetch);
                 if (!s) die("read: " + s.error().detail);
-                auto bytes = s->materialize();
-                if (!bytes || bytes->size() != s->length) die("materialize failed");
-                served += bytes->size();
+                if (s->bytes.size() != s->length) die("short read");
+                served += s->bytes.size();
                 o = s->next_offset;
             }
             ++passes;
         }
         res.copy_bytes_per_s = static_cast<double>(served) / seconds_since(start);
-    }
-    {  // zero copy: verified slices, sent as they lie in the file (sendfile)
-        uint64_t served = 0;
-        uint64_t zero = 0;
-        auto start = Clock::now();
-        int passes = 0;
-        while (passes < 2 || seconds_since(start) < seconds) {
-            for (int64_t o = log.start_offset(); o < end;) {
-                auto s = log.read(o, fetch);
-                if (!s) die("read: " + s.error().detail);
-                served += s->length;
-                if (s->bytes.empty()) zero += s->length;
-                o = s->next_offset;
-            }
-            ++passes;
-        }
-        res.zero_copy_bytes_per_s = static_cast<double>(served) / seconds_since(start);
-        res.zero_copy_share = static_cast<double>(zero) / static_cast<double>(served);
     }
     opened->reset();
     std::filesystem::remove_all(dir + "/read-0");
@@ -444,15 +423,13 @@ int main(int argc, char** argv) {
     if (o.want("read")) {
         std::printf("\nReads of cached data (%llu MiB log, 1 MiB fetches)\n",
                     static_cast<unsigned long long>(o.read_mib));
-        std::printf("  %-7s %22s %15s %10s %11s\n", "batch", "read+materialize GB/s", "zero-copy GB/s",
-                    "zero-copy", "vs dd read");
+        std::printf("  %-7s %22s %11s\n", "batch", "read GB/s", "vs dd read");
         for (size_t s : sizes) {
             ReadResult r = read_cached(dir, s, o.read_mib << 20, std::min(o.seconds, 2.0));
-            std::printf("  %-7s %22.2f %15.2f %9.0f%% %10.0f%%\n", size_name(s).c_str(),
-                        r.copy_bytes_per_s / 1e9, r.zero_copy_bytes_per_s / 1e9, 100 * r.zero_copy_share,
+            std::printf("  %-7s %22.2f %10.0f%%\n", size_name(s).c_str(), r.copy_bytes_per_s / 1e9,
                         100 * r.copy_bytes_per_s / m.read_cached);
             std::fflush(stdout);
-            double lower = std::min(r.copy_bytes_per_s, r.zero_copy_bytes_per_s);
+            double lower = r.copy_bytes_per_s;
             worst_read = worst_read == 0 ? lower : std::min(worst_read, lower);
         }
     }

@@ -117,9 +117,7 @@ StorageResult<Ok> RaftLogStore::load_entries() {
     while (offset < _log->next_offset()) {
         auto slice = _log->read(offset, 1 << 20);
         if (!slice) return make_unexpected(slice.error());
-        auto bytes = slice->materialize();
-        if (!bytes) return storage::storage_error(StorageErrc::io_error, bytes.error().message());
-        std::string_view rest = *bytes;
+        std::string_view rest = slice->bytes;
         bool first = true;
         while (!rest.empty()) {
             auto h = storage::parse_batch_header(rest);
@@ -179,9 +177,7 @@ void RaftLogStore::entries(raft::Index after, raft::Index upto, size_t max_bytes
     while (offset < static_cast<int64_t>(upto.value)) {
         auto slice = _log->read(offset, std::max<size_t>(max_bytes, 1));
         if (!slice || slice->length == 0) return;  // the core treats a short read as "not available"
-        auto data = slice->materialize();
-        if (!data) return;
-        std::string_view rest = *data;
+        std::string_view rest = slice->bytes;
         while (!rest.empty()) {
             auto h = storage::parse_batch_header(rest);
             if (!h) return;

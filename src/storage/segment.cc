@@ -12,13 +12,6 @@ std::string segment_file_name(int64_t base_offset, const char* suffix) {
     return name;
 }
 
-IoResult<std::string> ReadSlice::materialize() const {
-    if (!bytes.empty() || length == 0) return bytes;
-    std::string out;
-    if (auto r = file->read_at(position, length, out); !r) return make_unexpected(r.error());
-    return out;
-}
-
 Segment::Segment(std::string dir, int64_t base, std::shared_ptr<File> log, std::shared_ptr<File> index,
                  uint32_t interval, int64_t now_ms)
     : _dir(std::move(dir)),

@@ -27,9 +27,6 @@ struct ReadSlice {
     std::string bytes;
     int64_t first_offset{0};
     int64_t next_offset{0};  // offset after the last batch in the slice
-
-    // The batches' bytes, reading them from the file if needed.
-    IoResult<std::string> materialize() const;
 };
 
 std::string segment_file_name(int64_t base_offset, const char* suffix);

@@ -140,10 +140,7 @@ inline ::testing::AssertionResult read_checked(PartitionLog& log, int64_t offset
                << "read(" << offset << ") failed: " << static_cast<int>(slice.error().code) << " "
                << slice.error().detail;
     }
-    auto bytes = slice->materialize();
-    if (!bytes)
-        return ::testing::AssertionFailure()
-               << "materialize at " << offset << ": " << bytes.error().message();
+    const std::string* bytes = &slice->bytes;
     if (bytes->size() != slice->length) {
         return ::testing::AssertionFailure()
                << "slice at " << offset << " has " << bytes->size() << " bytes but length " << slice->length;
