@@ -5,7 +5,7 @@ ASAN_BUILD_DIR := build-asan
 FUZZ_BUILD_DIR := build-fuzz
 FUZZ_TARGET    := fjord-fuzz-segment-recovery
 FUZZ_SECONDS   ?= 300
-FORMAT_DIRS    := src sim tests bench
+FORMAT_DIRS    := src sim tests bench fuzz
 
 # Environment for every cmake / ctest invocation.
 export CCACHE_SLOPPINESS := pch_defines,time_macros

@@ -86,7 +86,8 @@ bool Simulation::open_store(SimNode& n) {
     config.segment_bytes = 2048;  // many segments: rolls and whole-segment deletion get exercised
     config.index_interval_bytes = 256;
     config.log = [](const std::string&) {};  // torn tails after crashes are expected here
-    auto store = cluster::RaftLogStore::open(n.disk, "/data/partition-0", config, nullptr, static_cast<int64_t>(_now));
+    auto store =
+        cluster::RaftLogStore::open(n.disk, "/data/partition-0", config, nullptr, static_cast<int64_t>(_now));
     if (!store) {
         _checker.fail(fmt::format("node {}: recovery failed: {}", n.id.value, store.error().detail));
         return false;
@@ -125,7 +126,8 @@ void Simulation::crash(SimNode& n, const char* why) {
         // The entries were written but the fsync never came: the disk keeps
         // what it keeps of them (see SimFileSystem::crash).
         const std::vector<raft::Entry>& entries = n.persisting->entries;
-        auto prev = n.store->entry_at_or_before(raft::Index{entries.front().index.value - entries.front().span});
+        auto prev =
+            n.store->entry_at_or_before(raft::Index{entries.front().index.value - entries.front().span});
         if (ok(n, n.store->append(entries, static_cast<int64_t>(_now)), "append before a crash")) {
             _checker.on_persist(n.id, *prev, entries);
         }
@@ -176,7 +178,8 @@ void Simulation::finish_persist(SimNode& n, bool crash_before_send) {
     raft::Ready rd = std::move(*n.persisting);
     n.persisting.reset();
     if (rd.snapshot) {
-        if (!ok(n, n.store->install_snapshot(*rd.snapshot, static_cast<int64_t>(_now)), "install snapshot")) return;
+        if (!ok(n, n.store->install_snapshot(*rd.snapshot, static_cast<int64_t>(_now)), "install snapshot"))
+            return;
         StateMachine restored;
         if (!StateMachine::decode(rd.snapshot->data, restored)) {
             _checker.fail(fmt::format("node {}: received snapshot does not decode", n.id.value));

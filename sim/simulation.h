@@ -68,9 +68,9 @@ class Simulation {
     struct SimNode {
         raft::NodeId id;
         explicit SimNode(uint64_t seed) : disk(seed) {}
-        storage::SimFileSystem disk;                // what survives a crash
+        storage::SimFileSystem disk;                   // what survives a crash
         std::unique_ptr<cluster::RaftLogStore> store;  // the Raft log on `disk`; reopened at each start
-        std::unique_ptr<raft::Node> core;  // null while down
+        std::unique_ptr<raft::Node> core;              // null while down
         StateMachine sm;
         uint64_t life{0};
         bool removed{false};  // shut down for good after its removal committed

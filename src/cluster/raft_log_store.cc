@@ -19,16 +19,21 @@ constexpr int16_t kControlAttribute = 0x20;
 
 // Raft index = the batch's last offset + 1: the log end offset once the batch
 // is in. Index 0 is the empty log and offsets start at 0, as in Kafka.
-int64_t base_offset_of(const raft::Entry& e) { return static_cast<int64_t>(e.index.value - e.span); }
+int64_t base_offset_of(const raft::Entry& e) {
+    return static_cast<int64_t>(e.index.value - e.span);
+}
 
 StorageResult<std::string> encode_entry(const raft::Entry& e) {
     if (e.type == raft::EntryType::normal) {
         std::string batch(e.data.view());
         auto h = storage::validate_batch(batch);
-        if (!h || h->size != batch.size() || static_cast<uint32_t>(h->last_offset_delta) + 1 != e.span) {
+        // Control batches are the store's own (and Kafka's transaction markers):
+        // application entries may not carry the attribute.
+        if (!h || h->size != batch.size() || h->is_control() ||
+            static_cast<uint32_t>(h->last_offset_delta) + 1 != e.span) {
             return storage::storage_error(StorageErrc::bad_request, "entry " + std::to_string(e.index.value) +
-                                                                         " is not one record batch of " +
-                                                                         std::to_string(e.span) + " records");
+                                                                         " is not one (non-control) record batch of " +
+                                                                        std::to_string(e.span) + " records");
         }
         storage::stamp_batch(batch, base_offset_of(e), static_cast<int32_t>(e.term.value));
         return batch;
@@ -52,13 +57,15 @@ StorageResult<raft::Entry> decode_entry(std::string_view batch, const storage::B
     }
     auto records = storage::decode_records(batch);
     if (!records || records->size() != 1 || (*records)[0].key.size() != 4) {
-        return storage::storage_error(StorageErrc::corrupt,
-                                      "control batch at offset " + std::to_string(h.base_offset) + " is malformed");
+        return storage::storage_error(
+            StorageErrc::corrupt,
+            "control batch at offset " + std::to_string(h.base_offset) + " is malformed");
     }
     uint16_t type = be::load16((*records)[0].key.data() + 2);
     if (type != kNoopControl && type != kMembershipControl) {
-        return storage::storage_error(StorageErrc::corrupt, "unknown control record type " + std::to_string(type) +
-                                                                 " at offset " + std::to_string(h.base_offset));
+        return storage::storage_error(StorageErrc::corrupt, "unknown control record type " +
+                                                                std::to_string(type) + " at offset " +
+                                                                std::to_string(h.base_offset));
     }
     e.type = type == kNoopControl ? raft::EntryType::noop : raft::EntryType::membership;
     e.data = std::move((*records)[0].value);
@@ -69,20 +76,23 @@ StorageResult<raft::Entry> decode_entry(std::string_view batch, const storage::B
 
 void stamp_batch_entry(std::string& batch, raft::Index index, uint32_t span, raft::Term term) {
     if (batch.size() >= storage::kBatchHeaderSize) {
-        storage::stamp_batch(batch, static_cast<int64_t>(index.value - span), static_cast<int32_t>(term.value));
+        storage::stamp_batch(batch, static_cast<int64_t>(index.value - span),
+                             static_cast<int32_t>(term.value));
     }
 }
 
-StorageResult<std::unique_ptr<RaftLogStore>> RaftLogStore::open(storage::FileSystem& fs, const std::string& dir,
-                                                                storage::LogConfig config, storage::Flusher* flusher,
-                                                                int64_t now_ms) {
+StorageResult<std::unique_ptr<RaftLogStore>> RaftLogStore::open(storage::FileSystem& fs,
+                                                                const std::string& dir,
+                                                                storage::LogConfig config,
+                                                                storage::Flusher* flusher, int64_t now_ms) {
     std::unique_ptr<RaftLogStore> store(new RaftLogStore(fs, dir));
     auto log = storage::PartitionLog::open(fs, dir, std::move(config), flusher, now_ms);
     if (!log) return make_unexpected(log.error());
     store->_log = std::move(*log);
     auto hs = storage::load_hard_state(fs, dir);
     if (!hs) return make_unexpected(hs.error());
-    if (*hs) store->_hard_state = {raft::Term{(*hs)->term}, raft::NodeId{(*hs)->vote}, raft::Index{(*hs)->commit}};
+    if (*hs)
+        store->_hard_state = {raft::Term{(*hs)->term}, raft::NodeId{(*hs)->vote}, raft::Index{(*hs)->commit}};
     auto snap = storage::load_snapshot(fs, dir);
     if (!snap) return make_unexpected(snap.error());
     auto s = std::make_shared<raft::Snapshot>();
@@ -90,16 +100,29 @@ StorageResult<std::unique_ptr<RaftLogStore>> RaftLogStore::open(storage::FileSys
         s->meta.index = raft::Index{(*snap)->index};
         s->meta.term = raft::Term{(*snap)->term};
         if (!raft::Membership::decode((*snap)->metadata, s->meta.membership)) {
-            return storage::storage_error(StorageErrc::corrupt, dir + ": snapshot membership does not decode");
+            return storage::storage_error(StorageErrc::corrupt,
+                                          dir + ": snapshot membership does not decode");
         }
         s->data = std::move((*snap)->data);
         // The log must continue right after the snapshot; anything older goes
         // (a crash between writing a snapshot and trimming the log).
         auto start = static_cast<int64_t>(s->meta.index.value);
-        if (store->_log->next_offset() <= start) {
-            if (auto r = store->_log->reset(start); !r) return make_unexpected(r.error());
-        } else if (store->_log->start_offset() < start) {
-            if (auto r = store->_log->truncate_prefix(start); !r) return make_unexpected(r.error());
+        if (store->_log->start_offset() < start) {
+            // Keep what follows only if it continues the snapshot's history
+            // (Raft §7): the batch ending at the snapshot point must carry the
+            // snapshot's term. Otherwise (a crash while installing a snapshot
+            // from a leader) the old log is of another history.
+            bool continues = false;
+            if (store->_log->next_offset() > start) {
+                auto slice = store->_log->read(start - 1, 1);
+                if (slice) {
+                    auto h = storage::parse_batch_header(slice->bytes);
+                    continues = h && h->last_offset() == start - 1 &&
+                                static_cast<uint64_t>(h->leader_epoch) == s->meta.term.value;
+                }
+            }
+            auto r = continues ? store->_log->truncate_prefix(start) : store->_log->reset(start);
+            if (!r) return make_unexpected(r.error());
         }
     }
     store->_snapshot = std::move(s);
@@ -107,6 +130,9 @@ StorageResult<std::unique_ptr<RaftLogStore>> RaftLogStore::open(storage::FileSys
     if (!epochs) return make_unexpected(epochs.error());
     store->_epochs = std::move(*epochs);
     if (auto r = store->load_entries(); !r) return make_unexpected(r.error());
+    // A cut made by recovery must be durable before the epochs that would
+    // expose the cut bytes go (a second crash would bring them back).
+    if (auto r = store->_log->sync_now(); !r) return make_unexpected(r.error());
     if (auto r = store->drop_epochs_from(store->_log->next_offset()); !r) return make_unexpected(r.error());
     return store;
 }
@@ -121,7 +147,9 @@ StorageResult<Ok> RaftLogStore::load_entries() {
         bool first = true;
         while (!rest.empty()) {
             auto h = storage::parse_batch_header(rest);
-            if (!h) return storage::storage_error(StorageErrc::corrupt, _dir + ": " + std::string(to_string(h.error())));
+            if (!h)
+                return storage::storage_error(StorageErrc::corrupt,
+                                              _dir + ": " + std::string(to_string(h.error())));
             if (first && h->base_offset != offset) {
                 // A batch straddles the snapshot point: the log after it is
                 // not the one the snapshot continues. Start over after it.
@@ -132,8 +160,9 @@ StorageResult<Ok> RaftLogStore::load_entries() {
             first = false;
             auto e = decode_entry(rest, *h);
             if (!e) return make_unexpected(e.error());
-            auto epoch = std::upper_bound(_epochs.begin(), _epochs.end(), h->base_offset,
-                                          [](int64_t o, const storage::EpochStart& es) { return o < es.start_offset; });
+            auto epoch = std::upper_bound(
+                _epochs.begin(), _epochs.end(), h->base_offset,
+                [](int64_t o, const storage::EpochStart& es) { return o < es.start_offset; });
             if (epoch == _epochs.begin() || std::prev(epoch)->epoch != e->term.value) {
                 // The epoch lies outside the batch CRC (Kafka's format), so a
                 // torn write can garble it; such a batch was never synced,
@@ -155,7 +184,9 @@ size_t RaftLogStore::upper_bound(raft::Index i) const {
     return static_cast<size_t>(it - _stored.begin());
 }
 
-raft::Index RaftLogStore::last_index() const { return _stored.empty() ? _snapshot->meta.index : _stored.back().index; }
+raft::Index RaftLogStore::last_index() const {
+    return _stored.empty() ? _snapshot->meta.index : _stored.back().index;
+}
 
 std::optional<raft::Term> RaftLogStore::term_at(raft::Index i) const {
     if (i == _snapshot->meta.index) return _snapshot->meta.term;
@@ -171,7 +202,8 @@ std::optional<raft::EntryId> RaftLogStore::entry_at_or_before(raft::Index i) con
     return raft::EntryId{_stored[pos - 1].index, _stored[pos - 1].term};
 }
 
-void RaftLogStore::entries(raft::Index after, raft::Index upto, size_t max_bytes, std::vector<raft::Entry>& out) const {
+void RaftLogStore::entries(raft::Index after, raft::Index upto, size_t max_bytes,
+                           std::vector<raft::Entry>& out) const {
     size_t bytes = 0;
     auto offset = static_cast<int64_t>(after.value);  // the first offset after entry `after`
     while (offset < static_cast<int64_t>(upto.value)) {
@@ -216,6 +248,15 @@ StorageResult<Ok> RaftLogStore::drop_epochs_from(int64_t offset) {
 
 StorageResult<Ok> RaftLogStore::append(const std::vector<raft::Entry>& entries, int64_t now_ms) {
     if (entries.empty()) return Ok{};
+    // Every entry is checked before anything changes: a refused append
+    // leaves the log as it was.
+    std::vector<std::string> batches;
+    batches.reserve(entries.size());
+    for (const raft::Entry& e : entries) {
+        auto batch = encode_entry(e);
+        if (!batch) return make_unexpected(batch.error());
+        batches.push_back(std::move(*batch));
+    }
     const raft::Entry& first = entries.front();
     auto first_offset = static_cast<int64_t>(first.index.value - first.span);
     if (first_offset < _log->next_offset()) {
@@ -224,14 +265,13 @@ StorageResult<Ok> RaftLogStore::append(const std::vector<raft::Entry>& entries, 
         // Saved now: later batches of an older term must not meet a stale epoch.
         if (auto r = drop_epochs_from(first_offset); !r) return r;
     }
-    for (const raft::Entry& e : entries) {
-        auto batch = encode_entry(e);
-        if (!batch) return make_unexpected(batch.error());
+    for (size_t i = 0; i < entries.size(); ++i) {
+        const raft::Entry& e = entries[i];
         if (_epochs.empty() || _epochs.back().epoch != e.term.value) {
             _epochs.push_back({e.term.value, base_offset_of(e)});
             if (auto r = storage::save_epochs(_fs, _dir, _epochs); !r) return r;
         }
-        if (auto r = _log->append(*batch, now_ms); !r) return make_unexpected(r.error());
+        if (auto r = _log->append(batches[i], now_ms); !r) return make_unexpected(r.error());
         _stored.push_back({e.index, e.term, e.type});
     }
     return Ok{};
@@ -249,7 +289,8 @@ StorageResult<Ok> RaftLogStore::set_hard_state(const raft::HardState& hs) {
 
 StorageResult<Ok> RaftLogStore::install_snapshot(const raft::Snapshot& snap, int64_t now_ms) {
     (void)now_ms;
-    storage::SnapshotRecord rec{snap.meta.index.value, snap.meta.term.value, snap.meta.membership.encode(), snap.data};
+    storage::SnapshotRecord rec{snap.meta.index.value, snap.meta.term.value, snap.meta.membership.encode(),
+                                snap.data};
     if (auto r = storage::save_snapshot(_fs, _dir, rec); !r) return r;
     if (auto r = _log->reset(static_cast<int64_t>(snap.meta.index.value)); !r) return r;
     _stored.clear();
@@ -259,10 +300,12 @@ StorageResult<Ok> RaftLogStore::install_snapshot(const raft::Snapshot& snap, int
 }
 
 StorageResult<Ok> RaftLogStore::compact(const raft::Snapshot& snap) {
-    storage::SnapshotRecord rec{snap.meta.index.value, snap.meta.term.value, snap.meta.membership.encode(), snap.data};
+    storage::SnapshotRecord rec{snap.meta.index.value, snap.meta.term.value, snap.meta.membership.encode(),
+                                snap.data};
     if (auto r = storage::save_snapshot(_fs, _dir, rec); !r) return r;
     if (auto r = _log->truncate_prefix(static_cast<int64_t>(snap.meta.index.value)); !r) return r;
-    _stored.erase(_stored.begin(), _stored.begin() + static_cast<std::ptrdiff_t>(upper_bound(snap.meta.index)));
+    _stored.erase(_stored.begin(),
+                  _stored.begin() + static_cast<std::ptrdiff_t>(upper_bound(snap.meta.index)));
     _snapshot = std::make_shared<const raft::Snapshot>(snap);
     return Ok{};
 }

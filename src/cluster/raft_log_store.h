@@ -30,11 +30,13 @@ namespace fjord::cluster {
 void stamp_batch_entry(std::string& batch, raft::Index index, uint32_t span, raft::Term term);
 
 class RaftLogStore final : public raft::LogStorage {
-public:
+  public:
     // Opens (or creates) the log in `dir` and recovers it.
-    static storage::StorageResult<std::unique_ptr<RaftLogStore>> open(storage::FileSystem& fs, const std::string& dir,
+    static storage::StorageResult<std::unique_ptr<RaftLogStore>> open(storage::FileSystem& fs,
+                                                                      const std::string& dir,
                                                                       storage::LogConfig config,
-                                                                      storage::Flusher* flusher, int64_t now_ms);
+                                                                      storage::Flusher* flusher,
+                                                                      int64_t now_ms);
 
     raft::HardState hard_state() const override { return _hard_state; }
     raft::SnapshotMeta snapshot_meta() const override { return _snapshot->meta; }
@@ -42,7 +44,8 @@ public:
     raft::Index last_index() const override;
     std::optional<raft::Term> term_at(raft::Index i) const override;
     std::optional<raft::EntryId> entry_at_or_before(raft::Index i) const override;
-    void entries(raft::Index after, raft::Index upto, size_t max_bytes, std::vector<raft::Entry>& out) const override;
+    void entries(raft::Index after, raft::Index upto, size_t max_bytes,
+                 std::vector<raft::Entry>& out) const override;
     std::vector<raft::Entry> membership_entries() const override;
 
     // Drops every stored entry ending at or after the first new entry's first
@@ -59,7 +62,7 @@ public:
 
     storage::PartitionLog& log() { return *_log; }
 
-private:
+  private:
     struct Stored {
         raft::Index index;
         raft::Term term;

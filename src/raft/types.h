@@ -160,5 +160,4 @@ enum class Error : uint8_t {
 };
 std::string_view to_string(Error e);
 
-
 }  // namespace fjord::raft

@@ -5,9 +5,13 @@
 
 namespace fjord::storage {
 
-bool IoError::no_space() const { return code == ENOSPC || code == EDQUOT; }
+bool IoError::no_space() const {
+    return code == ENOSPC || code == EDQUOT;
+}
 
-std::string IoError::message() const { return what + ": " + std::strerror(code); }
+std::string IoError::message() const {
+    return what + ": " + std::strerror(code);
+}
 
 std::string parent_dir(const std::string& path) {
     size_t slash = path.rfind('/');

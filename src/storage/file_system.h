@@ -25,7 +25,7 @@ template <typename T>
 using IoResult = Result<T, IoError>;
 
 class File {
-public:
+  public:
     virtual ~File() = default;
     // Appends at the end (buffered, not durable until sync()). On failure the
     // file is left at its previous size: never a partial write.
@@ -41,7 +41,7 @@ public:
 };
 
 class FileSystem {
-public:
+  public:
     virtual ~FileSystem() = default;
     // Opens for reading and appending; creates the file if `create`.
     virtual IoResult<std::shared_ptr<File>> open(const std::string& path, bool create) = 0;

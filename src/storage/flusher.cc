@@ -36,7 +36,8 @@ void Flusher::run() {
             result = f->sync();
             if (!result) break;
         }
-        _post([done = std::move(job.done), result = std::move(result)]() mutable { done(std::move(result)); });
+        _post(
+            [done = std::move(job.done), result = std::move(result)]() mutable { done(std::move(result)); });
     }
 }
 

@@ -16,7 +16,7 @@
 namespace fjord::storage {
 
 class Flusher {
-public:
+  public:
     using Post = std::function<void(std::function<void()>)>;
     using Done = std::function<void(IoResult<Ok>)>;
 
@@ -29,7 +29,7 @@ public:
     // Syncs every file in order; `done` gets the first error or Ok.
     void submit(std::vector<std::shared_ptr<File>> files, Done done);
 
-private:
+  private:
     struct Job {
         std::vector<std::shared_ptr<File>> files;
         Done done;

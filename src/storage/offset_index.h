@@ -15,13 +15,14 @@
 namespace fjord::storage {
 
 class OffsetIndex {
-public:
+  public:
     struct Entry {
         uint32_t relative_offset;
         uint32_t position;
     };
 
-    OffsetIndex(std::shared_ptr<File> file, int64_t base_offset) : _file(std::move(file)), _base(base_offset) {}
+    OffsetIndex(std::shared_ptr<File> file, int64_t base_offset)
+        : _file(std::move(file)), _base(base_offset) {}
 
     // Loads the file; false when it is damaged (not a whole number of
     // entries, not increasing, or pointing beyond `log_size`).
@@ -35,7 +36,7 @@ public:
     const std::vector<Entry>& entries() const { return _entries; }
     File& file() { return *_file; }
 
-private:
+  private:
     std::shared_ptr<File> _file;
     int64_t _base;
     std::vector<Entry> _entries;

@@ -29,13 +29,15 @@ int64_t parse_segment_name(const std::string& name) {
 
 PartitionLog::PartitionLog(FileSystem& fs, std::string dir, LogConfig config, Flusher* flusher)
     : _fs(fs), _dir(std::move(dir)), _config(std::move(config)), _flusher(flusher) {
-    if (!_config.log) _config.log = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
+    if (!_config.log)
+        _config.log = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
 }
 
 PartitionLog::~PartitionLog() = default;
 
-StorageResult<std::unique_ptr<PartitionLog>> PartitionLog::open(FileSystem& fs, std::string dir, LogConfig config,
-                                                                Flusher* flusher, int64_t now_ms) {
+StorageResult<std::unique_ptr<PartitionLog>> PartitionLog::open(FileSystem& fs, std::string dir,
+                                                                LogConfig config, Flusher* flusher,
+                                                                int64_t now_ms) {
     std::unique_ptr<PartitionLog> log(new PartitionLog(fs, std::move(dir), std::move(config), flusher));
     const std::string& d = log->_dir;
     if (auto r = fs.create_dirs(d); !r) return io(r.error());
@@ -48,7 +50,8 @@ StorageResult<std::unique_ptr<PartitionLog>> PartitionLog::open(FileSystem& fs, 
     std::sort(bases.begin(), bases.end());
     for (size_t i = 0; i < bases.size(); ++i) {
         bool active = i + 1 == bases.size();
-        auto seg = Segment::open(fs, d, bases[i], log->_config.index_interval_bytes, active, now_ms, log->_config.log);
+        auto seg = Segment::open(fs, d, bases[i], log->_config.index_interval_bytes, active, now_ms,
+                                 log->_config.log);
         if (!seg) return make_unexpected(seg.error());
         log->_segments.push_back(std::move(*seg));
     }
@@ -76,21 +79,25 @@ StorageResult<std::unique_ptr<PartitionLog>> PartitionLog::open(FileSystem& fs, 
         // The start offset was made durable before the data below it (a crash
         // right after compacting past the synced end): nothing between is
         // trustworthy, so begin again, empty, at the start offset.
-        log->_config.log(d + ": log start offset " + std::to_string(log->_start) + " is past the recovered end " +
-                         std::to_string(log->next_offset()) + "; starting an empty log there");
+        log->_config.log(d + ": log start offset " + std::to_string(log->_start) +
+                         " is past the recovered end " + std::to_string(log->next_offset()) +
+                         "; starting an empty log there");
         if (auto r = log->reset(log->_start); !r) return make_unexpected(r.error());
     }
     // What was recovered may still sit only in the page cache (the process
     // died, the machine did not): make it durable before counting on it.
     for (auto& s : log->_segments) {
-        if (auto r = s->log_file()->sync(); !r) return storage_error(StorageErrc::fsync_failed, r.error().message());
+        if (auto r = s->log_file()->sync(); !r)
+            return storage_error(StorageErrc::fsync_failed, r.error().message());
     }
     log->_durable = log->next_offset();
     log->_last_sync_ms = now_ms;
     return log;
 }
 
-int64_t PartitionLog::next_offset() const { return _segments.back()->next_offset(); }
+int64_t PartitionLog::next_offset() const {
+    return _segments.back()->next_offset();
+}
 
 uint64_t PartitionLog::size_bytes() const {
     uint64_t total = 0;
@@ -99,14 +106,17 @@ uint64_t PartitionLog::size_bytes() const {
 }
 
 StorageResult<int64_t> PartitionLog::append(std::string_view batch, int64_t now_ms) {
-    if (_stopped) return storage_error(StorageErrc::stopped, _dir + ": no writes after a failed fsync; restart to recover");
+    if (_stopped)
+        return storage_error(StorageErrc::stopped,
+                             _dir + ": no writes after a failed fsync; restart to recover");
     auto h = validate_batch(batch);
     if (!h) return storage_error(StorageErrc::corrupt, _dir + ": " + std::string(to_string(h.error())));
-    if (h->size != batch.size()) return storage_error(StorageErrc::bad_request, _dir + ": bytes after the batch");
+    if (h->size != batch.size())
+        return storage_error(StorageErrc::bad_request, _dir + ": bytes after the batch");
     if (h->base_offset != next_offset()) {
-        return storage_error(StorageErrc::bad_request, _dir + ": batch base offset " + std::to_string(h->base_offset) +
-                                                           " is not the log end offset " +
-                                                           std::to_string(next_offset()));
+        return storage_error(StorageErrc::bad_request,
+                             _dir + ": batch base offset " + std::to_string(h->base_offset) +
+                                 " is not the log end offset " + std::to_string(next_offset()));
     }
     Segment* active = _segments.back().get();
     bool full = active->size() + batch.size() > _config.segment_bytes;
@@ -116,7 +126,8 @@ StorageResult<int64_t> PartitionLog::append(std::string_view batch, int64_t now_
         active = _segments.back().get();
     }
     if (auto r = active->append(batch, *h); !r) return make_unexpected(r.error());
-    if (std::find(_dirty.begin(), _dirty.end(), active->log_file()) == _dirty.end()) _dirty.push_back(active->log_file());
+    if (std::find(_dirty.begin(), _dirty.end(), active->log_file()) == _dirty.end())
+        _dirty.push_back(active->log_file());
     return h->last_offset();
 }
 
@@ -127,7 +138,8 @@ StorageResult<Ok> PartitionLog::roll(int64_t now_ms) {
     if (synced) synced = _segments.back()->index_file().sync();
     if (auto& r = synced; !r) {
         _stopped = true;
-        _config.log(_dir + ": " + r.error().message() + " while sealing a segment; the log takes no more writes");
+        _config.log(_dir + ": " + r.error().message() +
+                    " while sealing a segment; the log takes no more writes");
         return storage_error(StorageErrc::fsync_failed, r.error().message());
     }
     auto seg = Segment::create(_fs, _dir, next_offset(), _config.index_interval_bytes, now_ms);
@@ -137,15 +149,16 @@ StorageResult<Ok> PartitionLog::roll(int64_t now_ms) {
 }
 
 Segment* PartitionLog::segment_for(int64_t offset) {
-    auto it = std::upper_bound(_segments.begin(), _segments.end(), offset,
-                               [](int64_t o, const std::unique_ptr<Segment>& s) { return o < s->base_offset(); });
+    auto it =
+        std::upper_bound(_segments.begin(), _segments.end(), offset,
+                         [](int64_t o, const std::unique_ptr<Segment>& s) { return o < s->base_offset(); });
     return it == _segments.begin() ? nullptr : std::prev(it)->get();
 }
 
 StorageResult<ReadSlice> PartitionLog::read(int64_t offset, size_t max_bytes) {
     if (offset < _start || offset > next_offset()) {
-        return storage_error(StorageErrc::out_of_range, _dir + ": offset " + std::to_string(offset) + " outside [" +
-                                                            std::to_string(_start) + ", " +
+        return storage_error(StorageErrc::out_of_range, _dir + ": offset " + std::to_string(offset) +
+                                                            " outside [" + std::to_string(_start) + ", " +
                                                             std::to_string(next_offset()) + "]");
     }
     if (offset == next_offset()) {
@@ -163,7 +176,8 @@ StorageResult<ReadSlice> PartitionLog::read(int64_t offset, size_t max_bytes) {
     }
     Segment* s = segment_for(offset);
     if (s == nullptr || offset >= s->next_offset()) {
-        return storage_error(StorageErrc::corrupt, _dir + ": no segment holds offset " + std::to_string(offset));
+        return storage_error(StorageErrc::corrupt,
+                             _dir + ": no segment holds offset " + std::to_string(offset));
     }
     return s->read(offset, max_bytes, _config.log);
 }
@@ -171,13 +185,14 @@ StorageResult<ReadSlice> PartitionLog::read(int64_t offset, size_t max_bytes) {
 StorageResult<Ok> PartitionLog::truncate_suffix(int64_t offset) {
     if (offset >= next_offset()) return Ok{};
     if (offset < _start) {
-        return storage_error(StorageErrc::out_of_range, _dir + ": cannot truncate below the log start offset " +
-                                                            std::to_string(_start));
+        return storage_error(StorageErrc::out_of_range,
+                             _dir + ": cannot truncate below the log start offset " + std::to_string(_start));
     }
     Segment* target = segment_for(offset);
     if (target == nullptr || !target->starts_batch(offset)) {
-        return storage_error(StorageErrc::bad_request, _dir + ": truncation at offset " + std::to_string(offset) +
-                                                           " is not at a batch boundary");
+        return storage_error(
+            StorageErrc::bad_request,
+            _dir + ": truncation at offset " + std::to_string(offset) + " is not at a batch boundary");
     }
     while (_segments.size() > 1 && _segments.back()->base_offset() >= offset) {
         if (auto r = _segments.back()->remove(_fs); !r) return r;
@@ -250,19 +265,36 @@ StorageResult<size_t> PartitionLog::enforce_retention(int64_t now_ms) {
     return removed;
 }
 
+StorageResult<Ok> PartitionLog::sync_now() {
+    if (_sync_in_flight) return storage_error(StorageErrc::bad_request, _dir + ": sync_now() while a sync runs");
+    for (const auto& f : _dirty) {
+        if (auto r = f->sync(); !r) {
+            _stopped = true;
+            return storage_error(StorageErrc::fsync_failed, r.error().message());
+        }
+    }
+    _dirty.clear();
+    _durable = next_offset();
+    return Ok{};
+}
+
 bool PartitionLog::needs_sync(int64_t now_ms) const {
     if (_stopped || _durable == next_offset()) return false;
     switch (_config.flush) {
-        case FlushPolicy::every_append: return true;
-        case FlushPolicy::interval: return now_ms - _last_sync_ms >= _config.flush_interval_ms;
-        case FlushPolicy::never: return false;
+        case FlushPolicy::every_append:
+            return true;
+        case FlushPolicy::interval:
+            return now_ms - _last_sync_ms >= _config.flush_interval_ms;
+        case FlushPolicy::never:
+            return false;
     }
     return false;
 }
 
 void PartitionLog::sync(SyncDone done) {
     if (_stopped) {
-        done(storage_error(StorageErrc::stopped, _dir + ": no syncs after a failed fsync; restart to recover"));
+        done(storage_error(StorageErrc::stopped,
+                           _dir + ": no syncs after a failed fsync; restart to recover"));
         return;
     }
     _waiters.push_back(std::move(done));
@@ -285,10 +317,10 @@ void PartitionLog::start_sync() {
         finish_sync(target, _truncations, std::move(result), std::move(waiters));
         return;
     }
-    _flusher->submit(std::move(files),
-                     [this, target, truncations = _truncations, waiters = std::move(waiters)](IoResult<Ok> r) mutable {
-                         finish_sync(target, truncations, std::move(r), std::move(waiters));
-                     });
+    _flusher->submit(std::move(files), [this, target, truncations = _truncations,
+                                        waiters = std::move(waiters)](IoResult<Ok> r) mutable {
+        finish_sync(target, truncations, std::move(r), std::move(waiters));
+    });
 }
 
 void PartitionLog::finish_sync(int64_t target, uint64_t truncations, IoResult<Ok> result,

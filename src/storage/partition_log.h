@@ -37,23 +37,24 @@ namespace fjord::storage {
 enum class FlushPolicy : uint8_t { every_append, interval, never };
 
 struct LogConfig {
-    uint64_t segment_bytes = 1 << 30;                    // roll when the active segment would exceed this
-    int64_t segment_ms = 7LL * 24 * 3600 * 1000;         // ... or is older than this
+    uint64_t segment_bytes = 1 << 30;             // roll when the active segment would exceed this
+    int64_t segment_ms = 7LL * 24 * 3600 * 1000;  // ... or is older than this
     uint32_t index_interval_bytes = 4096;
-    int64_t retention_bytes = -1;                        // -1: no size limit
-    int64_t retention_ms = 7LL * 24 * 3600 * 1000;       // -1: no time limit
+    int64_t retention_bytes = -1;                   // -1: no size limit
+    int64_t retention_ms = 7LL * 24 * 3600 * 1000;  // -1: no time limit
     FlushPolicy flush = FlushPolicy::every_append;
     int64_t flush_interval_ms = 1000;
-    Logger log;                                          // where recovery and errors are reported
+    Logger log;  // where recovery and errors are reported
 };
 
 class PartitionLog {
-public:
+  public:
     // Opens (creating if needed) the log in `dir` and recovers it: the last
     // segment is checked batch by batch and a torn or corrupt tail is cut off.
     // `flusher` may be null: then sync() runs inline.
-    static StorageResult<std::unique_ptr<PartitionLog>> open(FileSystem& fs, std::string dir, LogConfig config,
-                                                             Flusher* flusher, int64_t now_ms);
+    static StorageResult<std::unique_ptr<PartitionLog>> open(FileSystem& fs, std::string dir,
+                                                             LogConfig config, Flusher* flusher,
+                                                             int64_t now_ms);
     ~PartitionLog();
 
     // Appends one batch whose baseOffset must be next_offset() (the leader
@@ -78,6 +79,8 @@ public:
     // Makes every append so far durable; `done` gets the offset below which
     // all is durable. Syncs requested while one runs share the next fsync.
     void sync(SyncDone done);
+    // Syncs every written file on the calling thread (start-up, recovery).
+    StorageResult<Ok> sync_now();
     // Whether the policy calls for a sync now.
     bool needs_sync(int64_t now_ms) const;
 
@@ -90,11 +93,12 @@ public:
     size_t segment_count() const { return _segments.size(); }
     uint64_t size_bytes() const;
 
-private:
+  private:
     PartitionLog(FileSystem& fs, std::string dir, LogConfig config, Flusher* flusher);
     StorageResult<Ok> roll(int64_t now_ms);
     void start_sync();
-    void finish_sync(int64_t target, uint64_t truncations, IoResult<Ok> result, std::vector<SyncDone> waiters);
+    void finish_sync(int64_t target, uint64_t truncations, IoResult<Ok> result,
+                     std::vector<SyncDone> waiters);
     Segment* segment_for(int64_t offset);
     StorageResult<Ok> remove_front_segment();
 

@@ -13,10 +13,12 @@ namespace fjord::storage {
 
 namespace {
 
-Unexpected<IoError> fail(const std::string& what) { return make_unexpected(IoError{errno, what}); }
+Unexpected<IoError> fail(const std::string& what) {
+    return make_unexpected(IoError{errno, what});
+}
 
 class PosixFile final : public File {
-public:
+  public:
     PosixFile(int fd, std::string path, uint64_t size) : _fd(fd), _path(std::move(path)), _size(size) {}
     ~PosixFile() override { ::close(_fd); }
 
@@ -24,12 +26,14 @@ public:
         uint64_t start = _size.load();
         size_t done = 0;
         while (done < bytes.size()) {
-            ssize_t n = ::pwrite(_fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(start + done));
+            ssize_t n =
+                ::pwrite(_fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(start + done));
             if (n < 0 && errno == EINTR) continue;
             if (n < 0) {
                 IoError e{errno, "write " + _path};
                 // Never leave half a write behind: the tail must stay parseable.
-                if (done > 0 && ::ftruncate(_fd, static_cast<off_t>(start)) != 0) e.what += " (and truncating back failed)";
+                if (done > 0 && ::ftruncate(_fd, static_cast<off_t>(start)) != 0)
+                    e.what += " (and truncating back failed)";
                 return make_unexpected(std::move(e));
             }
             done += static_cast<size_t>(n);
@@ -66,7 +70,7 @@ public:
     uint64_t size() const override { return _size.load(); }
     int native_handle() const override { return _fd; }
 
-private:
+  private:
     int _fd;
     std::string _path;
     std::atomic<uint64_t> _size;  // read by the sync thread's callers

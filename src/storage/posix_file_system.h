@@ -6,7 +6,7 @@
 namespace fjord::storage {
 
 class PosixFileSystem final : public FileSystem {
-public:
+  public:
     IoResult<std::shared_ptr<File>> open(const std::string& path, bool create) override;
     bool exists(const std::string& path) const override;
     IoResult<std::vector<std::string>> list(const std::string& dir) const override;

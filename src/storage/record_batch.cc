@@ -9,11 +9,16 @@ namespace fjord::storage {
 
 std::string_view to_string(BatchError e) {
     switch (e) {
-        case BatchError::truncated: return "truncated record batch";
-        case BatchError::bad_length: return "impossible record batch length";
-        case BatchError::bad_magic: return "record batch magic is not 2";
-        case BatchError::bad_crc: return "record batch CRC mismatch";
-        case BatchError::bad_offsets: return "record batch offsets inconsistent";
+        case BatchError::truncated:
+            return "truncated record batch";
+        case BatchError::bad_length:
+            return "impossible record batch length";
+        case BatchError::bad_magic:
+            return "record batch magic is not 2";
+        case BatchError::bad_crc:
+            return "record batch CRC mismatch";
+        case BatchError::bad_offsets:
+            return "record batch offsets inconsistent";
     }
     return "bad record batch";
 }
@@ -24,7 +29,8 @@ Result<BatchHeader, BatchError> parse_batch_header(std::string_view b) {
     BatchHeader h;
     h.base_offset = static_cast<int64_t>(be::load64(p));
     auto length = static_cast<int32_t>(be::load32(p + 8));
-    if (length < static_cast<int32_t>(kBatchHeaderSize - kBatchLengthPrefix)) return make_unexpected(BatchError::bad_length);
+    if (length < static_cast<int32_t>(kBatchHeaderSize - kBatchLengthPrefix))
+        return make_unexpected(BatchError::bad_length);
     h.size = static_cast<uint32_t>(length) + kBatchLengthPrefix;
     h.leader_epoch = static_cast<int32_t>(be::load32(p + 12));
     h.magic = static_cast<int8_t>(p[16]);

@@ -51,11 +51,11 @@ struct BatchHeader {
 };
 
 enum class BatchError : uint8_t {
-    truncated,     // fewer bytes than the header or its declared length
-    bad_length,    // declared length impossible
-    bad_magic,     // not magic 2
-    bad_crc,       // checksum mismatch
-    bad_offsets,   // lastOffsetDelta negative or records count inconsistent with it
+    truncated,    // fewer bytes than the header or its declared length
+    bad_length,   // declared length impossible
+    bad_magic,    // not magic 2
+    bad_crc,      // checksum mismatch
+    bad_offsets,  // lastOffsetDelta negative or records count inconsistent with it
 };
 std::string_view to_string(BatchError e);
 

@@ -30,8 +30,9 @@ Unexpected<StorageError> io(const IoError& e) {
 
 }  // namespace
 
-StorageResult<std::unique_ptr<Segment>> Segment::create(FileSystem& fs, const std::string& dir, int64_t base_offset,
-                                                        uint32_t index_interval, int64_t now_ms) {
+StorageResult<std::unique_ptr<Segment>> Segment::create(FileSystem& fs, const std::string& dir,
+                                                        int64_t base_offset, uint32_t index_interval,
+                                                        int64_t now_ms) {
     auto log = fs.open(join_path(dir, segment_file_name(base_offset, ".log")), true);
     if (!log) return io(log.error());
     auto index = fs.open(join_path(dir, segment_file_name(base_offset, ".index")), true);
@@ -43,9 +44,9 @@ StorageResult<std::unique_ptr<Segment>> Segment::create(FileSystem& fs, const st
     return std::unique_ptr<Segment>(new Segment(dir, base_offset, *log, *index, index_interval, now_ms));
 }
 
-StorageResult<std::unique_ptr<Segment>> Segment::open(FileSystem& fs, const std::string& dir, int64_t base_offset,
-                                                      uint32_t index_interval, bool active, int64_t now_ms,
-                                                      const Logger& log) {
+StorageResult<std::unique_ptr<Segment>> Segment::open(FileSystem& fs, const std::string& dir,
+                                                      int64_t base_offset, uint32_t index_interval,
+                                                      bool active, int64_t now_ms, const Logger& log) {
     std::string log_path = join_path(dir, segment_file_name(base_offset, ".log"));
     auto log_file = fs.open(log_path, false);
     if (!log_file) return io(log_file.error());
@@ -59,8 +60,9 @@ StorageResult<std::unique_ptr<Segment>> Segment::open(FileSystem& fs, const std:
         uint64_t good = s->scan(0, true, true, &problem);
         s->_verified = good;
         if (good < size) {
-            log(log_path + ": " + problem + "; truncating the log from byte " + std::to_string(good) + " of " +
-                std::to_string(size) + " (offsets from " + std::to_string(s->_next) + " on were not durable)");
+            log(log_path + ": " + problem + "; truncating the log from byte " + std::to_string(good) +
+                " of " + std::to_string(size) + " (offsets from " + std::to_string(s->_next) +
+                " on were not durable)");
             if (auto r = s->_log->truncate(good); !r) return io(r.error());
         }
         return s;
@@ -156,8 +158,8 @@ StorageResult<Ok> Segment::append(std::string_view batch, const BatchHeader& h) 
 
 StorageResult<uint64_t> Segment::find(int64_t offset) {
     if (offset < _base || offset >= _next) {
-        return storage_error(StorageErrc::out_of_range, "offset " + std::to_string(offset) + " not in segment " +
-                                                            std::to_string(_base));
+        return storage_error(StorageErrc::out_of_range,
+                             "offset " + std::to_string(offset) + " not in segment " + std::to_string(_base));
     }
     OffsetIndex::Entry hint = _index.lookup(offset);
     uint64_t position = hint.position;
@@ -193,8 +195,9 @@ bool Segment::starts_batch(int64_t offset) {
 
 StorageResult<ReadSlice> Segment::read(int64_t offset, size_t max_bytes, const Logger& log) {
     if (offset >= _serve_limit) {
-        return storage_error(StorageErrc::corrupt, "offset " + std::to_string(offset) + " lies past a corrupt batch in " +
-                                                       _dir + " (segment " + std::to_string(_base) + ")");
+        return storage_error(StorageErrc::corrupt, "offset " + std::to_string(offset) +
+                                                       " lies past a corrupt batch in " + _dir +
+                                                       " (segment " + std::to_string(_base) + ")");
     }
     auto start = find(offset);
     if (!start) return make_unexpected(start.error());
@@ -202,7 +205,9 @@ StorageResult<ReadSlice> Segment::read(int64_t offset, size_t max_bytes, const L
     std::string buf;
     if (auto r = _log->read_at(position, kBatchHeaderSize, buf); !r) return io(r.error());
     auto first = parse_batch_header(buf);
-    if (!first) return storage_error(StorageErrc::corrupt, _dir + ": unreadable batch header at byte " + std::to_string(position));
+    if (!first)
+        return storage_error(StorageErrc::corrupt,
+                             _dir + ": unreadable batch header at byte " + std::to_string(position));
     // One read for the whole range; headers are then parsed in memory.
     uint64_t len = std::min<uint64_t>(_log->size() - position, std::max<uint64_t>(max_bytes, first->size));
     if (auto r = _log->read_at(position, len, buf); !r) return io(r.error());
@@ -232,8 +237,9 @@ StorageResult<ReadSlice> Segment::read(int64_t offset, size_t max_bytes, const L
         at += h->size;
     }
     if (at == 0) {
-        return storage_error(StorageErrc::corrupt, "offset " + std::to_string(offset) + " lies in a corrupt batch in " +
-                                                       _dir + " (segment " + std::to_string(_base) + ")");
+        return storage_error(StorageErrc::corrupt, "offset " + std::to_string(offset) +
+                                                       " lies in a corrupt batch in " + _dir + " (segment " +
+                                                       std::to_string(_base) + ")");
     }
     buf.resize(at);
     slice.length = at;
@@ -251,8 +257,8 @@ StorageResult<Ok> Segment::truncate(int64_t offset) {
         _log->read_at(*p, kBatchHeaderSize, head);
         auto h = parse_batch_header(head);
         if (!h || h->base_offset != offset) {
-            return storage_error(StorageErrc::bad_request,
-                                 "truncation at offset " + std::to_string(offset) + " is not at a batch boundary");
+            return storage_error(StorageErrc::bad_request, "truncation at offset " + std::to_string(offset) +
+                                                               " is not at a batch boundary");
         }
         position = *p;
     }
@@ -267,7 +273,8 @@ StorageResult<Ok> Segment::truncate(int64_t offset) {
 
 StorageResult<Ok> Segment::remove(FileSystem& fs) {
     if (auto r = fs.remove(join_path(_dir, segment_file_name(_base, ".log"))); !r) return io(r.error());
-    if (auto r = fs.remove(join_path(_dir, segment_file_name(_base, ".index"))); !r && r.error().code != ENOENT) {
+    if (auto r = fs.remove(join_path(_dir, segment_file_name(_base, ".index")));
+        !r && r.error().code != ENOENT) {
         return io(r.error());
     }
     return Ok{};

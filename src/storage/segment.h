@@ -32,16 +32,17 @@ struct ReadSlice {
 std::string segment_file_name(int64_t base_offset, const char* suffix);
 
 class Segment {
-public:
-    static StorageResult<std::unique_ptr<Segment>> create(FileSystem& fs, const std::string& dir, int64_t base_offset,
-                                                          uint32_t index_interval, int64_t now_ms);
+  public:
+    static StorageResult<std::unique_ptr<Segment>> create(FileSystem& fs, const std::string& dir,
+                                                          int64_t base_offset, uint32_t index_interval,
+                                                          int64_t now_ms);
     // Opens an existing segment. An active segment (the last one) is checked
     // batch by batch, CRC included, and cut at the first torn or corrupt
     // batch. A sealed segment is trusted for its length and its batches are
     // verified as they are first read. A missing or damaged index is rebuilt.
-    static StorageResult<std::unique_ptr<Segment>> open(FileSystem& fs, const std::string& dir, int64_t base_offset,
-                                                        uint32_t index_interval, bool active, int64_t now_ms,
-                                                        const Logger& log);
+    static StorageResult<std::unique_ptr<Segment>> open(FileSystem& fs, const std::string& dir,
+                                                        int64_t base_offset, uint32_t index_interval,
+                                                        bool active, int64_t now_ms, const Logger& log);
 
     StorageResult<Ok> append(std::string_view batch, const BatchHeader& h);
     // Reads whole batches from the one containing `offset`, up to `max_bytes`
@@ -64,9 +65,9 @@ public:
     const std::shared_ptr<File>& log_file() const { return _log; }
     File& index_file() { return _index.file(); }
 
-private:
-    Segment(std::string dir, int64_t base, std::shared_ptr<File> log, std::shared_ptr<File> index, uint32_t interval,
-            int64_t now_ms);
+  private:
+    Segment(std::string dir, int64_t base, std::shared_ptr<File> log, std::shared_ptr<File> index,
+            uint32_t interval, int64_t now_ms);
     // Walks batch headers from `position`; validates CRCs when `check_crc`.
     // Stops at the end or the first bad batch and returns where it stopped.
     uint64_t scan(uint64_t position, bool check_crc, bool rebuild_index, std::string* problem);

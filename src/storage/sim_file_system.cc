@@ -6,14 +6,16 @@
 namespace fjord::storage {
 
 struct SimFileSystem::Inode {
-    std::string data;     // what reads see
-    std::string durable;  // what survives a crash
+    std::string data;      // what reads see
+    std::string durable;   // what survives a crash
     bool poisoned{false};  // a sync failed: the unsynced bytes are gone for good
 };
 
 namespace {
 
-Unexpected<IoError> fail(int code, const std::string& what) { return make_unexpected(IoError{code, what}); }
+Unexpected<IoError> fail(int code, const std::string& what) {
+    return make_unexpected(IoError{code, what});
+}
 
 bool under(const std::string& path, const std::string& dir) {
     return path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/' &&
@@ -23,7 +25,7 @@ bool under(const std::string& path, const std::string& dir) {
 }  // namespace
 
 class SimFile final : public File {
-public:
+  public:
     SimFile(SimFileSystem& fs, std::shared_ptr<SimFileSystem::Inode> inode, std::string path)
         : _fs(fs), _inode(std::move(inode)), _path(std::move(path)), _generation(fs._generation) {}
 
@@ -61,7 +63,7 @@ public:
     uint64_t size() const override { return _inode->data.size(); }
     int native_handle() const override { return -1; }
 
-private:
+  private:
     bool stale() const { return _generation != _fs._generation; }
 
     SimFileSystem& _fs;
@@ -95,7 +97,9 @@ IoResult<std::shared_ptr<File>> SimFileSystem::open(const std::string& path, boo
     return std::shared_ptr<File>(std::make_shared<SimFile>(*this, it->second, path));
 }
 
-bool SimFileSystem::exists(const std::string& path) const { return _entries.count(path) > 0 || _dirs.count(path) > 0; }
+bool SimFileSystem::exists(const std::string& path) const {
+    return _entries.count(path) > 0 || _dirs.count(path) > 0;
+}
 
 IoResult<std::vector<std::string>> SimFileSystem::list(const std::string& dir) const {
     if (!_dirs.count(dir)) return fail(ENOENT, "list " + dir);
@@ -147,7 +151,8 @@ void SimFileSystem::corrupt(const std::string& path, uint64_t offset) {
     if (it == _entries.end()) return;
     Inode& inode = *it->second;
     if (offset < inode.data.size()) inode.data[offset] = static_cast<char>(inode.data[offset] ^ 0x5A);
-    if (offset < inode.durable.size()) inode.durable[offset] = static_cast<char>(inode.durable[offset] ^ 0x5A);
+    if (offset < inode.durable.size())
+        inode.durable[offset] = static_cast<char>(inode.durable[offset] ^ 0x5A);
 }
 
 void SimFileSystem::crash(bool tear) {
@@ -156,7 +161,8 @@ void SimFileSystem::crash(bool tear) {
     for (auto& [path, inode] : _entries) {
         std::string& data = inode->data;
         const std::string& durable = inode->durable;
-        bool extends = !inode->poisoned && data.size() > durable.size() && data.compare(0, durable.size(), durable) == 0;
+        bool extends =
+            !inode->poisoned && data.size() > durable.size() && data.compare(0, durable.size(), durable) == 0;
         if (extends && next_random() % 2 == 0) {
             // Part of the unsynced tail reached the disk, maybe torn.
             size_t keep = durable.size() + next_random() % (data.size() - durable.size() + 1);

@@ -13,7 +13,7 @@
 namespace fjord::storage {
 
 class SimFileSystem final : public FileSystem {
-public:
+  public:
     explicit SimFileSystem(uint64_t seed = 1);
 
     IoResult<std::shared_ptr<File>> open(const std::string& path, bool create) override;
@@ -40,10 +40,10 @@ public:
 
     struct Inode;
 
-private:
+  private:
     uint64_t next_random();
 
-    std::map<std::string, std::shared_ptr<Inode>> _entries;         // path -> file, as the OS sees it
+    std::map<std::string, std::shared_ptr<Inode>> _entries;          // path -> file, as the OS sees it
     std::map<std::string, std::shared_ptr<Inode>> _durable_entries;  // as it survives a crash
     std::map<std::string, bool> _dirs;
     uint64_t _capacity{UINT64_MAX};

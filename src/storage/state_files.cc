@@ -10,7 +10,7 @@ namespace {
 const char* const kHardStateFile = "raft-hard-state";
 const char* const kSnapshotFile = "raft-snapshot";
 const char* const kEpochsFile = "raft-epochs";
-constexpr uint32_t kEpochsMagic = 0x464A4550;  // "FJEP"
+constexpr uint32_t kEpochsMagic = 0x464A4550;     // "FJEP"
 constexpr uint32_t kHardStateMagic = 0x464A4853;  // "FJHS"
 constexpr uint32_t kSnapshotMagic = 0x464A534E;   // "FJSN"
 constexpr uint32_t kVersion = 1;
@@ -32,9 +32,11 @@ StorageResult<std::string> unseal(const std::string& path, uint32_t magic, const
     if (crc32c(std::string_view(bytes).substr(0, body_end)) != be::load32(bytes.data() + body_end)) {
         return storage_error(StorageErrc::corrupt, path + ": checksum mismatch");
     }
-    if (be::load32(bytes.data()) != magic) return storage_error(StorageErrc::corrupt, path + ": not a fjord state file");
+    if (be::load32(bytes.data()) != magic)
+        return storage_error(StorageErrc::corrupt, path + ": not a fjord state file");
     if (be::load32(bytes.data() + 4) != kVersion) {
-        return storage_error(StorageErrc::corrupt, path + ": unknown version " + std::to_string(be::load32(bytes.data() + 4)));
+        return storage_error(StorageErrc::corrupt,
+                             path + ": unknown version " + std::to_string(be::load32(bytes.data() + 4)));
     }
     return bytes.substr(8, body_end - 8);
 }
@@ -72,7 +74,8 @@ StorageResult<std::optional<HardStateRecord>> load_hard_state(FileSystem& fs, co
     if (!*body) return std::optional<HardStateRecord>();
     if ((*body)->size() != 24) return storage_error(StorageErrc::corrupt, path + ": wrong size");
     const char* p = (*body)->data();
-    return std::optional<HardStateRecord>(HardStateRecord{be::load64(p), be::load64(p + 8), be::load64(p + 16)});
+    return std::optional<HardStateRecord>(
+        HardStateRecord{be::load64(p), be::load64(p + 8), be::load64(p + 16)});
 }
 
 StorageResult<Ok> save_epochs(FileSystem& fs, const std::string& dir, const std::vector<EpochStart>& epochs) {
@@ -125,7 +128,8 @@ StorageResult<std::optional<SnapshotRecord>> load_snapshot(FileSystem& fs, const
     snap.index = be::load64(b.data());
     snap.term = be::load64(b.data() + 8);
     uint64_t meta_len = be::load64(b.data() + 16);
-    if (meta_len > b.size() - 24) return storage_error(StorageErrc::corrupt, path + ": metadata length beyond the file");
+    if (meta_len > b.size() - 24)
+        return storage_error(StorageErrc::corrupt, path + ": metadata length beyond the file");
     snap.metadata = b.substr(24, meta_len);
     snap.data = b.substr(24 + meta_len);
     return std::optional<SnapshotRecord>(std::move(snap));

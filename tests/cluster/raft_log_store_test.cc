@@ -56,8 +56,12 @@ TEST(RaftLogStoreTest, BootstrapEntrySurvivesReopen) {
 std::vector<Entry> span_entries() {
     // Spans 1, 3, 5: offsets [0], [1..3], [4..8] -> indices 1, 4, 9; then a
     // no-op and a membership entry of the next term, and one more batch.
-    return {normal_entry(1, 1, 1), normal_entry(4, 3, 1), normal_entry(9, 5, 1), noop_entry(10, 2),
-            membership_entry(11, 2, membership_of({1, 2}, {3})), normal_entry(14, 3, 2)};
+    return {normal_entry(1, 1, 1),
+            normal_entry(4, 3, 1),
+            normal_entry(9, 5, 1),
+            noop_entry(10, 2),
+            membership_entry(11, 2, membership_of({1, 2}, {3})),
+            normal_entry(14, 3, 2)};
 }
 
 void check_span_lookups(const RaftLogStore& store, const std::vector<Entry>& log) {
@@ -359,8 +363,8 @@ TEST(RaftLogStoreTest, SuffixReplacementByHigherTerm) {
     SimFileSystem fs(4);
     auto store = open_store(fs);
     ASSERT_TRUE(store);
-    std::vector<Entry> old_log = {normal_entry(2, 2, 1), normal_entry(3, 1, 2), normal_entry(6, 3, 2),
-                                  noop_entry(7, 2), normal_entry(11, 4, 2), normal_entry(12, 1, 2)};
+    std::vector<Entry> old_log = {normal_entry(2, 2, 1), normal_entry(3, 1, 2),  normal_entry(6, 3, 2),
+                                  noop_entry(7, 2),      normal_entry(11, 4, 2), normal_entry(12, 1, 2)};
     ASSERT_TRUE(appended(*store, old_log));
     ASSERT_TRUE(synced(*store));
     EXPECT_EQ(epochs_on_disk(fs), (std::vector<EpochStart>{{1, 0}, {2, 2}}));
@@ -488,7 +492,8 @@ TEST(RaftLogStoreTest, TornEpochIsCutAtRestart) {
     // Every byte of the epoch field, the first or a later unsynced batch.
     for (uint64_t epoch_byte = 0; epoch_byte < 4; ++epoch_byte) {
         for (size_t garbled : {size_t{0}, size_t{1}}) {
-            SCOPED_TRACE("epoch byte " + std::to_string(epoch_byte) + ", unsynced batch #" + std::to_string(garbled));
+            SCOPED_TRACE("epoch byte " + std::to_string(epoch_byte) + ", unsynced batch #" +
+                         std::to_string(garbled));
             SimFileSystem fs(5);
             TornEpochCase c{3, 4};
             std::vector<Entry> synced_log, unsynced;
@@ -565,7 +570,8 @@ TEST(RaftLogStoreTest, CompactDropsEntriesAtOrBelowTheSnapshot) {
             index += span;
             if (i == 4) {
                 index -= span - 1;
-                log.push_back(membership_entry(index, 1 + static_cast<uint64_t>(i / 4), membership_of({1, 2})));
+                log.push_back(
+                    membership_entry(index, 1 + static_cast<uint64_t>(i / 4), membership_of({1, 2})));
             } else {
                 log.push_back(normal_entry(index, span, 1 + static_cast<uint64_t>(i / 4)));
             }
@@ -577,7 +583,8 @@ TEST(RaftLogStoreTest, CompactDropsEntriesAtOrBelowTheSnapshot) {
         ASSERT_GT(segments_before, 2u);
 
         const Entry& at = log[7];  // applied up to here
-        raft::Snapshot snap{raft::SnapshotMeta{at.index, at.term, membership_of({1, 2})}, "state machine image"};
+        raft::Snapshot snap{raft::SnapshotMeta{at.index, at.term, membership_of({1, 2})},
+                            "state machine image"};
         ASSERT_TRUE(store->compact(snap));
         std::vector<Entry> rest(log.begin() + 8, log.end());
 
@@ -756,8 +763,8 @@ TEST(RaftLogStoreTest, CrashDuringInstallWithSnapshotInsideABatch) {
 // has the snapshot's term). Keeping them makes terms decrease along the log.
 TEST(RaftLogStoreTest, CrashDuringInstallDropsEntriesOfAnotherHistory) {
     SimFileSystem fs(10);
-    std::vector<Entry> old_log = {normal_entry(3, 3, 1), normal_entry(6, 3, 1), membership_entry(7, 1, membership_of({9})),
-                                  normal_entry(10, 3, 1)};
+    std::vector<Entry> old_log = {normal_entry(3, 3, 1), normal_entry(6, 3, 1),
+                                  membership_entry(7, 1, membership_of({9})), normal_entry(10, 3, 1)};
     {
         auto store = open_store(fs);
         ASSERT_TRUE(store);
@@ -776,7 +783,8 @@ TEST(RaftLogStoreTest, CrashDuringInstallDropsEntriesOfAnotherHistory) {
         prev = e.term;
     }
     EXPECT_EQ(store->last_index(), Index{6});
-    EXPECT_TRUE(store->membership_entries().empty()) << "a membership of the contradicted history is in force";
+    EXPECT_TRUE(store->membership_entries().empty())
+        << "a membership of the contradicted history is in force";
 }
 
 // ---------------------------------------------------------------------------

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -30,7 +31,9 @@ inline void PrintTo(const Entry& e, std::ostream* os) {
     *os << "{index " << e.index.value << ", term " << e.term.value << ", span " << e.span << ", type "
         << static_cast<int>(e.type) << ", " << e.data.size() << " bytes}";
 }
-inline void PrintTo(const EntryId& e, std::ostream* os) { *os << "(" << e.index.value << ", " << e.term.value << ")"; }
+inline void PrintTo(const EntryId& e, std::ostream* os) {
+    *os << "(" << e.index.value << ", " << e.term.value << ")";
+}
 inline void PrintTo(const HardState& h, std::ostream* os) {
     *os << "{term " << h.term.value << ", vote " << h.vote.value << ", commit " << h.commit.value << "}";
 }
@@ -38,7 +41,9 @@ inline void PrintTo(const HardState& h, std::ostream* os) {
 }  // namespace raft
 
 namespace storage {
-inline void PrintTo(const EpochStart& e, std::ostream* os) { *os << "(epoch " << e.epoch << " @" << e.start_offset << ")"; }
+inline void PrintTo(const EpochStart& e, std::ostream* os) {
+    *os << "(epoch " << e.epoch << " @" << e.start_offset << ")";
+}
 }  // namespace storage
 
 namespace cluster::testing {
@@ -93,7 +98,8 @@ inline std::string make_records_batch(uint32_t records, uint64_t salt, size_t va
 
 // A normal entry ending at `index`: a batch of `span` records, stamped as
 // raft::Config::stamp_entry stamps it.
-inline Entry normal_entry(uint64_t index, uint32_t span, uint64_t term, uint64_t salt = 0, size_t value_size = 12) {
+inline Entry normal_entry(uint64_t index, uint32_t span, uint64_t term, uint64_t salt = 0,
+                          size_t value_size = 12) {
     std::string batch = make_records_batch(span, salt * 1000 + index, value_size);
     stamp_batch_entry(batch, Index{index}, span, Term{term});
     Entry e;
@@ -114,7 +120,8 @@ inline Entry noop_entry(uint64_t index, uint64_t term) {
     return e;
 }
 
-inline raft::Membership membership_of(std::initializer_list<uint64_t> voters, std::initializer_list<uint64_t> learners = {}) {
+inline raft::Membership membership_of(std::initializer_list<uint64_t> voters,
+                                      std::initializer_list<uint64_t> learners = {}) {
     raft::Membership m;
     for (uint64_t v : voters) m.voters.push_back(NodeId{v});
     for (uint64_t l : learners) m.learners.push_back(NodeId{l});
@@ -131,7 +138,8 @@ inline Entry membership_entry(uint64_t index, uint64_t term, const raft::Members
     return e;
 }
 
-inline std::unique_ptr<RaftLogStore> open_store(storage::FileSystem& fs, const storage::LogConfig& config = quiet_config(),
+inline std::unique_ptr<RaftLogStore> open_store(storage::FileSystem& fs,
+                                                const storage::LogConfig& config = quiet_config(),
                                                 int64_t now_ms = 0) {
     auto store = RaftLogStore::open(fs, kDir, config, nullptr, now_ms);
     if (!store) {
@@ -163,8 +171,8 @@ inline ::testing::AssertionResult synced(RaftLogStore& store) {
     auto r = sync_store(store);
     if (!r) return ::testing::AssertionFailure() << "sync failed: " << r.error().detail;
     if (*r != static_cast<int64_t>(store.last_index().value)) {
-        return ::testing::AssertionFailure() << "sync reported durable up to " << *r << " but last_index() is "
-                                             << store.last_index().value;
+        return ::testing::AssertionFailure()
+               << "sync reported durable up to " << *r << " but last_index() is " << store.last_index().value;
     }
     return ::testing::AssertionSuccess();
 }
@@ -178,17 +186,18 @@ inline std::vector<Entry> read_all(const RaftLogStore& store) {
 
 // The store holds exactly `expected` above its snapshot: entries() returns
 // them byte for byte, and the index/term lookups agree, including inside spans.
-inline ::testing::AssertionResult holds_exactly(const RaftLogStore& store, const std::vector<Entry>& expected) {
+inline ::testing::AssertionResult holds_exactly(const RaftLogStore& store,
+                                                const std::vector<Entry>& expected) {
     Index snap = store.snapshot_meta().index;
     Index want_last = expected.empty() ? snap : expected.back().index;
     if (store.last_index() != want_last) {
-        return ::testing::AssertionFailure() << "last_index() is " << store.last_index().value << ", expected "
-                                             << want_last.value;
+        return ::testing::AssertionFailure()
+               << "last_index() is " << store.last_index().value << ", expected " << want_last.value;
     }
     std::vector<Entry> got = read_all(store);
     if (got.size() != expected.size()) {
-        return ::testing::AssertionFailure() << "entries() returned " << got.size() << " entries, expected "
-                                             << expected.size();
+        return ::testing::AssertionFailure()
+               << "entries() returned " << got.size() << " entries, expected " << expected.size();
     }
     Index prev = snap;
     for (size_t i = 0; i < expected.size(); ++i) {
@@ -199,7 +208,8 @@ inline ::testing::AssertionResult holds_exactly(const RaftLogStore& store, const
                    << ::testing::PrintToString(e) << (got[i].data == e.data ? "" : " (data differs)");
         }
         if (store.term_at(e.index) != e.term) {
-            return ::testing::AssertionFailure() << "term_at(" << e.index.value << ") is not " << e.term.value;
+            return ::testing::AssertionFailure()
+                   << "term_at(" << e.index.value << ") is not " << e.term.value;
         }
         for (uint64_t inside = prev.value + 1; inside < e.index.value; ++inside) {
             if (store.term_at(Index{inside}).has_value()) {
@@ -220,6 +230,20 @@ inline ::testing::AssertionResult holds_exactly(const RaftLogStore& store, const
     }
     if (store.term_at(Index{want_last.value + 1}).has_value()) {
         return ::testing::AssertionFailure() << "term_at past the end has a value";
+    }
+    // Below the snapshot everything is compacted away.
+    for (uint64_t below = snap.value - std::min<uint64_t>(snap.value, 64); below < snap.value; ++below) {
+        if (store.term_at(Index{below}).has_value() || store.entry_at_or_before(Index{below}).has_value()) {
+            return ::testing::AssertionFailure() << "index " << below << " below the snapshot " << snap.value
+                                                 << " still has a term";
+        }
+    }
+    std::vector<Entry> members;
+    for (const Entry& e : expected) {
+        if (e.type == EntryType::membership) members.push_back(e);
+    }
+    if (store.membership_entries() != members) {
+        return ::testing::AssertionFailure() << "membership_entries() differs from the membership entries held";
     }
     return ::testing::AssertionSuccess();
 }

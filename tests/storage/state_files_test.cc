@@ -8,7 +8,7 @@ namespace fjord::storage {
 namespace {
 
 class StateFilesTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override { ASSERT_TRUE(fs.create_dirs(dir)); }
     SimFileSystem fs{7};
     std::string dir = "/data/topic-0";
