@@ -43,7 +43,7 @@ Simulation::Simulation(const Options& options)
     _raft_config.heartbeat_tick = 1;
     _raft_config.lease_margin_ticks = 2;
     _raft_config.max_inflight_msgs = _rng.between(1, 32);
-    _raft_config.max_append_bytes = _rng.between(100, 4096);  // from 3 entries per append
+    _raft_config.max_append_bytes = _rng.between(400, 16384);  // from about 3 entries (batches) per append
     _raft_config.snapshot_chunk_bytes = _rng.between(8, 64);  // several chunks per snapshot
     _raft_config.mutation = options.mutation;
 
