@@ -5,18 +5,15 @@
 
 #include <cstdint>
 
+#include "common/splitmix.h"
+
 namespace fjord::sim {
 
 class Random {
   public:
     explicit Random(uint64_t seed) : _state(seed) {}
 
-    uint64_t next() {
-        uint64_t z = (_state += 0x9E3779B97F4A7C15ull);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-        return z ^ (z >> 31);
-    }
+    uint64_t next() { return splitmix64(_state); }
     // Uniform in [lo, hi].
     uint64_t between(uint64_t lo, uint64_t hi) { return lo + next() % (hi - lo + 1); }
     // True with probability `permille` / 1000.

@@ -44,7 +44,7 @@ Simulation::Simulation(const Options& options)
     _raft_config.lease_margin_ticks = 2;
     _raft_config.max_inflight_msgs = _rng.between(1, 32);
     _raft_config.max_append_bytes = _rng.between(400, 16384);  // from about 3 entries (batches) per append
-    _raft_config.snapshot_chunk_bytes = _rng.between(8, 64);  // several chunks per snapshot
+    _raft_config.snapshot_chunk_bytes = _rng.between(8, 64);   // several chunks per snapshot
     _raft_config.mutation = options.mutation;
 
     raft::Membership founding;
@@ -142,20 +142,22 @@ void Simulation::crash(SimNode& n, const char* why) {
     record({.time = _now, .kind = EventKind::crash, .node = n.id.value, .text = why});
 }
 
+Event Simulation::message_event(EventKind kind, const raft::Message& m) const {
+    return {.time = _now,
+            .kind = kind,
+            .node = m.from.value,
+            .peer = m.to.value,
+            .term = m.term.value,
+            .index = m.log_index.value,
+            .a = m.commit.value,
+            .b = m.entries.size(),
+            .msg = m.type,
+            .flag = m.reject};
+}
+
 void Simulation::send(const raft::Message& m) {
     ++_stats.messages;
-    if (!_network.send(_now, m)) {
-        record({.time = _now,
-                .kind = EventKind::drop,
-                .node = m.from.value,
-                .peer = m.to.value,
-                .term = m.term.value,
-                .index = m.log_index.value,
-                .a = m.commit.value,
-                .b = m.entries.size(),
-                .msg = m.type,
-                .flag = m.reject});
-    }
+    if (!_network.send(_now, m)) record(message_event(EventKind::drop, m));
 }
 
 void Simulation::process(SimNode& n) {
@@ -326,16 +328,7 @@ void Simulation::step() {
         auto it = _nodes.find(m.to.value);
         if (it == _nodes.end() || !it->second->up()) continue;
         SimNode& n = *it->second;
-        record({.time = _now,
-                .kind = EventKind::deliver,
-                .node = m.from.value,
-                .peer = m.to.value,
-                .term = m.term.value,
-                .index = m.log_index.value,
-                .a = m.commit.value,
-                .b = m.entries.size(),
-                .msg = m.type,
-                .flag = m.reject});
+        record(message_event(EventKind::deliver, m));
         // A voter following a leader must shrug off vote requests from outsiders.
         bool outsider = _nodes.count(m.from.value) == 0 && n.core->leader() != raft::no_node &&
                         n.core->membership().is_voter(n.id);

@@ -116,6 +116,7 @@ class Simulation {
     SimNode* leader();
     std::vector<SimNode*> up_nodes();
     void record(Event e);
+    Event message_event(EventKind kind, const raft::Message& m) const;
     void narrate(const std::string& line);
 
     Options _options;

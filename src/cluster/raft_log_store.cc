@@ -31,9 +31,10 @@ StorageResult<std::string> encode_entry(const raft::Entry& e) {
         // application entries may not carry the attribute.
         if (!h || h->size != batch.size() || h->is_control() ||
             static_cast<uint32_t>(h->last_offset_delta) + 1 != e.span) {
-            return storage::storage_error(StorageErrc::bad_request, "entry " + std::to_string(e.index.value) +
-                                                                         " is not one (non-control) record batch of " +
-                                                                        std::to_string(e.span) + " records");
+            return storage::storage_error(StorageErrc::bad_request,
+                                          "entry " + std::to_string(e.index.value) +
+                                              " is not one (non-control) record batch of " +
+                                              std::to_string(e.span) + " records");
         }
         storage::stamp_batch(batch, base_offset_of(e), static_cast<int32_t>(e.term.value));
         return batch;

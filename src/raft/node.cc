@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cassert>
 
+#include "common/splitmix.h"
+
 namespace fjord::raft {
 
 Bootstrap bootstrap(const Membership& founding) {
@@ -30,11 +32,7 @@ Node::Node(const Config& config, const LogStorage& storage)
 }
 
 uint64_t Node::next_random() {
-    // splitmix64: small, fast and deterministic for a given seed.
-    uint64_t z = (_rng_state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
+    return splitmix64(_rng_state);
 }
 
 void Node::tick() {

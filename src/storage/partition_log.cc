@@ -266,7 +266,8 @@ StorageResult<size_t> PartitionLog::enforce_retention(int64_t now_ms) {
 }
 
 StorageResult<Ok> PartitionLog::sync_now() {
-    if (_sync_in_flight) return storage_error(StorageErrc::bad_request, _dir + ": sync_now() while a sync runs");
+    if (_sync_in_flight)
+        return storage_error(StorageErrc::bad_request, _dir + ": sync_now() while a sync runs");
     for (const auto& f : _dirty) {
         if (auto r = f->sync(); !r) {
             _stopped = true;

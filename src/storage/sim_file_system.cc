@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "common/splitmix.h"
+
 namespace fjord::storage {
 
 struct SimFileSystem::Inode {
@@ -75,10 +77,7 @@ class SimFile final : public File {
 SimFileSystem::SimFileSystem(uint64_t seed) : _rng(seed) {}
 
 uint64_t SimFileSystem::next_random() {
-    uint64_t z = (_rng += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
+    return splitmix64(_rng);
 }
 
 uint64_t SimFileSystem::used() const {

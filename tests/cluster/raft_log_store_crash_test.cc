@@ -283,9 +283,10 @@ TEST(RaftLogStoreCrashTest, RandomAppendsSyncsAndCrashes) {
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::ostringstream summary;
     summary << stats.appends << " appends, " << stats.replacements << " replacements, " << stats.compactions
-            << " compactions, " << stats.installs << " installs, " << stats.garbled << " garbled epochs, " << stats.crashes << " power losses, "
-            << stats.restarts << " restarts; unsynced entries lost at " << stats.unsynced_lost
-            << " and kept at " << stats.unsynced_kept << " reopenings; " << secs << " s";
+            << " compactions, " << stats.installs << " installs, " << stats.garbled << " garbled epochs, "
+            << stats.crashes << " power losses, " << stats.restarts << " restarts; unsynced entries lost at "
+            << stats.unsynced_lost << " and kept at " << stats.unsynced_kept << " reopenings; " << secs
+            << " s";
     RecordProperty("summary", summary.str());
     std::printf("%s\n", summary.str().c_str());
     // The run must have exercised what it claims to.

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cluster/raft_log_store.h"
+#include "common/splitmix.h"
 #include "storage/record_batch.h"
 #include "storage/sim_file_system.h"
 #include "storage/state_files.h"
@@ -62,12 +63,7 @@ inline const std::string kDir = "/data/partition-0";
 class Rng {
   public:
     explicit Rng(uint64_t seed) : _state(seed) {}
-    uint64_t next() {
-        uint64_t z = (_state += 0x9E3779B97F4A7C15ull);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-        return z ^ (z >> 31);
-    }
+    uint64_t next() { return splitmix64(_state); }
     uint64_t range(uint64_t lo, uint64_t hi) { return lo + next() % (hi - lo + 1); }
     bool chance(unsigned percent) { return next() % 100 < percent; }
 
@@ -234,8 +230,8 @@ inline ::testing::AssertionResult holds_exactly(const RaftLogStore& store,
     // Below the snapshot everything is compacted away.
     for (uint64_t below = snap.value - std::min<uint64_t>(snap.value, 64); below < snap.value; ++below) {
         if (store.term_at(Index{below}).has_value() || store.entry_at_or_before(Index{below}).has_value()) {
-            return ::testing::AssertionFailure() << "index " << below << " below the snapshot " << snap.value
-                                                 << " still has a term";
+            return ::testing::AssertionFailure()
+                   << "index " << below << " below the snapshot " << snap.value << " still has a term";
         }
     }
     std::vector<Entry> members;
@@ -243,7 +239,8 @@ inline ::testing::AssertionResult holds_exactly(const RaftLogStore& store,
         if (e.type == EntryType::membership) members.push_back(e);
     }
     if (store.membership_entries() != members) {
-        return ::testing::AssertionFailure() << "membership_entries() differs from the membership entries held";
+        return ::testing::AssertionFailure()
+               << "membership_entries() differs from the membership entries held";
     }
     return ::testing::AssertionSuccess();
 }

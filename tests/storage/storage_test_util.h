@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/splitmix.h"
 #include "storage/partition_log.h"
 #include "storage/record_batch.h"
 #include "storage/sim_file_system.h"
@@ -22,12 +23,7 @@ namespace fjord::storage::testing {
 class Rng {
   public:
     explicit Rng(uint64_t seed) : _state(seed) {}
-    uint64_t next() {
-        uint64_t z = (_state += 0x9E3779B97F4A7C15ull);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-        return z ^ (z >> 31);
-    }
+    uint64_t next() { return splitmix64(_state); }
     // Uniform in [lo, hi].
     uint64_t range(uint64_t lo, uint64_t hi) { return lo + next() % (hi - lo + 1); }
     bool chance(unsigned percent) { return next() % 100 < percent; }
