@@ -21,12 +21,13 @@ bool Node::promotable() const {
 
 // Leader stickiness: a node that heard from a leader less than an election
 // timeout ago ignores (pre-)votes, so a partitioned node rejoining cannot
-// depose a healthy leader, and a leader's lease is honoured. A node that has
-// just started counts as having heard from one: it cannot know whether it
-// acknowledged a lease before its restart.
+// depose a healthy leader, and a leader's lease is honoured. The promise holds
+// across term changes (learning a higher term from a stray message does not
+// end it), and a node that has just started counts as having made one: it
+// cannot know whether it acknowledged a lease before its restart. A leader
+// holds its own lease until check-quorum deposes it.
 bool Node::in_lease() const {
-    return _config.check_quorum && _election_elapsed < _config.election_tick &&
-           (_leader != no_node || _now < static_cast<uint64_t>(_config.election_tick));
+    return _config.check_quorum && (_role == Role::leader || _now < _lease_until);
 }
 
 void Node::tick_election() {
@@ -76,12 +77,9 @@ void Node::campaign(bool pre_vote, bool force) {
     _votes[_config.id] = true;
     const std::vector<NodeId>& voters = membership().voters;
     if (voters.size() == 1 && voters.front() == _config.id) {
-        // Alone: the own vote is a majority.
-        if (pre_vote) {
-            campaign(false, force);
-        } else {
-            become_leader();
-        }
+        // Alone: the own vote is a majority, but it counts only once it is
+        // durable (advance() makes us leader), like any other vote.
+        if (pre_vote) campaign(false, force);
         return;
     }
     for (NodeId id : membership().voters) {

@@ -28,6 +28,7 @@ Node::Node(const Config& config, const LogStorage& storage)
     _term = hs.term;
     _vote = hs.vote;
     _last_hard_state = hard_state();
+    _lease_until = static_cast<uint64_t>(_config.election_tick);
     reset_randomized_timeout();
 }
 
@@ -76,8 +77,10 @@ void Node::step(Message m) {
         return;
     }
 
+    // Leader stickiness (thesis §4.2.3), for vote requests of any term.
+    if (is_vote_request && !m.force && m.term >= _term && in_lease()) return;
+
     if (m.term > _term) {
-        if (is_vote_request && !m.force && in_lease()) return;  // leader stickiness (thesis §4.2.3)
         if (m.type == MessageType::pre_vote) {
             // A pre-vote never changes our term.
         } else if (m.type == MessageType::pre_vote_resp && !m.reject) {
@@ -121,6 +124,7 @@ void Node::step(Message m) {
             if (_role != Role::follower) become_follower(_term, m.from);
             _leader = m.from;
             _election_elapsed = 0;
+            _lease_until = _now + static_cast<uint64_t>(_config.election_tick);
             if (m.type == MessageType::append)
                 handle_append(m);
             else if (m.type == MessageType::heartbeat)
@@ -182,6 +186,13 @@ Ready Node::ready() {
 void Node::advance(const Ready& rd) {
     if (rd.snapshot) _log.snapshot_persisted(rd.snapshot->meta.index);
     if (!rd.entries.empty()) _log.persisted(rd.entries);
+    // A lone voter's candidacy: its vote for itself is durable now.
+    const std::vector<NodeId>& voters = membership().voters;
+    if (_role == Role::candidate && voters.size() == 1 && voters.front() == _config.id &&
+        _last_hard_state.term == _term && _last_hard_state.vote == _config.id) {
+        become_leader();
+        return;
+    }
     if (_role != Role::leader) return;
     if (Progress* self = progress(_config.id); self != nullptr && self->update_match(_log.stable_last())) {
         if (maybe_commit()) broadcast_append();

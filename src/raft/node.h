@@ -9,7 +9,8 @@
 //   1. `Ready::messages` may be sent at once, before anything in the Ready is
 //      persisted. They come only from a leader (appends, heartbeats, snapshot
 //      chunks, timeout-now, read-index answers) and carry a term that is
-//      already durable. A leader thereby writes its own log in parallel with
+//      already durable: a node counts its own vote only once the Ready holding
+//      it has been advanced, so it never leads a term it has not persisted. A leader thereby writes its own log in parallel with
 //      its followers (thesis §10.2.1); it counts itself towards a commit only
 //      after advance() reports its entries durable.
 //   2. Before any of `Ready::persisted_messages` is sent, the driver must make
@@ -178,6 +179,7 @@ class Node {
     NodeId _leader;
 
     int _election_elapsed{0};
+    uint64_t _lease_until{0};  // we promised a leader not to vote before this tick
     int _heartbeat_elapsed{0};
     int _randomized_election_timeout{0};
     uint64_t _now{0};  // ticks since start; stamps leases

@@ -137,7 +137,10 @@ void Node::handle_heartbeat_response(const Message& m) {
     pr->lease_ack_tick = std::max(pr->lease_ack_tick, m.lease_tick);
     pr->read_ack_seq = std::max(pr->read_ack_seq, std::min(m.read_seq, _read_seq));
     if (pr->state == ProgressState::snapshot) {
-        send_snapshot_chunk(m.from, *pr);  // the last chunk or its answer may have been lost
+        // The chunk in flight, or its answer, may have been lost.
+        if (_now - pr->snapshot_sent_tick >= static_cast<uint64_t>(_config.election_tick / 2)) {
+            send_snapshot_chunk(m.from, *pr);
+        }
     } else if (pr->match < _log.last_index()) {
         // An append may have been lost: make room and resend; the follower's
         // answer leads us back to the right place.

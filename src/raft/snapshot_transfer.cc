@@ -1,6 +1,9 @@
-// InstallSnapshot in chunks. The leader sends one chunk at a time and the
-// follower acknowledges each with the next offset it expects; a lost chunk is
-// resent on the next heartbeat answer, a restarted follower starts over.
+// InstallSnapshot in chunks, stop-and-wait: the leader has one chunk in
+// flight and the follower acknowledges each with the next offset it expects.
+// Only an answer that moves the offset sends another chunk (duplicates do
+// not, or parallel chains of chunks would multiply); a chunk lost for half an
+// election timeout is resent on a heartbeat answer; a restarted follower asks
+// for offset 0 and starts over.
 #include <algorithm>
 
 #include "raft/node.h"
@@ -21,6 +24,7 @@ void Node::send_snapshot_chunk(NodeId to, Progress& pr) {
     m.chunk = snap.data.substr(offset, len);
     m.chunk_last = offset + len == snap.data.size();
     m.lease_tick = _now;
+    pr.snapshot_sent_tick = _now;
     send(std::move(m));
 }
 
@@ -77,7 +81,8 @@ void Node::handle_snapshot_response(const Message& m) {
     pr->recent_active = true;
     pr->lease_ack_tick = std::max(pr->lease_ack_tick, m.lease_tick);
     if (pr->state != ProgressState::snapshot || pr->snapshot->meta.index != m.log_index ||
-        pr->snapshot->meta.term != m.log_term || m.chunk_offset > pr->snapshot->data.size()) {
+        pr->snapshot->meta.term != m.log_term || m.chunk_offset > pr->snapshot->data.size() ||
+        m.chunk_offset == pr->snapshot_offset) {
         return;
     }
     pr->snapshot_offset = m.chunk_offset;

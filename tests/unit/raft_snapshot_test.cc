@@ -91,7 +91,8 @@ TEST(SnapshotTest, LostChunkIsResentAfterHeartbeat) {
         }
         return false;
     };
-    c.tick_all(5);
+    // A chunk is resent once it has been outstanding for half an election timeout.
+    c.tick_all(10);
     EXPECT_TRUE(dropped);
     EXPECT_EQ(c.storage(3).snapshot_meta().index, at);
     ASSERT_NE(c.storage(3).snapshot(), nullptr);
