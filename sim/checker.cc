@@ -58,13 +58,41 @@ void Checker::on_persist(raft::NodeId id, raft::EntryId prev, const std::vector<
     }
 }
 
-void Checker::on_apply(raft::NodeId id, const raft::Entry& e, uint64_t chain_after) {
-    auto [it, inserted] = _applied.try_emplace(e.index.value, Applied{e.term.value, chain_after});
+void Checker::on_leader_message(raft::NodeId id, raft::Term term) {
+    auto [it, inserted] = _leaders.try_emplace(term.value, id.value);
+    if (!inserted && it->second != id.value) {
+        fail(fmt::format("election safety: nodes {} and {} both sent leader messages in term {}", it->second,
+                         id.value, term.value));
+    }
+}
+
+void Checker::on_apply(raft::NodeId id, const raft::Entry& e, raft::Index applied_before,
+                       uint64_t chain_after) {
+    auto next = _applied.upper_bound(applied_before.value);
+    if (next != _applied.end() && next->first < e.index.value) {
+        fail(fmt::format(
+            "state machine safety: node {} applied index {} right after {}, but index {} was applied "
+            "in between elsewhere",
+            id.value, e.index.value, applied_before.value, next->first));
+        return;
+    }
+    auto [it, inserted] =
+        _applied.try_emplace(e.index.value, Applied{e.term.value, chain_after, applied_before.value});
     if (!inserted && (it->second.term != e.term.value || it->second.chain != chain_after)) {
         fail(fmt::format(
             "state machine safety: node {} applied entry {} (term {}) but another node applied term "
             "{} or a different prefix there",
             id.value, e.index.value, e.term.value, it->second.term));
+        return;
+    }
+    if (inserted) {
+        auto after = std::next(it);
+        if (after != _applied.end() && after->second.before < e.index.value) {
+            fail(
+                fmt::format("state machine safety: node {} applied index {}, which another node jumped over "
+                            "(from {} to {})",
+                            id.value, e.index.value, after->second.before, after->first));
+        }
     }
 }
 
@@ -93,12 +121,6 @@ void Checker::on_read(raft::NodeId id, uint64_t context, raft::Index required, r
                         "committed when it began",
                         context, id.value, got.value, required.value));
     }
-}
-
-std::optional<uint64_t> Checker::applied_chain(raft::Index index) const {
-    auto it = _applied.find(index.value);
-    if (it == _applied.end()) return std::nullopt;
-    return it->second.chain;
 }
 
 }  // namespace fjord::sim

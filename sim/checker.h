@@ -25,8 +25,13 @@ class Checker {
     // Log matching: entries made durable after `prev` on a node. Two logs
     // holding an entry with the same index and term hold the same prefix.
     void on_persist(raft::NodeId id, raft::EntryId prev, const std::vector<raft::Entry>& entries);
-    // State-machine safety: no two nodes apply different entries at an index.
-    void on_apply(raft::NodeId id, const raft::Entry& e, uint64_t chain_after);
+    // Election safety again, from the wire: only a leader sends appends,
+    // heartbeats and snapshots, so at most one node may send them per term.
+    void on_leader_message(raft::NodeId id, raft::Term term);
+    // State-machine safety: no two nodes apply different entries at an index,
+    // and no node jumps over an index another node applied (with spans, two
+    // diverging histories need not share an index at all).
+    void on_apply(raft::NodeId id, const raft::Entry& e, raft::Index applied_before, uint64_t chain_after);
     // A snapshot installed or taken must agree with what was applied.
     void on_snapshot(raft::NodeId id, const raft::SnapshotMeta& meta, const StateMachine& state);
     // Linearizable reads: a read point must cover every commit known when the read began.
@@ -37,8 +42,6 @@ class Checker {
     const std::string& failure() const { return *_failure; }
     // Highest commit index any node has reported.
     raft::Index max_commit() const { return _max_commit; }
-    // The chain hash of the applied prefix ending at `index`, if any node applied it.
-    std::optional<uint64_t> applied_chain(raft::Index index) const;
     size_t leaders_elected() const { return _leaders.size(); }
 
   private:
@@ -53,13 +56,14 @@ class Checker {
     struct Applied {
         uint64_t term;
         uint64_t chain;
+        uint64_t before;  // the index applied just before it
     };
 
     std::optional<std::string> _failure;
     std::map<uint64_t, uint64_t> _leaders;                 // term -> node
     std::map<uint64_t, raft::EntryId> _committed_in_term;  // node term -> highest commit seen in it
     std::unordered_map<EntryKey, uint64_t, EntryKeyHash> _log_chains;  // (index, term) -> prefix hash
-    std::unordered_map<uint64_t, Applied> _applied;                    // index -> what was applied there
+    std::map<uint64_t, Applied> _applied;                              // index -> what was applied there
     raft::Index _max_commit;
 };
 

@@ -27,7 +27,6 @@ class Network {
     explicit Network(Random& rng) : _rng(rng) {}
 
     void set_faults(const NetworkFaults& f) { _faults = f; }
-    const NetworkFaults& faults() const { return _faults; }
 
     // Queues `m`; returns false when it was dropped at once.
     bool send(uint64_t now, raft::Message m);
@@ -45,7 +44,6 @@ class Network {
 
     // A message sent some time ago, for replaying stale traffic; nullptr if none yet.
     const raft::Message* old_message();
-    size_t in_flight() const { return _queue.size(); }
 
   private:
     struct InFlight {

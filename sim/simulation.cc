@@ -157,6 +157,10 @@ Event Simulation::message_event(EventKind kind, const raft::Message& m) const {
 
 void Simulation::send(const raft::Message& m) {
     ++_stats.messages;
+    if (m.type == raft::MessageType::append || m.type == raft::MessageType::heartbeat ||
+        m.type == raft::MessageType::snapshot) {
+        _checker.on_leader_message(m.from, m.term);
+    }
     if (!_network.send(_now, m)) record(message_event(EventKind::drop, m));
 }
 
@@ -168,7 +172,21 @@ void Simulation::process(SimNode& n) {
     }
     if (n.persisting || !n.core->has_ready()) return;
     raft::Ready rd = n.core->ready();
-    for (const raft::Message& m : rd.messages) send(m);
+    for (const raft::Message& m : rd.messages) {
+        // The persistence contract, rule 1: what goes out before the Ready is
+        // persisted comes from a leader, in a term already durable.
+        bool leader_type = m.type == raft::MessageType::append || m.type == raft::MessageType::heartbeat ||
+                           m.type == raft::MessageType::snapshot ||
+                           m.type == raft::MessageType::timeout_now ||
+                           m.type == raft::MessageType::read_index_resp;
+        if (!leader_type || m.term > n.store->hard_state().term) {
+            _checker.fail(fmt::format(
+                "persistence contract: node {} sends {} in term {} before persisting (durable "
+                "term {})",
+                n.id.value, raft::to_string(m.type), m.term.value, n.store->hard_state().term.value));
+        }
+        send(m);
+    }
     rd.messages.clear();
     n.persisting = std::move(rd);
     // Simulated fsync latency; crashes in between lose the Ready.
@@ -226,8 +244,9 @@ void Simulation::apply(SimNode& n, const raft::Ready& rd) {
                                       n.sm.applied.value));
             return;
         }
+        raft::Index before = n.sm.applied;
         n.sm.apply(e);
-        _checker.on_apply(n.id, e, n.sm.chain);
+        _checker.on_apply(n.id, e, before, n.sm.chain);
         if (n.sm.membership.contains(n.id)) n.was_member = true;
         auto it = std::find_if(_pending.begin(), _pending.end(),
                                [&](const Proposal& p) { return p.index == e.index && p.node == n.id.value; });

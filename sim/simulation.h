@@ -134,8 +134,7 @@ class Simulation {
     // Swarm testing: each seed draws its own fault rates.
     uint64_t _crash_permille{0};
     uint64_t _leader_kill_permille{0};
-    uint64_t _strand_permille{0};  // chance that a leader is cut off right after a proposal  // chance that a
-                                   // new leader is killed soon after its election
+    uint64_t _strand_permille{0};  // chance that a leader is cut off right after a proposal
     uint64_t _partition_permille{0};
     uint64_t _membership_permille{0};
     uint64_t _snapshot_permille{0};

@@ -10,9 +10,9 @@
 //      persisted. They come only from a leader (appends, heartbeats, snapshot
 //      chunks, timeout-now, read-index answers) and carry a term that is
 //      already durable: a node counts its own vote only once the Ready holding
-//      it has been advanced, so it never leads a term it has not persisted. A leader thereby writes its own log in parallel with
-//      its followers (thesis §10.2.1); it counts itself towards a commit only
-//      after advance() reports its entries durable.
+//      it has been advanced, so it never leads a term it has not persisted. A leader thereby writes its own
+//      log in parallel with its followers (thesis §10.2.1); it counts itself towards a commit only after
+//      advance() reports its entries durable.
 //   2. Before any of `Ready::persisted_messages` is sent, the driver must make
 //      durable, in this order: `snapshot` (replacing the log), `entries`
 //      (dropping every stored entry whose index is at or above the first

@@ -56,10 +56,10 @@ struct Progress {
     Inflights inflights;
     // snapshot state: the snapshot being sent and the next byte to send.
     std::shared_ptr<const Snapshot> snapshot;
-    uint64_t snapshot_offset{0};      // the chunk in flight starts here
-    uint64_t snapshot_sent_tick{0};   // when it was sent, to resend a lost one
-    uint64_t lease_ack_tick{0};  // newest leader tick the follower echoed in this term
-    uint64_t read_ack_seq{0};    // newest ReadIndex round the follower acknowledged
+    uint64_t snapshot_offset{0};     // the chunk in flight starts here
+    uint64_t snapshot_sent_tick{0};  // when it was sent, to resend a lost one
+    uint64_t lease_ack_tick{0};      // newest leader tick the follower echoed in this term
+    uint64_t read_ack_seq{0};        // newest ReadIndex round the follower acknowledged
 
     void become_probe();
     void become_replicate();

@@ -5,7 +5,7 @@ sim="$1"
 a=$("$sim" --seed 4242 --nodes 5 --steps 3000 --trace)
 b=$("$sim" --seed 4242 --nodes 5 --steps 3000 --trace)
 lines=$(printf '%s\n' "$a" | wc -l)
-if [ "$lines" -lt 1000 ]; then
+if [ "$lines" -lt 500 ]; then
     echo "expected a long trace, got $lines lines" >&2
     exit 1
 fi

@@ -316,3 +316,31 @@ TEST(ElectionTest, VoteSurvivesRestart) {
 
 }  // namespace
 }  // namespace fjord::raft::test
+
+namespace fjord::raft::test {
+namespace {
+
+// A lone voter's own vote is a majority, but like any vote it counts only once
+// durable: it must not lead (and send appends in) a term it has not persisted.
+TEST(ElectionTest, LoneVoterLeadsOnlyAfterItsVoteIsPersisted) {
+    Membership m;
+    m.voters = {NodeId{1}};
+    m.learners = {NodeId{2}};
+    SoloNode n(1, m);
+    for (int i = 0; i < 40 && n.node->role() != Role::candidate; ++i) n.node->tick();
+    ASSERT_EQ(n.node->role(), Role::candidate);
+    ASSERT_TRUE(n.node->has_ready());
+    Ready rd = n.node->ready();
+    ASSERT_TRUE(rd.hard_state.has_value());
+    EXPECT_EQ(rd.hard_state->vote, NodeId{1});
+    EXPECT_TRUE(rd.messages.empty());
+    EXPECT_NE(n.node->role(), Role::leader);  // not before advance()
+    n.storage->set_hard_state(*rd.hard_state);
+    n.node->advance(rd);
+    EXPECT_EQ(n.node->role(), Role::leader);
+    Ready next = n.node->ready();
+    for (const Message& msg : next.messages) EXPECT_LE(msg.term, n.storage->hard_state().term);
+}
+
+}  // namespace
+}  // namespace fjord::raft::test

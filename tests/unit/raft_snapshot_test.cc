@@ -198,3 +198,28 @@ TEST(SnapshotTest, DivergentFollowerBeyondLeaderSnapshotGetsSnapshot) {
 
 }  // namespace
 }  // namespace fjord::raft::test
+
+namespace fjord::raft::test {
+namespace {
+
+// Stop-and-wait: a snapshot of many chunks costs about one message per chunk,
+// however many duplicate answers and heartbeats arrive meanwhile.
+TEST(SnapshotTest, ChunkCountStaysLinear) {
+    const std::string image(400, 'i');  // 100 chunks of 4
+    Cluster c(3, 0, [](Config& cfg) { cfg.snapshot_chunk_bytes = 4; });
+    ASSERT_TRUE(c.elect(1));
+    c.crash(3);
+    ASSERT_TRUE(c.propose(1, "x", 2));
+    c.deliver_all();
+    Index at = c.node(1).commit_index();
+    c.storage(1).compact(
+        Snapshot{SnapshotMeta{at, *c.node(1).log().term_at(at), c.node(1).membership()}, image});
+    c.restart(3);
+    c.delivered.clear();
+    c.tick_all(30);
+    ASSERT_EQ(c.storage(3).snapshot()->data, image);
+    EXPECT_LE(c.count_delivered(MessageType::snapshot, 1, 3), 130u);
+}
+
+}  // namespace
+}  // namespace fjord::raft::test
