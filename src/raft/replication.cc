@@ -237,6 +237,7 @@ void Node::on_committed() {
     // A leader that removed itself leads until that change commits, then
     // steps down (thesis §4.2.2).
     if (!membership().is_voter(_config.id) && _log.membership_index() <= committed) {
+        broadcast_append();  // let the remaining voters learn the commit before they must elect
         become_follower(_term, no_node);
     }
 }
