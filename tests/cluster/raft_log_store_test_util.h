@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "cluster/raft_log_store.h"
-#include "common/splitmix.h"
+#include "seeded_rng.h"
 #include "storage/record_batch.h"
 #include "storage/sim_file_system.h"
 #include "storage/state_files.h"
@@ -59,17 +59,7 @@ using raft::Term;
 
 inline const std::string kDir = "/data/partition-0";
 
-// SplitMix64: deterministic everywhere.
-class Rng {
-  public:
-    explicit Rng(uint64_t seed) : _state(seed) {}
-    uint64_t next() { return splitmix64(_state); }
-    uint64_t range(uint64_t lo, uint64_t hi) { return lo + next() % (hi - lo + 1); }
-    bool chance(unsigned percent) { return next() % 100 < percent; }
-
-  private:
-    uint64_t _state;
-};
+using Rng = fjord::testing::SeededRng;
 
 inline storage::LogConfig quiet_config(uint64_t segment_bytes = 1ull << 30) {
     storage::LogConfig config;

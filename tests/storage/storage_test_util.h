@@ -12,25 +12,14 @@
 #include <string_view>
 #include <vector>
 
-#include "common/splitmix.h"
+#include "seeded_rng.h"
 #include "storage/partition_log.h"
 #include "storage/record_batch.h"
 #include "storage/sim_file_system.h"
 
 namespace fjord::storage::testing {
 
-// SplitMix64: deterministic everywhere (std:: distributions are not).
-class Rng {
-  public:
-    explicit Rng(uint64_t seed) : _state(seed) {}
-    uint64_t next() { return splitmix64(_state); }
-    // Uniform in [lo, hi].
-    uint64_t range(uint64_t lo, uint64_t hi) { return lo + next() % (hi - lo + 1); }
-    bool chance(unsigned percent) { return next() % 100 < percent; }
-
-  private:
-    uint64_t _state;
-};
+using Rng = fjord::testing::SeededRng;
 
 // A batch of `records` records at `base`, each value `value_size` bytes whose
 // content depends on `salt` (so batches at the same offset differ).

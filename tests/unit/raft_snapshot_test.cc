@@ -8,6 +8,21 @@
 namespace fjord::raft::test {
 namespace {
 
+// Node 1 leads; node 3 misses an entry, then node 1 compacts its log into a
+// snapshot holding `image`, so node 3 (restarted) can only catch up from it.
+// Returns the snapshot's index (0 on failure).
+Index leave_follower_3_behind_a_snapshot(Cluster& c, const std::string& image) {
+    if (!c.elect(1)) return Index{};
+    c.crash(3);
+    if (!c.propose(1, "x", 2)) return Index{};
+    c.deliver_all();
+    Index at = c.node(1).commit_index();
+    c.storage(1).compact(
+        Snapshot{SnapshotMeta{at, *c.node(1).log().term_at(at), c.node(1).membership()}, image});
+    c.restart(3);
+    return at;
+}
+
 TEST(SnapshotTest, LaggingFollowerGetsChunkedSnapshotThenLaterEntries) {
     const std::string image = "0123456789abcdefghijklmnopq";  // 27 bytes: 7 chunks of 4
     Cluster c(3, 0, [](Config& cfg) { cfg.snapshot_chunk_bytes = 4; });
@@ -74,14 +89,8 @@ TEST(SnapshotTest, LaggingFollowerGetsChunkedSnapshotThenLaterEntries) {
 TEST(SnapshotTest, LostChunkIsResentAfterHeartbeat) {
     const std::string image = "abcdefghijkl";  // 3 chunks of 4
     Cluster c(3, 0, [](Config& cfg) { cfg.snapshot_chunk_bytes = 4; });
-    ASSERT_TRUE(c.elect(1));
-    c.crash(3);
-    ASSERT_TRUE(c.propose(1, "x", 2));
-    c.deliver_all();
-    Index at = c.node(1).commit_index();
-    c.storage(1).compact(
-        Snapshot{SnapshotMeta{at, *c.node(1).log().term_at(at), c.node(1).membership()}, image});
-    c.restart(3);
+    Index at = leave_follower_3_behind_a_snapshot(c, image);
+    ASSERT_NE(at, Index{});
     // Drop the second chunk once.
     bool dropped = false;
     c.filter = [&dropped](const Message& m) {
@@ -119,12 +128,6 @@ TEST(SnapshotTest, SnapshotChunkAtOrBelowCommitIsAcknowledgedWithoutRestore) {
     EXPECT_EQ(rd.persisted_messages[0].type, MessageType::append_resp);
     EXPECT_EQ(rd.persisted_messages[0].log_index, idx(0));
 }
-
-}  // namespace
-}  // namespace fjord::raft::test
-
-namespace fjord::raft::test {
-namespace {
 
 // A follower that already holds the snapshot's entry (same index and term)
 // keeps its log: installing the snapshot would discard entries after it that
@@ -196,28 +199,23 @@ TEST(SnapshotTest, DivergentFollowerBeyondLeaderSnapshotGetsSnapshot) {
     EXPECT_EQ(c.node(1).commit_index(), c.node(3).commit_index());
 }
 
-}  // namespace
-}  // namespace fjord::raft::test
-
-namespace fjord::raft::test {
-namespace {
-
-// Stop-and-wait: a snapshot of many chunks costs about one message per chunk,
-// however many duplicate answers and heartbeats arrive meanwhile.
+// Stop-and-wait: a snapshot of many chunks costs about one message per chunk.
+// Every message here takes a tick to arrive, so heartbeat answers keep coming
+// while a chunk is in flight; resending on each of them would start a new
+// chain of chunks every tick and the traffic would grow quadratically.
 TEST(SnapshotTest, ChunkCountStaysLinear) {
     const std::string image(400, 'i');  // 100 chunks of 4
     Cluster c(3, 0, [](Config& cfg) { cfg.snapshot_chunk_bytes = 4; });
-    ASSERT_TRUE(c.elect(1));
-    c.crash(3);
-    ASSERT_TRUE(c.propose(1, "x", 2));
-    c.deliver_all();
-    Index at = c.node(1).commit_index();
-    c.storage(1).compact(
-        Snapshot{SnapshotMeta{at, *c.node(1).log().term_at(at), c.node(1).membership()}, image});
-    c.restart(3);
+    Index at = leave_follower_3_behind_a_snapshot(c, image);
+    ASSERT_NE(at, Index{});
     c.delivered.clear();
-    c.tick_all(30);
-    ASSERT_EQ(c.storage(3).snapshot()->data, image);
+    auto installed = [&] { return c.storage(3).snapshot()->data == image; };
+    for (int round = 0; round < 1000 && !installed(); ++round) {
+        for (uint64_t id : c.ids()) c.node(id).tick();
+        c.process_readies();
+        c.deliver_queued();
+    }
+    ASSERT_TRUE(installed());
     EXPECT_LE(c.count_delivered(MessageType::snapshot, 1, 3), 130u);
 }
 
