@@ -1,0 +1,69 @@
+// `fjord serve`: one node on one event loop, until SIGINT or SIGTERM. On a
+// signal the node first hands its leaderships to in-sync replicas.
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include "admin/admin_api.h"
+#include "admin/http_server.h"
+#include "app/commands.h"
+#include "cluster/cluster_node.h"
+
+namespace fjord::app {
+
+namespace {
+
+constexpr int kHandOverTimeoutMs = 5000;
+
+std::pair<std::string, uint16_t> split_host_port(const std::string& address) {
+    size_t colon = address.rfind(':');
+    return {address.substr(0, colon), static_cast<uint16_t>(std::stoi(address.substr(colon + 1)))};
+}
+
+}  // namespace
+
+int run_serve(cluster::NodeConfig config) {
+    if (auto valid = cluster::validate(config); !valid) {
+        spdlog::error("fjord serve: {}", valid.error());
+        return 2;
+    }
+    boost::asio::io_context io;
+    cluster::ClusterNode node(io, config);
+    if (auto started = node.start(); !started) {
+        spdlog::error("fjord serve: {}", started.error());
+        return 1;
+    }
+    admin::HttpServer admin(io, admin::make_admin_handler(node));
+    auto [admin_host, admin_port] = split_host_port(config.admin_addr);
+    if (auto bound = admin.listen(admin_host, admin_port); !bound) {
+        spdlog::error("fjord serve: {}", bound.error());
+        return 1;
+    }
+    spdlog::info("node {}: admin API on http://{}", config.node_id, config.admin_addr);
+
+    boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+    bool stopping = false;
+    std::function<void(const boost::system::error_code&, int)> on_signal =
+        [&](const boost::system::error_code& ec, int signal) {
+            if (ec) return;
+            if (stopping) {
+                spdlog::warn("node {}: second signal, exiting at once", config.node_id);
+                io.stop();
+                return;
+            }
+            stopping = true;
+            spdlog::info("node {}: signal {}, shutting down", config.node_id, signal);
+            signals.async_wait(on_signal);
+            node.shutdown(kHandOverTimeoutMs, [&] {
+                admin.stop();
+                io.stop();
+            });
+        };
+    signals.async_wait(on_signal);
+    io.run();
+    spdlog::info("node {}: stopped", config.node_id);
+    return 0;
+}
+
+}  // namespace fjord::app

@@ -1,0 +1,424 @@
+#include "cluster/cluster_node.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+
+#include "cluster/raft_message_codec.h"
+#include "common/big_endian.h"
+#include "common/crc32c.h"
+#include "common/splitmix.h"
+#include "net/transport.h"
+#include "storage/flusher.h"
+#include "storage/posix_file_system.h"
+
+namespace fjord::cluster {
+
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr int64_t kGossipIntervalMs = 100;
+constexpr int64_t kAliveWithinMs = 1000;  // ten gossip rounds
+constexpr int64_t kBalanceIntervalMs = 2000;
+
+// Splits "host:port"; the caller validated the form.
+std::pair<std::string, uint16_t> split_host_port(const std::string& address) {
+    size_t colon = address.rfind(':');
+    return {address.substr(0, colon), static_cast<uint16_t>(std::stoi(address.substr(colon + 1)))};
+}
+
+// A recurring timer on the loop that stops when the node goes away.
+class Repeater {
+  public:
+    Repeater(asio::io_context& io, int64_t interval_ms, std::function<void()> fn)
+        : _timer(io), _interval(interval_ms), _fn(std::move(fn)) {}
+    void start() { arm(); }
+    void stop() { _timer.cancel(); }
+
+  private:
+    void arm() {
+        _timer.expires_after(std::chrono::milliseconds(_interval));
+        _timer.async_wait([this](boost::system::error_code ec) {
+            if (ec) return;
+            _fn();
+            arm();
+        });
+    }
+    asio::steady_timer _timer;
+    int64_t _interval;
+    std::function<void()> _fn;
+};
+
+}  // namespace
+
+std::string cluster_id_of(const std::vector<ClusterMember>& initial_cluster) {
+    std::string text;
+    for (const ClusterMember& m : initial_cluster) text += std::to_string(m.id) + "=" + m.rpc_addr + ",";
+    char hex[9];
+    snprintf(hex, sizeof hex, "%08x", crc32c(text));
+    return std::string("fjord-") + hex;
+}
+
+struct ClusterNode::Timers {
+    Timers(asio::io_context& io, ClusterNode& node)
+        : tick(io, node._config.tick_ms, [&node] { node.on_tick(); }),
+          gossip(io, kGossipIntervalMs, [&node] { node.on_gossip(); }),
+          balance(io, kBalanceIntervalMs, [&node] { node.on_balance(); }) {}
+    Repeater tick;
+    Repeater gossip;
+    Repeater balance;
+};
+
+ClusterNode::ClusterNode(asio::io_context& io, NodeConfig config)
+    : _io(io),
+      _config(std::move(config)),
+      _fs(std::make_unique<storage::PosixFileSystem>()),
+      _controller([this] {
+          if (_reconcile_posted) return;
+          _reconcile_posted = true;
+          post([this] {
+              _reconcile_posted = false;
+              reconcile_partitions();
+          });
+      }) {}
+
+ClusterNode::~ClusterNode() {
+    if (_timers) {
+        _timers->tick.stop();
+        _timers->gossip.stop();
+        _timers->balance.stop();
+    }
+    if (_transport) _transport->stop();
+    // Replicas go before the Flusher, whose last completions find them gone.
+    _replicas.clear();
+    _flusher.reset();
+}
+
+Result<Ok, std::string> ClusterNode::start() {
+    _flusher = std::make_unique<storage::Flusher>([this](std::function<void()> fn) { asio::post(_io, std::move(fn)); });
+    if (auto made = _fs->create_dirs(_config.data_dir); !made)
+        return make_unexpected("cannot create data dir " + _config.data_dir + ": " + made.error().message());
+
+    ReplicaOptions controller;
+    controller.group = kControllerGroup;
+    controller.name = std::string(kControllerTopic) + "-0";
+    controller.dir = _config.data_dir + "/" + controller.name;
+    for (const ClusterMember& m : _config.initial_cluster) controller.founding_voters.push_back(m.id);
+    controller.raft = raft_config(kControllerGroup);
+    controller.replica_lag_ms = _config.replica_lag_time_ms;
+    auto opened = Replica::open(*this, std::move(controller), &_controller);
+    if (!opened) return make_unexpected(opened.error());
+    _replicas.emplace(kControllerGroup, std::move(*opened));
+
+    net::TransportConfig transport;
+    transport.self = _config.node_id;
+    transport.cluster_id = cluster_id_of(_config.initial_cluster);
+    std::tie(transport.listen_host, transport.listen_port) = split_host_port(_config.rpc_addr);
+    for (const ClusterMember& m : _config.initial_cluster) {
+        if (m.id == _config.node_id) continue;
+        auto [host, port] = split_host_port(m.rpc_addr);
+        transport.peers.push_back({m.id, host, port});
+        _peers.emplace(m.id, PeerState{});
+    }
+    _transport = std::make_unique<net::Transport>(
+        _io, std::move(transport), [this](uint64_t from, std::vector<net::Item>& items) { receive(from, items); });
+    auto bound = _transport->start();
+    if (!bound) return make_unexpected(bound.error());
+
+    _timers = std::make_unique<Timers>(_io, *this);
+    _timers->tick.start();
+    _timers->gossip.start();
+    _timers->balance.start();
+    spdlog::info("node {} started: rpc {}, data dir {}, cluster {}", _config.node_id, _config.rpc_addr,
+                 _config.data_dir, cluster_id_of(_config.initial_cluster));
+    return Ok{};
+}
+
+raft::Config ClusterNode::raft_config(uint64_t group) const {
+    raft::Config c;
+    c.id = raft::NodeId{_config.node_id};
+    c.election_tick = std::max(2, _config.election_timeout_ms / _config.tick_ms);
+    c.heartbeat_tick = std::max(1, _config.heartbeat_interval_ms / _config.tick_ms);
+    uint64_t seed = _config.node_id * 0x100000001B3ull ^ group;
+    c.random_seed = splitmix64(seed);
+    return c;
+}
+
+storage::FileSystem& ClusterNode::file_system() {
+    return *_fs;
+}
+
+void ClusterNode::post(std::function<void()> fn) {
+    asio::post(_io, std::move(fn));
+}
+
+int64_t ClusterNode::now_ms() const {
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+void ClusterNode::send_raft(uint64_t group, const raft::Message& m) {
+    net::Item item{net::ItemKind::raft, group, {}};
+    encode_message(item.payload, m);
+    _transport->send(m.to.value, std::move(item));
+}
+
+void ClusterNode::observe_leadership(uint64_t group) {
+    _metrics.observe_election_won();
+    (void)group;
+}
+
+Replica* ClusterNode::replica(uint64_t group) const {
+    auto it = _replicas.find(group);
+    return it == _replicas.end() ? nullptr : it->second.get();
+}
+
+void ClusterNode::receive(uint64_t from, std::vector<net::Item>& items) {
+    PeerState& peer = _peers[from];
+    peer.heard_at = now_ms();
+    for (net::Item& item : items) {
+        switch (item.kind) {
+            case net::ItemKind::raft: {
+                auto m = decode_message(item.payload);
+                Replica* r = replica(item.group);
+                if (!m || m->to.value != _config.node_id) {
+                    _metrics.observe_rpc_decode_error();
+                    spdlog::warn("rpc: dropping a raft message from node {} for group {}: {}", from, item.group,
+                                 m ? "addressed to another node" : m.error());
+                } else if (r) {
+                    r->step(std::move(*m));
+                }
+                break;
+            }
+            case net::ItemKind::node_status: {
+                auto status = decode_node_status(item.payload);
+                if (!status || status->node != from) {
+                    _metrics.observe_rpc_decode_error();
+                    spdlog::warn("rpc: dropping a status from node {}: {}", from,
+                                 status ? "it names another node" : status.error());
+                    break;
+                }
+                peer.status = std::move(*status);
+                peer.status_at = peer.heard_at;
+                break;
+            }
+            case net::ItemKind::transfer_leadership: {
+                Replica* r = replica(item.group);
+                if (r && item.payload.size() == 8 && r->is_leader())
+                    (void)r->transfer_leadership(be::load64(item.payload.data()));
+                break;
+            }
+        }
+    }
+}
+
+void ClusterNode::on_tick() {
+    for (auto& [group, r] : _replicas) r->tick();
+}
+
+NodeInfo ClusterNode::self_info() const {
+    return NodeInfo{_config.node_id, _config.rpc_addr, _config.advertised_kafka_addr, _config.redis_addr,
+                    _config.admin_addr};
+}
+
+NodeStatus ClusterNode::self_status() const {
+    NodeStatus s;
+    NodeInfo info = self_info();
+    s.node = info.id;
+    s.rpc_addr = info.rpc_addr;
+    s.kafka_addr = info.kafka_addr;
+    s.redis_addr = info.redis_addr;
+    s.admin_addr = info.admin_addr;
+    s.controller_leader = controller_leader();
+    s.not_serving_reason = not_serving_reason().value_or("");
+    for (const auto& [group, r] : _replicas) {
+        if (r->is_leader()) s.leading.push_back(r->report());
+    }
+    return s;
+}
+
+void ClusterNode::on_gossip() {
+    std::string payload = encode_node_status(self_status());
+    for (const auto& [id, peer] : _peers) _transport->send(id, net::Item{net::ItemKind::node_status, 0, payload});
+    register_nodes();
+}
+
+bool ClusterNode::alive(uint64_t node) const {
+    if (node == _config.node_id) return true;
+    auto it = _peers.find(node);
+    return it != _peers.end() && it->second.heard_at >= 0 && now_ms() - it->second.heard_at < kAliveWithinMs;
+}
+
+bool ClusterNode::serving(uint64_t node) const {
+    if (node == _config.node_id) return !not_serving_reason();
+    auto it = _peers.find(node);
+    return alive(node) && it->second.status_at >= 0 && it->second.status.not_serving_reason.empty();
+}
+
+uint64_t ClusterNode::controller_leader() const {
+    return replica(kControllerGroup)->leader();
+}
+
+// The controller's leader keeps every founding node's addresses registered,
+// as the nodes gossip them.
+void ClusterNode::register_nodes() {
+    if (!replica(kControllerGroup)->is_leader()) return;
+    for (const ClusterMember& m : _config.initial_cluster) {
+        std::optional<NodeInfo> wanted;
+        if (m.id == _config.node_id) {
+            wanted = self_info();
+        } else if (auto it = _peers.find(m.id); it != _peers.end() && it->second.status_at >= 0) {
+            const NodeStatus& s = it->second.status;
+            wanted = NodeInfo{s.node, s.rpc_addr, s.kafka_addr, s.redis_addr, s.admin_addr};
+        }
+        if (!wanted || _registering.contains(m.id)) continue;
+        auto known = metadata().nodes().find(m.id);
+        if (known != metadata().nodes().end() && known->second == *wanted) continue;
+        _registering.insert(m.id);
+        submit(RegisterNode{*wanted}, [this, id = m.id](ClusterResult<Ok> r) {
+            _registering.erase(id);
+            if (!r) spdlog::warn("controller: registering node {} failed: {}", id, r.error().detail);
+        });
+    }
+}
+
+void ClusterNode::submit(const MetadataCommand& command, std::function<void(ClusterResult<Ok>)> done) {
+    Replica* controller = replica(kControllerGroup);
+    if (!controller->is_leader()) {
+        done(make_unexpected(
+            ClusterError{ClusterErrc::not_controller, "this node does not lead the controller", controller->leader()}));
+        return;
+    }
+    if (auto checked = metadata().check(command); !checked) {
+        ClusterErrc code =
+            checked.error().code == MetadataErrc::topic_exists ? ClusterErrc::already_exists : ClusterErrc::invalid;
+        done(make_unexpected(ClusterError{code, checked.error().detail}));
+        return;
+    }
+    controller->propose(Controller::encode_entry(command, now_ms()), 1,
+                        [this, done = std::move(done)](Result<Appended, ProposeError> r) {
+                            if (!r) {
+                                ClusterErrc code = r.error().code == ProposeErrc::not_leader
+                                                       ? ClusterErrc::not_controller
+                                                       : ClusterErrc::busy;
+                                done(make_unexpected(ClusterError{code, r.error().detail, r.error().leader}));
+                                return;
+                            }
+                            auto outcome = _controller.take_outcome(static_cast<uint64_t>(r->last_offset + 1));
+                            if (outcome && !*outcome) {
+                                done(make_unexpected(ClusterError{ClusterErrc::invalid, outcome->error().detail}));
+                            } else {
+                                done(Ok{});
+                            }
+                        });
+}
+
+namespace {
+
+storage::LogConfig log_config_of(const TopicInfo& topic) {
+    storage::LogConfig c;
+    auto number = [&](const char* key, auto& field) {
+        if (auto it = topic.configs.find(key); it != topic.configs.end()) field = std::stoll(it->second);
+    };
+    number("segment.bytes", c.segment_bytes);
+    number("segment.ms", c.segment_ms);
+    number("retention.bytes", c.retention_bytes);
+    number("retention.ms", c.retention_ms);
+    number("flush.ms", c.flush_interval_ms);
+    if (auto it = topic.configs.find("flush.policy"); it != topic.configs.end()) {
+        c.flush = it->second == "never"      ? storage::FlushPolicy::never
+                  : it->second == "interval" ? storage::FlushPolicy::interval
+                                             : storage::FlushPolicy::every_append;
+    }
+    return c;
+}
+
+}  // namespace
+
+// Opens a replica for every partition assigned to this node.
+void ClusterNode::reconcile_partitions() {
+    for (const auto& [name, topic] : metadata().topics()) {
+        for (const PartitionInfo& p : topic.partitions) {
+            if (_replicas.contains(p.group)) continue;
+            if (std::find(p.replicas.begin(), p.replicas.end(), _config.node_id) == p.replicas.end()) continue;
+            ReplicaOptions options;
+            options.group = p.group;
+            options.name = name + "-" + std::to_string(p.partition);
+            options.dir = _config.data_dir + "/" + options.name;
+            options.founding_voters = p.replicas;
+            options.raft = raft_config(p.group);
+            options.log = log_config_of(topic);
+            options.replica_lag_ms = _config.replica_lag_time_ms;
+            auto opened = Replica::open(*this, std::move(options), nullptr);
+            if (!opened) {
+                spdlog::error("{}", opened.error());
+                continue;
+            }
+            spdlog::info("{}-{}: replica opened (group {}, replicas {})", name, p.partition, p.group,
+                         fmt::join(p.replicas, ","));
+            _replicas.emplace(p.group, std::move(*opened));
+        }
+    }
+}
+
+// Moves each partition's leadership to its preferred replica once that
+// replica serves and is fully caught up: leaders end up spread as placed.
+void ClusterNode::on_balance() {
+    if (_shutting_down) return;
+    for (const auto& [group, r] : _replicas) {
+        if (group == kControllerGroup || !r->is_leader()) continue;
+        auto where = metadata().locate_group(group);
+        if (!where) continue;
+        const PartitionInfo* p = metadata().partition(where->first, where->second);
+        uint64_t preferred = p->replicas.front();
+        if (preferred == _config.node_id || !serving(preferred)) continue;
+        LeaderReport report = r->report();
+        for (const FollowerReport& f : report.followers) {
+            if (f.node == preferred && f.in_sync && f.match == report.last) {
+                spdlog::info("{}: handing leadership back to preferred replica {}", r->name(), preferred);
+                (void)r->transfer_leadership(preferred);
+            }
+        }
+    }
+}
+
+void ClusterNode::shutdown(int timeout_ms, std::function<void()> done) {
+    _shutting_down = true;
+    spdlog::info("node {} shutting down: handing over leaderships", _config.node_id);
+    on_gossip();  // peers learn at once that this node no longer serves
+    finish_shutdown(now_ms() + timeout_ms, std::move(done));
+}
+
+void ClusterNode::finish_shutdown(int64_t deadline, std::function<void()> done) {
+    size_t leading = 0;
+    for (const auto& [group, r] : _replicas) {
+        if (!r->is_leader()) continue;
+        ++leading;
+        LeaderReport report = r->report();
+        const FollowerReport* best = nullptr;
+        for (const FollowerReport& f : report.followers) {
+            if (!serving(f.node) || !f.active) continue;
+            if (!best || f.match > best->match) best = &f;
+        }
+        if (best) (void)r->transfer_leadership(best->node);
+    }
+    if (leading == 0 || now_ms() >= deadline) {
+        if (leading > 0) spdlog::warn("node {}: still leads {} groups at shutdown", _config.node_id, leading);
+        _timers->tick.stop();
+        _timers->gossip.stop();
+        _timers->balance.stop();
+        _transport->stop();
+        done();
+        return;
+    }
+    auto timer = std::make_shared<asio::steady_timer>(_io, std::chrono::milliseconds(20));
+    timer->async_wait([this, timer, deadline, done = std::move(done)](boost::system::error_code) mutable {
+        finish_shutdown(deadline, std::move(done));
+    });
+}
+
+}  // namespace fjord::cluster

@@ -1,0 +1,160 @@
+// Requests a node serves for its clients (the admin API and the command
+// line): topic creation, leadership transfer, appends and committed reads.
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "cluster/cluster_node.h"
+#include "common/big_endian.h"
+#include "net/transport.h"
+#include "storage/record_batch.h"
+
+namespace fjord::cluster {
+
+namespace asio = boost::asio;
+
+void ClusterNode::create_topic(CreateTopic request, std::function<void(ClusterResult<Ok>)> done) {
+    submit(request, std::move(done));
+}
+
+ClusterResult<Replica*> ClusterNode::local_leader(const std::string& topic, int32_t partition) const {
+    if (!metadata().topic(topic))
+        return make_unexpected(ClusterError{ClusterErrc::unknown_topic, "topic '" + topic + "' does not exist"});
+    const PartitionInfo* p = metadata().partition(topic, partition);
+    if (!p) {
+        return make_unexpected(ClusterError{ClusterErrc::unknown_partition,
+                                            "topic '" + topic + "' has no partition " + std::to_string(partition)});
+    }
+    Replica* r = replica(p->group);
+    if (r && r->is_leader()) return r;
+    auto report = leader_report(p->group);
+    uint64_t leader = report ? report->first : (r ? r->leader() : 0);
+    return make_unexpected(ClusterError{ClusterErrc::not_leader,
+                                        topic + "-" + std::to_string(partition) + " is not led by this node", leader});
+}
+
+void ClusterNode::transfer_leadership(const std::string& topic, int32_t partition, uint64_t to,
+                                      std::function<void(ClusterResult<Ok>)> done) {
+    std::optional<PartitionView> view = this->partition(topic, partition);
+    if (!view) {
+        done(make_unexpected(ClusterError{ClusterErrc::unknown_partition,
+                                          topic + "-" + std::to_string(partition) + " does not exist"}));
+        return;
+    }
+    if (std::find(view->replicas.begin(), view->replicas.end(), to) == view->replicas.end()) {
+        done(make_unexpected(ClusterError{ClusterErrc::invalid, "node " + std::to_string(to) + " is not a replica of " +
+                                                                    topic + "-" + std::to_string(partition)}));
+        return;
+    }
+    if (view->leader < 0) {
+        done(make_unexpected(ClusterError{ClusterErrc::busy, topic + "-" + std::to_string(partition) + " has no leader"}));
+        return;
+    }
+    uint64_t leader = static_cast<uint64_t>(view->leader);
+    if (leader != to) {
+        if (leader == _config.node_id) {
+            auto r = replica(view->group)->transfer_leadership(to);
+            if (!r) {
+                done(make_unexpected(ClusterError{ClusterErrc::busy, std::string(raft::to_string(r.error()))}));
+                return;
+            }
+        } else {
+            std::string target;
+            be::append(target, to, 8);
+            _transport->send(leader, net::Item{net::ItemKind::transfer_leadership, view->group, target});
+        }
+    }
+    await_leader(view->group, to, now_ms() + 5000, std::move(done));
+}
+
+// Waits until this node sees `to` lead `group`, or the deadline passes.
+void ClusterNode::await_leader(uint64_t group, uint64_t to, int64_t deadline,
+                               std::function<void(ClusterResult<Ok>)> done) {
+    auto report = leader_report(group);
+    if (report && report->first == to) {
+        done(Ok{});
+        return;
+    }
+    if (now_ms() >= deadline) {
+        done(make_unexpected(ClusterError{ClusterErrc::timeout, "node " + std::to_string(to) +
+                                                                    " did not take over within 5 s (it may be lagging)"}));
+        return;
+    }
+    auto timer = std::make_shared<asio::steady_timer>(_io, std::chrono::milliseconds(20));
+    timer->async_wait([this, timer, group, to, deadline, done = std::move(done)](boost::system::error_code) mutable {
+        await_leader(group, to, deadline, std::move(done));
+    });
+}
+
+void ClusterNode::append(const std::string& topic, int32_t partition, std::vector<std::string> values,
+                         std::function<void(ClusterResult<Appended>)> done) {
+    auto leader = local_leader(topic, partition);
+    if (!leader) {
+        done(make_unexpected(leader.error()));
+        return;
+    }
+    if (values.empty()) {
+        done(make_unexpected(ClusterError{ClusterErrc::invalid, "nothing to append"}));
+        return;
+    }
+    std::vector<storage::Record> records;
+    for (std::string& v : values) records.push_back(storage::Record{"", std::move(v), 0});
+    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count();
+    std::string batch = storage::encode_batch(0, 0, now, records);
+    (*leader)->propose(std::move(batch), static_cast<uint32_t>(records.size()),
+                       [done = std::move(done)](Result<Appended, ProposeError> r) {
+                           if (r) {
+                               done(*r);
+                               return;
+                           }
+                           const ProposeError& e = r.error();
+                           ClusterErrc code = e.code == ProposeErrc::not_leader ? ClusterErrc::not_leader
+                                              : e.code == ProposeErrc::busy     ? ClusterErrc::busy
+                                              : e.code == ProposeErrc::invalid  ? ClusterErrc::invalid
+                                              : e.code == ProposeErrc::failed   ? ClusterErrc::failed
+                                                                                : ClusterErrc::timeout;
+                           done(make_unexpected(ClusterError{code, e.detail, e.leader}));
+                       });
+}
+
+ClusterResult<std::vector<RecordView>> ClusterNode::read(const std::string& topic, int32_t partition, int64_t from,
+                                                         size_t count) {
+    auto leader = local_leader(topic, partition);
+    if (!leader) return make_unexpected(leader.error());
+    Replica& r = **leader;
+    std::vector<RecordView> out;
+    int64_t hw = r.high_watermark();
+    int64_t offset = std::max(from, r.log().start_offset());
+    while (out.size() < count && offset < hw) {
+        auto slice = r.log().read(offset, 1 << 20);
+        if (!slice) return make_unexpected(ClusterError{ClusterErrc::failed, slice.error().detail});
+        if (slice->bytes.empty()) break;
+        std::string_view bytes = slice->bytes;
+        while (!bytes.empty() && out.size() < count) {
+            auto header = storage::validate_batch(bytes);
+            if (!header) {
+                return make_unexpected(ClusterError{ClusterErrc::failed, "corrupt batch in " + r.name() + ": " +
+                                                                             std::string(storage::to_string(header.error()))});
+            }
+            std::string_view batch = bytes.substr(0, header->size);
+            bytes.remove_prefix(header->size);
+            offset = header->last_offset() + 1;
+            if (header->is_control() || header->base_offset >= hw) continue;
+            auto records = storage::decode_records(batch);
+            if (!records) continue;
+            for (size_t i = 0; i < records->size() && out.size() < count; ++i) {
+                int64_t record_offset = header->base_offset + static_cast<int64_t>(i);
+                if (record_offset < from || record_offset >= hw) continue;
+                out.push_back({record_offset, static_cast<uint64_t>(header->leader_epoch), std::move((*records)[i].key),
+                               std::move((*records)[i].value)});
+            }
+        }
+        if (offset <= slice->first_offset) break;
+    }
+    return out;
+}
+
+}  // namespace fjord::cluster

@@ -1,0 +1,239 @@
+#include "cluster/replica.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "cluster/raft_log_store.h"
+
+namespace fjord::cluster {
+
+namespace {
+
+double seconds_since(int64_t start_ms, int64_t now_ms) {
+    return static_cast<double>(now_ms - start_ms) / 1000.0;
+}
+
+}  // namespace
+
+Replica::Replica(ReplicaHost& host, ReplicaOptions options, StateMachine* state_machine)
+    : _host(host),
+      _options(std::move(options)),
+      _state_machine(state_machine),
+      _self(std::make_shared<Replica*>(this)) {}
+
+Replica::~Replica() {
+    *_self = nullptr;
+}
+
+Result<std::unique_ptr<Replica>, std::string> Replica::open(ReplicaHost& host, ReplicaOptions options,
+                                                            StateMachine* state_machine) {
+    std::unique_ptr<Replica> replica(new Replica(host, std::move(options), state_machine));
+    auto started = replica->start();
+    if (!started) return make_unexpected(started.error());
+    return replica;
+}
+
+Result<Ok, std::string> Replica::start() {
+    const std::string& name = _options.name;
+    _options.log.log = [name](const std::string& line) { spdlog::warn("{}: {}", name, line); };
+    auto store = RaftLogStore::open(_host.file_system(), _options.dir, _options.log, &_host.flusher(),
+                                    _host.now_ms());
+    if (!store) return make_unexpected("cannot open the log of " + name + ": " + store.error().detail);
+    _store = std::move(*store);
+    if (_store->hard_state().term == raft::Term{0} && _store->last_index() == raft::Index{0}) {
+        // A new replica: every founding member writes the same first entry.
+        raft::Membership founding;
+        for (uint64_t id : _options.founding_voters) founding.voters.push_back(raft::NodeId{id});
+        std::sort(founding.voters.begin(), founding.voters.end());
+        raft::Bootstrap b = raft::bootstrap(founding);
+        auto appended = _store->append({b.entry}, _host.now_ms());
+        auto synced = appended ? _store->log().sync_now() : storage::StorageResult<Ok>(Ok{});
+        auto saved = (appended && synced) ? _store->set_hard_state(b.hard_state) : storage::StorageResult<Ok>(Ok{});
+        for (const auto* r : {&appended, &synced, &saved}) {
+            if (!*r) return make_unexpected("cannot bootstrap " + name + ": " + r->error().detail);
+        }
+    }
+    _options.raft.stamp_entry = stamp_batch_entry;
+    _node = std::make_unique<raft::Node>(_options.raft, *_store);
+    schedule();
+    return Ok{};
+}
+
+void Replica::tick() {
+    if (!_failure.empty()) return;
+    _node->tick();
+    if (_node->role() == raft::Role::leader) track_in_sync();
+    schedule();
+}
+
+void Replica::step(raft::Message m) {
+    if (!_failure.empty()) return;
+    _node->step(std::move(m));
+    schedule();
+}
+
+void Replica::propose(std::string batch, uint32_t records, ProposeDone done) {
+    if (!_failure.empty()) {
+        done(make_unexpected(ProposeError{ProposeErrc::failed, 0, _failure}));
+        return;
+    }
+    if (_node->role() != raft::Role::leader) {
+        done(make_unexpected(
+            ProposeError{ProposeErrc::not_leader, _node->leader().value, name() + ": not the leader"}));
+        return;
+    }
+    auto index = _node->propose(std::move(batch), records);
+    if (!index) {
+        raft::Error e = index.error();
+        ProposeErrc code = e == raft::Error::invalid_entry ? ProposeErrc::invalid
+                           : e == raft::Error::not_leader  ? ProposeErrc::not_leader
+                                                           : ProposeErrc::busy;
+        done(make_unexpected(ProposeError{code, _node->leader().value,
+                                          name() + ": " + std::string(raft::to_string(e))}));
+        return;
+    }
+    _pending.emplace(index->value, Pending{_node->term().value, records, std::move(done)});
+    schedule();
+}
+
+Result<Ok, raft::Error> Replica::transfer_leadership(uint64_t to) {
+    auto r = _node->transfer_leadership(raft::NodeId{to});
+    schedule();
+    return r;
+}
+
+std::vector<uint64_t> Replica::voters() const {
+    std::vector<uint64_t> out;
+    for (raft::NodeId id : _node->membership().voters) out.push_back(id.value);
+    return out;
+}
+
+storage::PartitionLog& Replica::log() {
+    return _store->log();
+}
+
+LeaderReport Replica::report() const {
+    LeaderReport r;
+    r.group = group();
+    r.term = term();
+    r.commit = high_watermark();
+    r.last = last_index();
+    int64_t now = _host.now_ms();
+    for (const raft::FollowerStatus& f : _node->followers()) {
+        FollowerReport fr;
+        fr.node = f.id.value;
+        fr.match = static_cast<int64_t>(f.match.value);
+        fr.active = f.recent_active;
+        auto it = _catchup.find(f.id.value);
+        fr.in_sync = !f.learner && it != _catchup.end() && now - it->second.caught_up_at <= _options.replica_lag_ms;
+        r.followers.push_back(fr);
+    }
+    return r;
+}
+
+void Replica::track_in_sync() {
+    int64_t now = _host.now_ms();
+    uint64_t last = _node->last_index().value;
+    for (const raft::FollowerStatus& f : _node->followers()) {
+        auto [it, inserted] = _catchup.try_emplace(f.id.value);
+        Catchup& c = it->second;
+        if (inserted) c = Catchup{last, now, now};  // a new leader gives everyone a lag period
+        if (f.match.value >= c.mark_index) {
+            c.caught_up_at = c.mark_time;
+            c.mark_index = last;
+            c.mark_time = now;
+        }
+    }
+}
+
+void Replica::schedule() {
+    if (_scheduled || !_failure.empty()) return;
+    _scheduled = true;
+    _host.post([self = _self] {
+        if (Replica* r = *self) {
+            r->_scheduled = false;
+            r->process_ready();
+        }
+    });
+}
+
+void Replica::process_ready() {
+    if (!_failure.empty() || _persisting || !_node->has_ready()) return;
+    raft::Ready rd = _node->ready();
+    for (const raft::Message& m : rd.messages) _host.send_raft(group(), m);
+    rd.messages.clear();
+    int64_t now = _host.now_ms();
+    if (rd.snapshot) {
+        auto installed = _store->install_snapshot(*rd.snapshot, now);
+        if (!installed) return fail("installing a snapshot", installed.error().detail);
+    }
+    bool must_sync = rd.snapshot || !rd.entries.empty();
+    if (!rd.entries.empty()) {
+        size_t bytes = 0;
+        for (const raft::Entry& e : rd.entries) bytes += e.data.size();
+        auto appended = _store->append(rd.entries, now);
+        if (!appended) return fail("appending", appended.error().detail);
+        _host.observe_append(bytes, seconds_since(now, _host.now_ms()));
+    }
+    _persisting = std::move(rd);
+    if (!must_sync) return finish_ready();
+    _persist_started_ms = now;
+    _store->sync([self = _self](storage::StorageResult<int64_t> synced) {
+        Replica* r = *self;
+        if (!r) return;
+        if (!synced) return r->fail("syncing", synced.error().detail);
+        r->_host.observe_fsync(seconds_since(r->_persist_started_ms, r->_host.now_ms()));
+        r->finish_ready();
+    });
+}
+
+void Replica::finish_ready() {
+    raft::Ready rd = std::move(*_persisting);
+    _persisting.reset();
+    if (rd.hard_state) {
+        auto saved = _store->set_hard_state(*rd.hard_state);
+        if (!saved) return fail("saving the hard state", saved.error().detail);
+    }
+    for (const raft::Message& m : rd.persisted_messages) _host.send_raft(group(), m);
+    apply(rd.committed);
+    _node->advance(rd);
+    raft::Role role = _node->role();
+    if (role == raft::Role::leader && _last_role != raft::Role::leader) {
+        spdlog::info("{}: leader in term {}", name(), term());
+        _catchup.clear();
+        _host.observe_leadership(group());
+    }
+    _last_role = role;
+    schedule();
+}
+
+void Replica::apply(const std::vector<raft::Entry>& committed) {
+    for (const raft::Entry& e : committed) {
+        if (e.type == raft::EntryType::normal && _state_machine) _state_machine->apply(e);
+        _applied = e.index.value;
+        // Proposals at or below a committed index are settled: theirs if the
+        // committed entry is the one they proposed, lost otherwise.
+        while (!_pending.empty() && _pending.begin()->first <= e.index.value) {
+            auto node = _pending.extract(_pending.begin());
+            Pending& p = node.mapped();
+            if (node.key() == e.index.value && p.term == e.term.value) {
+                p.done(Appended{static_cast<int64_t>(node.key() - p.records), static_cast<int64_t>(node.key() - 1),
+                                p.term});
+            } else {
+                p.done(make_unexpected(ProposeError{ProposeErrc::lost, _node->leader().value,
+                                                    name() + ": overwritten by another leader's entry"}));
+            }
+        }
+    }
+}
+
+void Replica::fail(const std::string& what, const std::string& detail) {
+    _failure = name() + ": stopped after a storage error while " + what + ": " + detail;
+    spdlog::error("{}", _failure);
+    _persisting.reset();
+    auto pending = std::move(_pending);
+    for (auto& [index, p] : pending) p.done(make_unexpected(ProposeError{ProposeErrc::failed, 0, _failure}));
+}
+
+}  // namespace fjord::cluster

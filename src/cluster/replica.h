@@ -1,0 +1,162 @@
+// One node's replica of one partition: a Raft core over its log on disk,
+// driven on the node's event loop. It carries out each Ready as the
+// persistence contract in raft/node.h demands: leader messages go out at
+// once, the entries are written and group-committed by the Flusher's fsync,
+// then the hard state is saved, the acknowledgements go out and committed
+// entries are applied. Proposals are answered when their entry commits.
+//
+// A storage failure (disk full, failed fsync) stops the replica: it stops
+// ticking and answering, so the other replicas elect a leader without it, and
+// the node reports why on /health. A restart recovers from what the disk holds.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cluster/node_status.h"
+#include "common/result.h"
+#include "raft/node.h"
+#include "storage/partition_log.h"
+
+namespace fjord::storage {
+class FileSystem;
+class Flusher;
+}  // namespace fjord::storage
+
+namespace fjord::cluster {
+
+class RaftLogStore;
+
+// What a replica needs from the node that hosts it.
+class ReplicaHost {
+  public:
+    virtual ~ReplicaHost() = default;
+    virtual storage::FileSystem& file_system() = 0;
+    virtual storage::Flusher& flusher() = 0;
+    // Runs `fn` on the event loop after the current event.
+    virtual void post(std::function<void()> fn) = 0;
+    virtual void send_raft(uint64_t group, const raft::Message& m) = 0;
+    virtual int64_t now_ms() const = 0;
+    // Observations for the metrics.
+    virtual void observe_append(size_t bytes, double seconds) = 0;
+    virtual void observe_fsync(double seconds) = 0;
+    virtual void observe_leadership(uint64_t group) = 0;
+};
+
+// The state machine a replica feeds with committed application entries (the
+// core's no-ops and membership entries are not passed on).
+class StateMachine {
+  public:
+    virtual ~StateMachine() = default;
+    virtual void apply(const raft::Entry& entry) = 0;
+};
+
+struct ReplicaOptions {
+    uint64_t group{0};
+    std::string name;  // for logs and errors, e.g. "orders-0"
+    std::string dir;
+    std::vector<uint64_t> founding_voters;  // used only when `dir` holds no log yet
+    raft::Config raft;
+    storage::LogConfig log;
+    int64_t replica_lag_ms{10000};  // a follower not caught up for this long leaves the ISR
+};
+
+// Where a committed proposal landed, in Kafka offsets.
+struct Appended {
+    int64_t base_offset{0};
+    int64_t last_offset{0};
+    uint64_t term{0};
+};
+
+enum class ProposeErrc : uint8_t {
+    not_leader,    // nothing was appended; `leader` says where to go
+    busy,          // backpressure or a leadership transfer; nothing was appended, retry
+    lost,          // the entry was overwritten by another leader's: it did not commit
+    failed,        // the replica stopped on a storage error; the outcome is unknown
+    invalid,       // the batch itself was refused
+};
+struct ProposeError {
+    ProposeErrc code;
+    uint64_t leader{0};
+    std::string detail;
+};
+using ProposeDone = std::function<void(Result<Appended, ProposeError>)>;
+
+class Replica {
+  public:
+    static Result<std::unique_ptr<Replica>, std::string> open(ReplicaHost& host, ReplicaOptions options,
+                                                              StateMachine* state_machine);
+    ~Replica();
+    Replica(const Replica&) = delete;
+    Replica& operator=(const Replica&) = delete;
+
+    void tick();
+    void step(raft::Message m);
+    // Proposes one record batch of `records` records; `done` runs once it
+    // commits or definitely failed.
+    void propose(std::string batch, uint32_t records, ProposeDone done);
+    Result<Ok, raft::Error> transfer_leadership(uint64_t to);
+
+    uint64_t group() const { return _options.group; }
+    const std::string& name() const { return _options.name; }
+    uint64_t id() const { return _options.raft.id.value; }
+    bool is_leader() const { return _failure.empty() && _node->role() == raft::Role::leader; }
+    uint64_t leader() const { return _failure.empty() ? _node->leader().value : 0; }
+    uint64_t term() const { return _node->term().value; }
+    // Offsets below this are committed and applied here (Kafka's high watermark).
+    int64_t high_watermark() const { return static_cast<int64_t>(_applied); }
+    uint64_t commit_index() const { return _node->commit_index().value; }
+    int64_t last_index() const { return static_cast<int64_t>(_node->last_index().value); }
+    std::vector<uint64_t> voters() const;
+    // A leader's view of replication, for status and the ISR.
+    LeaderReport report() const;
+    // Why the replica stopped; empty while it runs.
+    const std::string& failure() const { return _failure; }
+    storage::PartitionLog& log();
+
+  private:
+    Replica(ReplicaHost& host, ReplicaOptions options, StateMachine* state_machine);
+    Result<Ok, std::string> start();
+    void schedule();
+    void process_ready();
+    void finish_ready();
+    void apply(const std::vector<raft::Entry>& committed);
+    void track_in_sync();
+    void fail(const std::string& what, const std::string& detail);
+
+    struct Pending {
+        uint64_t term;
+        uint32_t records;
+        ProposeDone done;
+    };
+    // Progress of a follower toward the ISR: it is in sync if it reached the
+    // leader's last index as of `mark_time` within the lag time.
+    struct Catchup {
+        uint64_t mark_index{0};
+        int64_t mark_time{0};
+        int64_t caught_up_at{0};
+    };
+
+    ReplicaHost& _host;
+    ReplicaOptions _options;
+    StateMachine* _state_machine;
+    std::unique_ptr<RaftLogStore> _store;
+    std::unique_ptr<raft::Node> _node;
+    std::optional<raft::Ready> _persisting;  // the Ready whose fsync is in flight
+    int64_t _persist_started_ms{0};
+    bool _scheduled{false};
+    uint64_t _applied{0};
+    raft::Role _last_role{raft::Role::follower};
+    std::map<uint64_t, Pending> _pending;  // by Raft index
+    std::map<uint64_t, Catchup> _catchup;  // by follower id
+    std::string _failure;
+    // Guards callbacks that may outlive the replica (posted work, fsyncs).
+    std::shared_ptr<Replica*> _self;
+};
+
+}  // namespace fjord::cluster
