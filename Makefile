@@ -14,7 +14,7 @@ export CCACHE_NOHASHDIR  := 1
 export ASAN_OPTIONS      := detect_leaks=1
 export UBSAN_OPTIONS     := print_stacktrace=1
 
-.PHONY: all deps build build-asan build-fuzz test fuzz run bench format clean
+.PHONY: all deps build build-asan build-fuzz test fuzz run demo bench format clean
 
 all: build
 
@@ -68,7 +68,14 @@ fuzz: build-fuzz
 		-artifact_prefix=$(FUZZ_BUILD_DIR)/artifacts/ $(FUZZ_BUILD_DIR)/corpus/segment_recovery \
 		$(wildcard fuzz/corpus/segment_recovery)
 
+# A local 3-node cluster: node 1 is Kafka 9092, RPC 9093, admin 9094, Redis
+# 9095; node i adds 10*(i-1). Data persists in $(RUN_DATA_DIR) across runs.
+RUN_DATA_DIR ?= $(BUILD_DIR)/dev-cluster
 run: build
+	./$(BUILD_DIR)/fjord dev-cluster --nodes 3 --base-port 9092 --data-dir $(RUN_DATA_DIR)
+
+# The narrated simulator run: a 5-node cluster under faults, one at a time.
+demo: build
 	./$(BUILD_DIR)/fjord-sim --demo
 
 bench: build

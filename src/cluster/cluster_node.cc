@@ -407,7 +407,12 @@ void ClusterNode::finish_shutdown(int64_t deadline, std::function<void()> done) 
         if (best) (void)r->transfer_leadership(best->node);
     }
     if (leading == 0 || now_ms() >= deadline) {
-        if (leading > 0) spdlog::warn("node {}: still leads {} groups at shutdown", _config.node_id, leading);
+        if (leading > 0) {
+            spdlog::warn("node {}: still leads {} groups at shutdown (no in-sync replica took over)",
+                         _config.node_id, leading);
+        } else {
+            spdlog::info("node {}: leads no group any more", _config.node_id);
+        }
         _timers->tick.stop();
         _timers->gossip.stop();
         _timers->balance.stop();

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "cluster/raft_log_store.h"
@@ -121,6 +122,7 @@ LeaderReport Replica::report() const {
     r.last = last_index();
     int64_t now = _host.now_ms();
     for (const raft::FollowerStatus& f : _node->followers()) {
+        if (f.id == _options.raft.id) continue;
         FollowerReport fr;
         fr.node = f.id.value;
         fr.match = static_cast<int64_t>(f.match.value);
@@ -136,6 +138,7 @@ void Replica::track_in_sync() {
     int64_t now = _host.now_ms();
     uint64_t last = _node->last_index().value;
     for (const raft::FollowerStatus& f : _node->followers()) {
+        if (f.id == _options.raft.id) continue;
         auto [it, inserted] = _catchup.try_emplace(f.id.value);
         Catchup& c = it->second;
         if (inserted) c = Catchup{last, now, now};  // a new leader gives everyone a lag period

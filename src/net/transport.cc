@@ -49,7 +49,6 @@ class Transport::Impl : public std::enable_shared_from_this<Impl> {
         if (!ec) _acceptor.listen(asio::socket_base::max_listen_connections, ec);
         if (ec) return make_unexpected("cannot listen on rpc address " + where + ": " + ec.message());
         uint16_t port = _acceptor.local_endpoint().port();
-        auto self = shared_from_this();
         asio::co_spawn(_io, accept_loop(), asio::detached);
         for (auto& [id, peer] : _peers) {
             if (_config.self < id) asio::co_spawn(_io, dial_loop(id), asio::detached);
