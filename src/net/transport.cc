@@ -113,7 +113,10 @@ class Transport::Impl : public std::enable_shared_from_this<Impl> {
             return;
         }
         auto frame = std::make_shared<std::string>();
-        append_frame(*frame, encode_batch(_config.self, peer.queue));
+        size_t start = start_frame(*frame);
+        BatchWriter batch(*frame, _config.self);
+        for (const Item& item : peer.queue) batch.add(item.kind, item.group, item.payload);
+        finish_frame(*frame, start);
         peer.queue.clear();
         peer.queued_bytes = 0;
         asio::async_write(peer.conn->socket, asio::buffer(*frame),

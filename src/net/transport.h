@@ -40,7 +40,9 @@ struct TransportConfig {
     uint16_t listen_port{0};
     std::vector<PeerAddress> peers;  // every other node of the cluster
     uint32_t max_frame_body = kMaxFrameBody;
-    size_t max_queued_bytes = 64 << 20;  // per peer; items beyond are dropped
+    // Per peer; items beyond are dropped. Half the frame limit, so that a
+    // frame of everything queued always fits it.
+    size_t max_queued_bytes = kMaxFrameBody / 2;
 };
 
 struct TransportStats {
