@@ -2,14 +2,31 @@
 // CLI11 is included here only (it costs seconds per translation unit).
 #include <unistd.h>
 
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include <CLI/CLI.hpp>
 #include <climits>
+#include <cstdio>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "app/commands.h"
+#include "app/config_file.h"
 #include "app/dev_cluster.h"
 
 namespace {
+
+// The file named by `serve --config FILE` (or --config=FILE), if any.
+std::optional<std::string> config_file_argument(int argc, char** argv) {
+    for (int i = 1; i < argc; ++i) {
+        std::string_view arg = argv[i];
+        if (arg == "--config" && i + 1 < argc) return std::string(argv[i + 1]);
+        if (arg.starts_with("--config=")) return std::string(arg.substr(9));
+    }
+    return std::nullopt;
+}
 
 std::string self_executable(const char* argv0) {
     char path[PATH_MAX];
@@ -19,19 +36,18 @@ std::string self_executable(const char* argv0) {
 
 void add_serve(CLI::App& app, fjord::cluster::NodeConfig& c, std::string& initial_cluster) {
     CLI::App* serve = app.add_subcommand("serve", "Run one node in the foreground until SIGINT/SIGTERM");
-    serve->set_config("--config", "", "Read these settings from a TOML file (flags win), e.g. node-id = 1");
-    serve->allow_config_extras(false);
-    serve->add_option("--node-id", c.node_id, "This node's id (positive; also its Kafka broker id)")->required();
-    serve->add_option("--data-dir", c.data_dir, "Directory of this node's logs")->required();
+    // Read before the flags are parsed (see main), so that flags win.
+    serve->add_option("--config", "A TOML file with these settings' keys (node-id = 1, ...); flags win");
+    serve->add_option("--node-id", c.node_id, "This node's id (positive; also its Kafka broker id)");
+    serve->add_option("--data-dir", c.data_dir, "Directory of this node's logs");
     serve->add_option("--rpc-addr", c.rpc_addr, "HOST:PORT for node-to-node traffic (default: from --initial-cluster)");
-    serve->add_option("--kafka-addr", c.kafka_addr, "HOST:PORT of the Kafka listener")->required();
+    serve->add_option("--kafka-addr", c.kafka_addr, "HOST:PORT of the Kafka listener");
     serve->add_option("--advertised-kafka-addr", c.advertised_kafka_addr,
                       "HOST:PORT clients are told to use (default: --kafka-addr)");
-    serve->add_option("--redis-addr", c.redis_addr, "HOST:PORT of the Redis listener")->required();
-    serve->add_option("--admin-addr", c.admin_addr, "HOST:PORT of the admin HTTP API")->required();
+    serve->add_option("--redis-addr", c.redis_addr, "HOST:PORT of the Redis listener");
+    serve->add_option("--admin-addr", c.admin_addr, "HOST:PORT of the admin HTTP API");
     serve->add_option("--initial-cluster", initial_cluster,
-                      "The founding voters, identical on each: ID=HOST:PORT,... (RPC addresses)")
-        ->required();
+                      "The founding voters, identical on each: ID=HOST:PORT,... (RPC addresses)");
     serve->add_option("--default-replication-factor", c.default_replication_factor,
                       "Replication factor of topics created without one")
         ->capture_default_str();
@@ -51,6 +67,9 @@ void add_serve(CLI::App& app, fjord::cluster::NodeConfig& c, std::string& initia
 }  // namespace
 
 int main(int argc, char** argv) {
+    // Logs go to stderr, leaving stdout to the commands' output.
+    spdlog::set_default_logger(spdlog::stderr_color_mt("fjord"));
+    spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
     CLI::App app{"fjord: a replicated log with Kafka and Redis faces"};
     app.require_subcommand(1);
 
@@ -90,15 +109,25 @@ int main(int argc, char** argv) {
     read->add_option("--from", from, "First offset")->capture_default_str();
     read->add_option("--count", count, "At most this many entries (-1: all committed)")->capture_default_str();
 
+    if (argc > 1 && std::string_view(argv[1]) == "serve") {
+        if (auto path = config_file_argument(argc, argv)) {
+            if (auto loaded = fjord::app::load_config_file(*path, serve_config, initial_cluster); !loaded) {
+                std::fprintf(stderr, "fjord serve: %s\n", loaded.error().c_str());
+                return 2;
+            }
+        }
+    }
     CLI11_PARSE(app, argc, argv);
 
     if (app.got_subcommand("serve")) {
-        auto members = fjord::cluster::parse_initial_cluster(initial_cluster);
-        if (!members) {
-            std::fprintf(stderr, "fjord serve: %s\n", members.error().c_str());
-            return 2;
+        if (!initial_cluster.empty()) {  // else validate() reports it missing
+            auto members = fjord::cluster::parse_initial_cluster(initial_cluster);
+            if (!members) {
+                std::fprintf(stderr, "fjord serve: %s\n", members.error().c_str());
+                return 2;
+            }
+            serve_config.initial_cluster = std::move(*members);
         }
-        serve_config.initial_cluster = std::move(*members);
         return fjord::app::run_serve(serve_config);
     }
     if (app.got_subcommand("dev-cluster")) {

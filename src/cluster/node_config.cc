@@ -60,7 +60,8 @@ Result<std::vector<ClusterMember>, std::string> parse_initial_cluster(const std:
 Result<Ok, std::string> validate(NodeConfig& c) {
     if (c.node_id == 0) return make_unexpected(std::string("--node-id must be a positive integer"));
     if (c.data_dir.empty()) return make_unexpected(std::string("--data-dir is required"));
-    if (c.initial_cluster.empty()) return make_unexpected(std::string("--initial-cluster is required (ID=HOST:PORT,...)"));
+    if (c.initial_cluster.empty())
+        return make_unexpected(std::string("--initial-cluster is required (ID=HOST:PORT,...)"));
     auto self = std::find_if(c.initial_cluster.begin(), c.initial_cluster.end(),
                              [&](const ClusterMember& m) { return m.id == c.node_id; });
     if (self == c.initial_cluster.end()) {
