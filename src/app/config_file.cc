@@ -51,6 +51,7 @@ Result<Ok, std::string> load_config_file(const std::string& path, cluster::NodeC
             {"initial-cluster", setter(initial_cluster)},
             {"default-replication-factor", setter(c.default_replication_factor)},
             {"min-insync-replicas", setter(c.min_insync_replicas)},
+            {"default-partitions", setter(c.default_partitions)},
             {"election-timeout-ms", setter(c.election_timeout_ms)},
             {"heartbeat-interval-ms", setter(c.heartbeat_interval_ms)},
             {"replica-lag-time-ms", setter(c.replica_lag_time_ms)},

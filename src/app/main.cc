@@ -51,6 +51,11 @@ void add_serve(CLI::App& app, fjord::cluster::NodeConfig& c, std::string& initia
     serve->add_option("--default-replication-factor", c.default_replication_factor,
                       "Replication factor of topics created without one")
         ->capture_default_str();
+    serve->add_option("--default-partitions", c.default_partitions, "Partition count of auto-created topics")
+        ->capture_default_str();
+    serve->add_option("--auto-create-topics", c.auto_create_topics,
+                      "Create a topic a client names in Metadata or Produce (Kafka's auto.create.topics.enable)")
+        ->capture_default_str();
     serve->add_option("--min-insync-replicas", c.min_insync_replicas,
                       "Replicas that must be in sync for acks=all writes")
         ->capture_default_str();

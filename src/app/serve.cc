@@ -9,6 +9,8 @@
 #include "admin/http_server.h"
 #include "app/commands.h"
 #include "cluster/cluster_node.h"
+#include "kafka/broker.h"
+#include "kafka/kafka_server.h"
 
 namespace fjord::app {
 
@@ -41,6 +43,18 @@ int run_serve(cluster::NodeConfig config) {
         return 1;
     }
     spdlog::info("node {}: admin API on http://{}", config.node_id, config.admin_addr);
+    kafka::Broker broker(io, node);
+    kafka::KafkaServer kafka_server(io, [&broker](const kafka::RequestHeader& h, std::string_view body,
+                                                  std::function<void(kafka::Response)> done) {
+        broker.handle(h, body, std::move(done));
+    });
+    auto [kafka_host, kafka_port] = split_host_port(config.kafka_addr);
+    if (auto bound = kafka_server.listen(kafka_host, kafka_port); !bound) {
+        spdlog::error("fjord serve: {}", bound.error());
+        return 1;
+    }
+    spdlog::info("node {}: Kafka listener on {} (advertised as {})", config.node_id, config.kafka_addr,
+                 config.advertised_kafka_addr);
 
     boost::asio::signal_set signals(io, SIGINT, SIGTERM);
     bool stopping = false;
@@ -56,6 +70,7 @@ int run_serve(cluster::NodeConfig config) {
             spdlog::info("node {}: signal {}, shutting down", config.node_id, signal);
             signals.async_wait(on_signal);
             node.shutdown(kHandOverTimeoutMs, [&] {
+                kafka_server.stop();
                 admin.stop();
                 io.stop();
             });

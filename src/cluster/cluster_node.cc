@@ -6,6 +6,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <filesystem>
 
 #include "cluster/raft_message_codec.h"
 #include "common/big_endian.h"
@@ -167,6 +168,28 @@ void ClusterNode::send_raft(uint64_t group, const raft::Message& m) {
     _transport->send(m.to.value, std::move(item));
 }
 
+void ClusterNode::on_applied(uint64_t group) {
+    if (_applied_listener) _applied_listener(group);
+}
+
+void ClusterNode::request_topic(const CreateTopic& request) {
+    if (metadata().topic(request.name) || !_requested_topics.insert(request.name).second) return;
+    auto forget = [this, name = request.name](const ClusterResult<Ok>& r) {
+        _requested_topics.erase(name);
+        if (!r && r.error().code != ClusterErrc::already_exists)
+            spdlog::warn("auto-creating topic {} failed: {}", name, r.error().detail);
+    };
+    uint64_t controller = controller_leader();
+    if (controller == _config.node_id || controller == 0) {
+        submit(request, forget);
+    } else {
+        _transport->send(controller, net::Item{net::ItemKind::create_topic, kControllerGroup, encode_command(request)});
+        // Asked again after a while if the topic has not appeared by then.
+        auto timer = std::make_shared<asio::steady_timer>(_io, std::chrono::seconds(2));
+        timer->async_wait([this, timer, name = request.name](boost::system::error_code) { _requested_topics.erase(name); });
+    }
+}
+
 void ClusterNode::observe_leadership(uint64_t group) {
     _metrics.observe_election_won();
     (void)group;
@@ -204,6 +227,15 @@ void ClusterNode::receive(uint64_t from, std::vector<net::Item>& items) {
                 }
                 peer.status = std::move(*status);
                 peer.status_at = peer.heard_at;
+                break;
+            }
+            case net::ItemKind::create_topic: {
+                auto command = decode_command(item.payload);
+                if (command && std::holds_alternative<CreateTopic>(*command)) {
+                    request_topic(std::get<CreateTopic>(*command));
+                } else {
+                    _metrics.observe_rpc_decode_error();
+                }
                 break;
             }
             case net::ItemKind::transfer_leadership: {
@@ -296,7 +328,7 @@ void ClusterNode::submit(const MetadataCommand& command, std::function<void(Clus
     if (auto checked = metadata().check(command); !checked) {
         ClusterErrc code =
             checked.error().code == MetadataErrc::topic_exists ? ClusterErrc::already_exists : ClusterErrc::invalid;
-        done(make_unexpected(ClusterError{code, checked.error().detail}));
+        done(make_unexpected(ClusterError{code, checked.error().detail, 0, checked.error().code}));
         return;
     }
     controller->propose(Controller::encode_entry(command, now_ms()), 1,
@@ -310,7 +342,8 @@ void ClusterNode::submit(const MetadataCommand& command, std::function<void(Clus
                             }
                             auto outcome = _controller.take_outcome(static_cast<uint64_t>(r->last_offset + 1));
                             if (outcome && !*outcome) {
-                                done(make_unexpected(ClusterError{ClusterErrc::invalid, outcome->error().detail}));
+                                done(make_unexpected(ClusterError{ClusterErrc::invalid, outcome->error().detail, 0,
+                                                                  outcome->error().code}));
                             } else {
                                 done(Ok{});
                             }
@@ -339,8 +372,21 @@ storage::LogConfig log_config_of(const TopicInfo& topic) {
 
 }  // namespace
 
-// Opens a replica for every partition assigned to this node.
+// Opens a replica for every partition assigned to this node, and closes
+// (and deletes) those of deleted topics.
 void ClusterNode::reconcile_partitions() {
+    for (auto it = _replicas.begin(); it != _replicas.end();) {
+        if (it->first == kControllerGroup || metadata().locate_group(it->first)) {
+            ++it;
+            continue;
+        }
+        std::string dir = it->second->log().dir();
+        spdlog::info("{}: topic deleted, removing the replica and {}", it->second->name(), dir);
+        it = _replicas.erase(it);
+        std::error_code ec;
+        std::filesystem::remove_all(dir, ec);
+        if (ec) spdlog::warn("cannot remove {}: {}", dir, ec.message());
+    }
     for (const auto& [name, topic] : metadata().topics()) {
         for (const PartitionInfo& p : topic.partitions) {
             if (_replicas.contains(p.group)) continue;

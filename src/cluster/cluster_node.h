@@ -93,6 +93,7 @@ struct ClusterError {
     ClusterErrc code;
     std::string detail;
     uint64_t leader{0};
+    std::optional<MetadataErrc> metadata_code{};  // why the controller refused a command
 };
 template <typename T>
 using ClusterResult = Result<T, ClusterError>;
@@ -125,6 +126,8 @@ class ClusterNode final : public ReplicaHost {
 
     // Requests. Callbacks run on the loop, exactly once.
     void create_topic(CreateTopic request, std::function<void(ClusterResult<Ok>)> done);
+    // Checks a metadata command and, on the controller's leader, commits it.
+    void submit(const MetadataCommand& command, std::function<void(ClusterResult<Ok>)> done);
     void transfer_leadership(const std::string& topic, int32_t partition, uint64_t to,
                              std::function<void(ClusterResult<Ok>)> done);
     // Appends each value as a record, all in one batch, on the partition's leader.
@@ -143,6 +146,15 @@ class ClusterNode final : public ReplicaHost {
     void observe_append(size_t bytes, double seconds) override { _metrics.observe_append(bytes, seconds); }
     void observe_fsync(double seconds) override { _metrics.observe_fsync(seconds); }
     void observe_leadership(uint64_t group) override;
+    void on_applied(uint64_t group) override;
+    // Runs after a group's high watermark moved (e.g. to wake long-polling fetches).
+    void set_applied_listener(std::function<void(uint64_t group)> listener) { _applied_listener = std::move(listener); }
+    // The local replica of a partition when this node leads it; otherwise
+    // not_leader (with the leader, if known), unknown_topic or unknown_partition.
+    ClusterResult<Replica*> local_leader(const std::string& topic, int32_t partition) const;
+    // Creates the topic through the controller's leader, wherever it is; the
+    // outcome is not reported (clients see the topic appear in metadata).
+    void request_topic(const CreateTopic& request);
 
   private:
     struct Timers;
@@ -158,13 +170,11 @@ class ClusterNode final : public ReplicaHost {
     void receive(uint64_t from, std::vector<net::Item>& items);
     void reconcile_partitions();
     void register_nodes();
-    void submit(const MetadataCommand& command, std::function<void(ClusterResult<Ok>)> done);
     NodeInfo self_info() const;
     NodeStatus self_status() const;
     bool alive(uint64_t node) const;
     bool serving(uint64_t node) const;
     Replica* replica(uint64_t group) const;
-    ClusterResult<Replica*> local_leader(const std::string& topic, int32_t partition) const;
     raft::Config raft_config(uint64_t group) const;
     // The freshest leader report for a group: our own, or a live peer's.
     std::optional<std::pair<uint64_t, LeaderReport>> leader_report(uint64_t group) const;
@@ -184,6 +194,8 @@ class ClusterNode final : public ReplicaHost {
     std::set<uint64_t> _registering;
     bool _reconcile_posted{false};
     bool _shutting_down{false};
+    std::function<void(uint64_t group)> _applied_listener;
+    std::set<std::string> _requested_topics;  // auto-creations asked of the controller, not yet seen
 };
 
 }  // namespace fjord::cluster

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <iterator>
 #include <limits>
 #include <optional>
 #include <set>
@@ -263,6 +264,23 @@ Check check_command(const MetadataImage& image, const SetTopicConfig& c) {
     return Ok{};
 }
 
+Check check_command(const MetadataImage& image, const AddPartitions& c) {
+    if (auto r = check_known_topic(image, c.name); !r) return r;
+    const TopicInfo& topic = image.topics.at(c.name);
+    const size_t current = topic.partitions.size();
+    if (c.count <= static_cast<int64_t>(current)) {
+        return refuse(MetadataErrc::invalid_partitions,
+                      "topic " + quote(c.name) + " already has " + std::to_string(current) +
+                          (current == 1 ? " partition" : " partitions") +
+                          "; the count can only grow (asked for " + std::to_string(c.count) + ")");
+    }
+    if (auto r = check_partition_count(c.name, c.count); !r) return r;
+    // Holds for every topic a command created (nodes are never removed) and
+    // for every restored one; placement relies on it, so apply() must not
+    // get past here without it.
+    return check_replication_factor(c.name, topic.replication_factor, image.nodes.size());
+}
+
 // ---------------------------------------------------------------------------
 // Placement.
 
@@ -450,6 +468,22 @@ void Metadata::apply_checked(const SetTopicConfig& c) {
     auto& configs = _image.topics.at(c.name).configs;
     for (const auto& key : c.remove) configs.erase(key);
     for (const auto& [key, value] : c.set) configs[key] = value;
+}
+
+void Metadata::apply_checked(const AddPartitions& c) {
+    NodeLoad load = current_load(_image);
+    auto it = _image.topics.find(c.name);
+    // Ties start as in CreateTopic, one node on per topic and per partition:
+    // per topic ordered before this one (the state has no creation order),
+    // and per partition counting on from the existing ones.
+    const size_t first_start = static_cast<size_t>(std::distance(_image.topics.begin(), it));
+    TopicInfo& topic = it->second;
+    for (auto p = static_cast<int32_t>(topic.partitions.size()); p < c.count; ++p) {
+        const size_t start = first_start + static_cast<size_t>(p);
+        topic.partitions.push_back(
+            place_partition(load, start, p, topic.replication_factor, _image.next_group++));
+        _groups[topic.partitions.back().group] = {c.name, p};
+    }
 }
 
 const TopicInfo* Metadata::topic(std::string_view name) const {

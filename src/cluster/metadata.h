@@ -8,7 +8,8 @@
 //
 // Rules (Kafka's where Kafka has one):
 //   - topic names: 1..249 characters of [a-zA-Z0-9._-], not "." or "..";
-//   - partitions: 1..10000; replication factor: 1..registered nodes;
+//   - partitions: 1..10000, and a topic's count only ever grows;
+//   - replication factor: 1..registered nodes;
 //   - configs: a fixed set of keys with typed values (see metadata.cc);
 //   - a node needs an id > 0 and an rpc address; addresses are printable ASCII;
 //   - each partition gets the next Raft group id from a counter kept in the
@@ -45,7 +46,7 @@ struct MetadataError {
     bool operator==(const MetadataError&) const = default;
 };
 
-// Limits of CreateTopic.
+// Limits of CreateTopic and AddPartitions.
 inline constexpr int32_t kMaxPartitions = 10000;
 inline constexpr size_t kMaxTopicNameLength = 249;
 
@@ -81,6 +82,7 @@ class Metadata {
     void apply_checked(const CreateTopic& c);
     void apply_checked(const DeleteTopic& c);
     void apply_checked(const SetTopicConfig& c);
+    void apply_checked(const AddPartitions& c);
 
     MetadataImage _image;
     // group -> (topic, partition), derived from _image.topics.

@@ -243,6 +243,9 @@ std::string_view type_of(const DeleteTopic&) {
 std::string_view type_of(const SetTopicConfig&) {
     return "set_topic_config";
 }
+std::string_view type_of(const AddPartitions&) {
+    return "add_partitions";
+}
 
 json fields_of(const RegisterNode& c) {
     json j;
@@ -273,6 +276,13 @@ json fields_of(const SetTopicConfig& c) {
     return j;
 }
 
+json fields_of(const AddPartitions& c) {
+    json j;
+    j["name"] = c.name;
+    j["count"] = c.count;
+    return j;
+}
+
 void read_fields(ObjectReader& r, RegisterNode& c) {
     r.read_object("node", [&](ObjectReader& nr) { read_node(nr, c.node); });
 }
@@ -292,6 +302,11 @@ void read_fields(ObjectReader& r, SetTopicConfig& c) {
     r.read("name", c.name);
     r.read("set", c.set);
     r.read("remove", c.remove);
+}
+
+void read_fields(ObjectReader& r, AddPartitions& c) {
+    r.read("name", c.name);
+    r.read("count", c.count);
 }
 
 // Decodes the fields of a command of type C from an object whose "type" has
@@ -331,6 +346,7 @@ Result<MetadataCommand, std::string> decode_command(std::string_view text) {
     if (name == type_of(CreateTopic{})) return decode_as<CreateTopic>(*object);
     if (name == type_of(DeleteTopic{})) return decode_as<DeleteTopic>(*object);
     if (name == type_of(SetTopicConfig{})) return decode_as<SetTopicConfig>(*object);
+    if (name == type_of(AddPartitions{})) return decode_as<AddPartitions>(*object);
     return make_unexpected("command: unknown type \"" + name + "\"");
 }
 

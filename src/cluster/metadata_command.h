@@ -80,7 +80,18 @@ struct SetTopicConfig {
     bool operator==(const SetTopicConfig&) const = default;
 };
 
-using MetadataCommand = std::variant<RegisterNode, CreateTopic, DeleteTopic, SetTopicConfig>;
+// Raises a topic's partition count to `count` (never lowers it); the new
+// partitions are placed like CreateTopic's, continuing the balance (Kafka's
+// CreatePartitions).
+struct AddPartitions {
+    std::string name;
+    int32_t count{0};
+    bool operator==(const AddPartitions&) const = default;
+};
+
+// New commands go at the end: code elsewhere tests for the alternatives by
+// type, but the order is the variant's index.
+using MetadataCommand = std::variant<RegisterNode, CreateTopic, DeleteTopic, SetTopicConfig, AddPartitions>;
 
 // JSON text, e.g. {"name":"t","type":"delete_topic"}. Strings that are not
 // valid UTF-8 are written with U+FFFD in place of the bad bytes rather than

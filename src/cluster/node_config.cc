@@ -89,6 +89,7 @@ Result<Ok, std::string> validate(NodeConfig& c) {
     }
     if (c.default_replication_factor < 1)
         return make_unexpected(std::string("--default-replication-factor must be at least 1"));
+    if (c.default_partitions < 1) return make_unexpected(std::string("--default-partitions must be at least 1"));
     if (c.min_insync_replicas < 1) return make_unexpected(std::string("--min-insync-replicas must be at least 1"));
     if (c.min_insync_replicas > c.default_replication_factor)
         return make_unexpected("--min-insync-replicas " + std::to_string(c.min_insync_replicas) +

@@ -25,6 +25,8 @@ struct NodeConfig {
     // The founding voters of the controller, identical on every founding node.
     std::vector<ClusterMember> initial_cluster;
     int default_replication_factor{3};
+    int default_partitions{1};  // of topics created without a count (Kafka's num.partitions)
+    bool auto_create_topics{true};
     int min_insync_replicas{1};
     int election_timeout_ms{150};  // followers wait 1 to 2 times this before campaigning
     int heartbeat_interval_ms{50};

@@ -61,6 +61,8 @@ class RaftLogStore final : public raft::LogStorage {
     storage::StorageResult<Ok> compact(const raft::Snapshot& snap);
 
     storage::PartitionLog& log() { return *_log; }
+    // Where each term (Kafka leader epoch) starts, increasing.
+    const std::vector<storage::EpochStart>& epochs() const { return _epochs; }
 
   private:
     struct Stored {

@@ -74,7 +74,7 @@ void Replica::step(raft::Message m) {
     schedule();
 }
 
-void Replica::propose(std::string batch, uint32_t records, ProposeDone done) {
+void Replica::propose(std::string batch, uint32_t records, ProposeDone done, bool local_only) {
     if (!_failure.empty()) {
         done(make_unexpected(ProposeError{ProposeErrc::failed, 0, _failure}));
         return;
@@ -94,7 +94,7 @@ void Replica::propose(std::string batch, uint32_t records, ProposeDone done) {
                                           name() + ": " + std::string(raft::to_string(e))}));
         return;
     }
-    _pending.emplace(index->value, Pending{_node->term().value, records, std::move(done)});
+    _pending.emplace(index->value, Pending{_node->term().value, records, std::move(done), local_only});
     schedule();
 }
 
@@ -112,6 +112,15 @@ std::vector<uint64_t> Replica::voters() const {
 
 storage::PartitionLog& Replica::log() {
     return _store->log();
+}
+
+std::pair<int32_t, int64_t> Replica::end_of_epoch(int32_t epoch) const {
+    const auto& epochs = _store->epochs();
+    auto after = std::upper_bound(epochs.begin(), epochs.end(), static_cast<uint64_t>(std::max(epoch, 0)),
+                                  [](uint64_t e, const storage::EpochStart& s) { return e < s.epoch; });
+    if (epoch < 0 || after == epochs.begin()) return {-1, -1};
+    int64_t end = after == epochs.end() ? _store->log().next_offset() : after->start_offset;
+    return {static_cast<int32_t>(std::prev(after)->epoch), end};
 }
 
 LeaderReport Replica::report() const {
@@ -178,6 +187,7 @@ void Replica::process_ready() {
         auto appended = _store->append(rd.entries, now);
         if (!appended) return fail("appending", appended.error().detail);
         _host.observe_append(bytes, seconds_since(now, _host.now_ms()));
+        settle_local(rd.entries.back().index.value);
     }
     _persisting = std::move(rd);
     if (!must_sync) return finish_ready();
@@ -200,6 +210,7 @@ void Replica::finish_ready() {
     }
     for (const raft::Message& m : rd.persisted_messages) _host.send_raft(group(), m);
     apply(rd.committed);
+    if (!rd.committed.empty()) _host.on_applied(group());
     _node->advance(rd);
     raft::Role role = _node->role();
     if (role == raft::Role::leader && _last_role != raft::Role::leader) {
@@ -228,6 +239,20 @@ void Replica::apply(const std::vector<raft::Entry>& committed) {
                                                     name() + ": overwritten by another leader's entry"}));
             }
         }
+    }
+}
+
+// Answers the acks=1 proposals the leader has now written.
+void Replica::settle_local(uint64_t appended_upto) {
+    for (auto it = _pending.begin(); it != _pending.end() && it->first <= appended_upto;) {
+        if (!it->second.local_only) {
+            ++it;
+            continue;
+        }
+        Pending p = std::move(it->second);
+        uint64_t index = it->first;
+        it = _pending.erase(it);
+        p.done(Appended{static_cast<int64_t>(index - p.records), static_cast<int64_t>(index - 1), p.term});
     }
 }
 

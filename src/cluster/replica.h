@@ -46,6 +46,8 @@ class ReplicaHost {
     virtual void observe_append(size_t bytes, double seconds) = 0;
     virtual void observe_fsync(double seconds) = 0;
     virtual void observe_leadership(uint64_t group) = 0;
+    // The replica applied entries up to a new high watermark.
+    virtual void on_applied(uint64_t group) = 0;
 };
 
 // The state machine a replica feeds with committed application entries (the
@@ -98,8 +100,9 @@ class Replica {
     void tick();
     void step(raft::Message m);
     // Proposes one record batch of `records` records; `done` runs once it
-    // commits or definitely failed.
-    void propose(std::string batch, uint32_t records, ProposeDone done);
+    // commits (or, with `local_only`, once the leader has written it, as
+    // Kafka's acks=1), or definitely failed.
+    void propose(std::string batch, uint32_t records, ProposeDone done, bool local_only = false);
     Result<Ok, raft::Error> transfer_leadership(uint64_t to);
 
     uint64_t group() const { return _options.group; }
@@ -118,6 +121,10 @@ class Replica {
     // Why the replica stopped; empty while it runs.
     const std::string& failure() const { return _failure; }
     storage::PartitionLog& log();
+    // Kafka's OffsetForLeaderEpoch: the largest epoch at most `epoch` and
+    // the offset where it ends (the start of the next, or the log end);
+    // (-1, -1) when the log holds no such epoch.
+    std::pair<int32_t, int64_t> end_of_epoch(int32_t epoch) const;
 
   private:
     Replica(ReplicaHost& host, ReplicaOptions options, StateMachine* state_machine);
@@ -133,7 +140,9 @@ class Replica {
         uint64_t term;
         uint32_t records;
         ProposeDone done;
+        bool local_only;
     };
+    void settle_local(uint64_t appended_upto);
     // Progress of a follower toward the ISR: it is in sync if it reached the
     // leader's last index as of `mark_time` within the lag time.
     struct Catchup {

@@ -29,7 +29,9 @@ struct Hello {
     bool operator==(const Hello&) const = default;
 };
 
-enum class ItemKind : uint8_t { raft = 1, node_status = 2, transfer_leadership = 3 };
+// create_topic asks the controller's leader to create a topic (payload: the
+// metadata command), for a node that auto-creates a topic a client named.
+enum class ItemKind : uint8_t { raft = 1, node_status = 2, transfer_leadership = 3, create_topic = 4 };
 
 struct Item {
     ItemKind kind{ItemKind::raft};
