@@ -1,7 +1,7 @@
 // The controller's state machine (cluster/metadata.h) and its command codec
 // (cluster/metadata_command.h): round trips, strict decoding, every refusal,
-// check()/apply() parity, replica placement balance, group ids, snapshots and
-// determinism.
+// check()/apply() parity, replica placement balance (of new topics and of
+// partitions added to old ones), group ids, snapshots and determinism.
 #include "cluster/metadata.h"
 
 #include <gtest/gtest.h>
@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <set>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "cluster/metadata_command.h"
@@ -76,6 +77,9 @@ std::vector<MetadataCommand> sample_commands() {
         DeleteTopic{"orders"},
         SetTopicConfig{"orders", {{"segment.bytes", "1048576"}}, {"retention.ms", "flush.ms"}},
         SetTopicConfig{"t", {}, {}},
+        AddPartitions{"orders", 24},
+        AddPartitions{"", INT32_MIN},
+        AddPartitions{"quo\"te\\ \xc3\xa9", INT32_MAX},
     };
 }
 
@@ -95,6 +99,14 @@ TEST(MetadataCommandTest, EncodingNamesTheType) {
     EXPECT_NE(encode_command(RegisterNode{node(1)}).find(R"("type":"register_node")"), std::string::npos);
     EXPECT_NE(encode_command(SetTopicConfig{"t", {}, {}}).find(R"("type":"set_topic_config")"),
               std::string::npos);
+    EXPECT_EQ(encode_command(AddPartitions{"t", 6}), R"({"count":6,"name":"t","type":"add_partitions"})");
+}
+
+TEST(MetadataCommandTest, AddPartitionsIsTheLastAlternative) {
+    // The variant's index is part of nothing on the wire, but new commands go
+    // at the end so that code written before them keeps its meaning.
+    EXPECT_EQ(MetadataCommand(AddPartitions{"t", 2}).index(), std::variant_size_v<MetadataCommand> - 1);
+    EXPECT_EQ(MetadataCommand(SetTopicConfig{}).index(), 3u);
 }
 
 TEST(MetadataCommandTest, EncodingBytesThatAreNotUtf8DoesNotThrow) {
@@ -138,6 +150,23 @@ TEST(MetadataCommandTest, MalformedInputIsAnErrorNotAnException) {
          "set_topic_config.remove: expected an array, got string"},
         {R"({"type":"set_topic_config","name":"t","set":{},"remove":["a",false]})",
          "set_topic_config.remove[1]: expected a string, got boolean"},
+        {R"({"type":"add_partitions","name":"t"})", R"(add_partitions: missing field "count")"},
+        {R"({"type":"add_partitions","count":3})", R"(add_partitions: missing field "name")"},
+        {R"({"type":"add_partitions","name":"t","count":"3"})",
+         "add_partitions.count: expected a 32-bit integer, got string"},
+        {R"({"type":"add_partitions","name":"t","count":3.0})",
+         "add_partitions.count: expected a 32-bit integer, got number 3.0"},
+        {R"({"type":"add_partitions","name":"t","count":2147483648})",
+         "add_partitions.count: expected a 32-bit integer, got number 2147483648"},
+        {R"({"type":"add_partitions","name":"t","count":-2147483649})",
+         "add_partitions.count: expected a 32-bit integer"},
+        {R"({"type":"add_partitions","name":"t","count":null})",
+         "add_partitions.count: expected a 32-bit integer, got null"},
+        {R"({"type":"add_partitions","name":["t"],"count":3})",
+         "add_partitions.name: expected a string, got array"},
+        {R"({"type":"add_partitions","name":"t","count":3,"partitions":3})",
+         R"(add_partitions: unknown field "partitions")"},
+        {R"({"type":"Add_Partitions","name":"t","count":3})", R"(command: unknown type "Add_Partitions")"},
         {R"({"type":"register_node","node":[]})", "register_node.node: expected an object, got array"},
         {R"({"type":"register_node","node":{"id":-1,"rpc_addr":"a","kafka_addr":"","redis_addr":"","admin_addr":""}})",
          "register_node.node.id: expected an unsigned integer, got number -1"},
@@ -320,6 +349,46 @@ TEST(MetadataTest, SetTopicConfigRefusesUnknownOrConflictingRemovals) {
     EXPECT_NE(e.detail.find("both set and removed"), std::string::npos) << e.detail;
 }
 
+TEST(MetadataTest, AddPartitionsRefusesUnknownTopics) {
+    Metadata md = with_nodes(1);
+    apply_ok(md, create("t", 1, 1));
+    MetadataError e = refusal(md, AddPartitions{"u", 2});
+    EXPECT_EQ(e.code, MetadataErrc::unknown_topic);
+    EXPECT_EQ(e.detail, "topic \"u\" does not exist");
+    apply_ok(md, DeleteTopic{"t"});
+    EXPECT_EQ(refusal(md, AddPartitions{"t", 2}).code, MetadataErrc::unknown_topic);
+}
+
+TEST(MetadataTest, AddPartitionsOnlyGrows) {
+    Metadata md = with_nodes(3);
+    apply_ok(md, create("t", 6, 2));
+    for (int32_t bad : {6, 5, 1, 0, -1, INT32_MIN}) {
+        MetadataError e = refusal(md, AddPartitions{"t", bad});
+        EXPECT_EQ(e.code, MetadataErrc::invalid_partitions) << bad;
+        EXPECT_NE(e.detail.find("topic \"t\" already has 6 partitions; the count can only grow"),
+                  std::string::npos)
+            << e.detail;
+        EXPECT_NE(e.detail.find(std::to_string(bad)), std::string::npos) << e.detail;
+    }
+    apply_ok(md, create("one", 1, 1));
+    EXPECT_NE(refusal(md, AddPartitions{"one", 1}).detail.find("already has 1 partition;"),
+              std::string::npos);
+    EXPECT_EQ(md.topic("t")->partitions.size(), 6u);
+}
+
+TEST(MetadataTest, AddPartitionsRefusesCountsAboveTheLimit) {
+    Metadata md = with_nodes(1);
+    apply_ok(md, create("t", 3, 1));
+    for (int32_t bad : {10001, INT32_MAX}) {
+        MetadataError e = refusal(md, AddPartitions{"t", bad});
+        EXPECT_EQ(e.code, MetadataErrc::invalid_partitions) << bad;
+        EXPECT_NE(e.detail.find(std::to_string(bad) + " partitions is outside 1..10000"), std::string::npos)
+            << e.detail;
+    }
+    EXPECT_TRUE(md.check(AddPartitions{"t", 10000}));
+    EXPECT_TRUE(md.check(AddPartitions{"t", 4}));
+}
+
 TEST(MetadataTest, RefusedCommandsDoNotCountAsVersions) {
     Metadata md = with_nodes(2);
     EXPECT_EQ(md.version(), 2u);
@@ -336,12 +405,13 @@ TEST(MetadataTest, CheckRefusesExactlyWhatApplyRefuses) {
     const char* names[] = {"a", "b", "c", "", "d/e"};
     const char* keys[] = {"retention.ms", "min.insync.replicas", "flush.policy", "colour"};
     const char* values[] = {"1", "3", "never", "-7", "x"};
+    int added = 0, not_added = 0;  // AddPartitions applied and refused
     for (int step = 0; step < 2000; ++step) {
         std::string name = names[rng.range(0, 4)];
         std::string key = keys[rng.range(0, 3)];
         std::string value = values[rng.range(0, 4)];
         MetadataCommand c;
-        switch (rng.range(0, 3)) {
+        switch (rng.range(0, 4)) {
             case 0:
                 c = RegisterNode{node(rng.range(0, 5))};
                 break;
@@ -353,9 +423,22 @@ TEST(MetadataTest, CheckRefusesExactlyWhatApplyRefuses) {
             case 2:
                 c = DeleteTopic{name};
                 break;
-            default:
+            case 3:
                 c = SetTopicConfig{
                     name, {{key, value}}, rng.chance(30) ? std::vector{key} : std::vector<std::string>{}};
+                break;
+            default: {
+                // Near the topic's count (equal is refused), any small count,
+                // or beyond the limit.
+                const TopicInfo* t = md.topic(name);
+                int32_t count = static_cast<int32_t>(rng.range(0, 8)) - 1;
+                if (t != nullptr && rng.chance(50)) {
+                    count = static_cast<int32_t>(t->partitions.size() + rng.range(0, 3));
+                } else if (rng.chance(5)) {
+                    count = kMaxPartitions + 1;
+                }
+                c = AddPartitions{name, count};
+            }
         }
         const std::string before = md.snapshot();
         auto checked = md.check(c);
@@ -366,7 +449,11 @@ TEST(MetadataTest, CheckRefusesExactlyWhatApplyRefuses) {
             EXPECT_EQ(checked.error(), applied.error());
             EXPECT_EQ(md.snapshot(), before);
         }
+        if (std::holds_alternative<AddPartitions>(c)) ++(applied ? added : not_added);
     }
+    // The mix reaches both outcomes of the newest command.
+    EXPECT_GT(added, 20);
+    EXPECT_GT(not_added, 20);
 }
 
 // ---------------------------------------------------------------------------
@@ -473,6 +560,62 @@ TEST(MetadataPlacementTest, ANewNodeTakesTheNextLeaderships) {
     EXPECT_EQ(md.partition("b", 1)->replicas, std::vector<uint64_t>{3});
 }
 
+// The example of Kafka's CreatePartitions: doubling a topic that alone fills
+// three nodes leaves each leading two and hosting six.
+TEST(MetadataPlacementTest, AddPartitionsDoublingAnEvenTopicStaysExactlyEven) {
+    Metadata md = with_nodes(3);
+    apply_ok(md, create("t", 3, 3));
+    apply_ok(md, AddPartitions{"t", 6});
+    expect_distinct_registered_replicas(md);
+    Balance b = balance_of(md);
+    for (uint64_t id = 1; id <= 3; ++id) {
+        EXPECT_EQ(b.leaders[id], 2) << "node " << id;
+        EXPECT_EQ(b.replicas[id], 6) << "node " << id;
+    }
+    // The new partitions on their own have one leader per node.
+    std::set<uint64_t> new_leaders;
+    for (int32_t p = 3; p < 6; ++p) new_leaders.insert(md.partition("t", p)->replicas[0]);
+    EXPECT_EQ(new_leaders.size(), 3u);
+}
+
+// Added partitions go to the least loaded nodes, wherever the load came from.
+TEST(MetadataPlacementTest, AddPartitionsFillsANewNodeFirst) {
+    Metadata md = with_nodes(2);
+    apply_ok(md, create("a", 4, 2));
+    apply_ok(md, RegisterNode{node(3)});
+    apply_ok(md, AddPartitions{"a", 6});
+    EXPECT_EQ(md.partition("a", 4)->replicas.front(), 3u);
+    EXPECT_EQ(md.partition("a", 5)->replicas.front(), 3u);
+    Balance b = balance_of(md);
+    EXPECT_LE(spread(b.leaders), 1);
+}
+
+// Growing topics one partition or many at a time, between creations, keeps
+// every cluster shape within one leadership of even. Replicas stay within
+// two: the greedy placement gives the leadership first, and the one node that
+// must lead may already host the most replicas. CreateTopic has the same
+// bound (other sizes than StaysWithinOneForEveryClusterShape's reach two).
+TEST(MetadataPlacementTest, AddPartitionsKeepsLeadersWithinOneForEveryClusterShape) {
+    for (uint64_t nodes = 1; nodes <= 7; ++nodes) {
+        for (int32_t rf = 1; rf <= static_cast<int32_t>(nodes); ++rf) {
+            Metadata md = with_nodes(nodes);
+            apply_ok(md, create("a", 1, rf));
+            apply_ok(md, create("b", 3, rf));
+            for (int32_t growth : {1, 1, 2, 5, 3, 8, 1, 13}) {
+                for (const char* name : {"a", "b"}) {
+                    const auto count = static_cast<int32_t>(md.topic(name)->partitions.size()) + growth;
+                    apply_ok(md, AddPartitions{name, count});
+                    Balance b = balance_of(md);
+                    ASSERT_LE(spread(b.leaders), 1) << nodes << " nodes, rf " << rf << ", " << name;
+                    ASSERT_LE(spread(b.replicas), 2) << nodes << " nodes, rf " << rf << ", " << name;
+                }
+                apply_ok(md, create("t" + std::to_string(md.version()), growth, rf));
+            }
+            expect_distinct_registered_replicas(md);
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Raft groups.
 
@@ -504,6 +647,52 @@ TEST(MetadataTest, LocatesGroupsAndPartitions) {
     EXPECT_EQ(md.locate_group(1), std::optional(std::pair(std::string("a"), 0)));
 }
 
+TEST(MetadataTest, AddPartitionsAppendsPartitionsWithNewGroups) {
+    Metadata md = with_nodes(3);
+    apply_ok(md, create("t", 3, 3, {{"retention.ms", "1000"}}));
+    apply_ok(md, create("u", 2, 2));
+    const TopicInfo before = *md.topic("t");
+    const uint64_t version = md.version();
+    apply_ok(md, AddPartitions{"t", 7});
+    EXPECT_EQ(md.version(), version + 1);
+    const TopicInfo& t = *md.topic("t");
+    ASSERT_EQ(t.partitions.size(), 7u);
+    EXPECT_EQ(t.replication_factor, 3);
+    EXPECT_EQ(t.configs, before.configs);
+    // The old partitions are untouched; the new ones are numbered on.
+    for (size_t i = 0; i < 3; ++i) EXPECT_EQ(t.partitions[i], before.partitions[i]);
+    std::set<uint64_t> groups;
+    for (const auto& [name, topic] : md.topics()) {
+        for (const auto& p : topic.partitions) EXPECT_TRUE(groups.insert(p.group).second) << p.group;
+    }
+    for (int32_t p = 3; p < 7; ++p) {
+        const PartitionInfo* info = md.partition("t", p);
+        ASSERT_NE(info, nullptr);
+        EXPECT_EQ(info->partition, p);
+        // "t" took 1..3 and "u" 4..5.
+        EXPECT_EQ(info->group, static_cast<uint64_t>(p + 3));
+        EXPECT_EQ(md.locate_group(info->group), std::optional(std::pair(std::string("t"), p)));
+    }
+    EXPECT_EQ(md.next_group(), 10u);
+    EXPECT_EQ(md.partition("u", 0)->group, 4u);
+    expect_distinct_registered_replicas(md);
+    // Deleting the topic forgets its added groups too.
+    apply_ok(md, DeleteTopic{"t"});
+    for (uint64_t g : {1u, 6u, 9u}) EXPECT_EQ(md.locate_group(g), std::nullopt) << g;
+    EXPECT_EQ(md.locate_group(4), std::optional(std::pair(std::string("u"), 0)));
+}
+
+TEST(MetadataTest, AddPartitionsNeverReusesTheGroupsOfDeletedTopics) {
+    Metadata md = with_nodes(2);
+    apply_ok(md, create("a", 3, 2));
+    apply_ok(md, create("b", 1, 1));
+    apply_ok(md, DeleteTopic{"a"});
+    apply_ok(md, AddPartitions{"b", 3});
+    EXPECT_EQ(md.partition("b", 1)->group, 5u);
+    EXPECT_EQ(md.partition("b", 2)->group, 6u);
+    EXPECT_EQ(md.locate_group(2), std::nullopt);
+}
+
 // ---------------------------------------------------------------------------
 // Snapshots and determinism.
 
@@ -514,11 +703,13 @@ Metadata busy_metadata() {
     apply_ok(md, create("__consumer_offsets", 5, 3, {{"cleanup.policy", "delete"}}));
     apply_ok(md, DeleteTopic{"gone"});
     apply_ok(md, SetTopicConfig{"orders", {{"flush.policy", "never"}}, {"retention.ms"}});
+    apply_ok(md, AddPartitions{"orders", 8});
     return md;
 }
 
 TEST(MetadataSnapshotTest, RestoreGivesTheSameState) {
     Metadata md = busy_metadata();
+    ASSERT_EQ(md.topic("orders")->partitions.size(), 8u);
     std::string image = md.snapshot();
     auto restored = Metadata::restore(image);
     ASSERT_TRUE(restored) << restored.error();
@@ -536,7 +727,12 @@ TEST(MetadataSnapshotTest, TheGroupCounterSurvivesRestore) {
     ASSERT_TRUE(restored);
     apply_ok(md, create("new", 2, 2));
     apply_ok(*restored, create("new", 2, 2));
-    EXPECT_EQ(restored->partition("new", 0)->group, 16u);  // 6 + 4 + 5 before, "gone" included
+    // 6 + 4 + 5 + 2 before, "gone" included.
+    EXPECT_EQ(restored->partition("new", 0)->group, 18u);
+    // A topic grown after the restore grows alike on both.
+    apply_ok(md, AddPartitions{"orders", 11});
+    apply_ok(*restored, AddPartitions{"orders", 11});
+    EXPECT_EQ(restored->partition("orders", 10)->group, 22u);
     EXPECT_EQ(restored->snapshot(), md.snapshot());
 }
 
@@ -592,7 +788,7 @@ TEST(MetadataSnapshotTest, TheSameCommandsGiveTheSameState) {
     std::vector<MetadataCommand> history;
     for (int i = 0; i < 500; ++i) {
         std::string name = "t" + std::to_string(rng.range(0, 20));
-        switch (rng.range(0, 5)) {
+        switch (rng.range(0, 6)) {
             case 0:
                 history.push_back(RegisterNode{node(rng.range(1, 9))});
                 break;
@@ -603,6 +799,9 @@ TEST(MetadataSnapshotTest, TheSameCommandsGiveTheSameState) {
                 break;
             case 3:
                 history.push_back(DeleteTopic{name});
+                break;
+            case 4:
+                history.push_back(AddPartitions{name, static_cast<int32_t>(rng.range(1, 16))});
                 break;
             default:
                 history.push_back(

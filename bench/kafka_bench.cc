@@ -1,0 +1,200 @@
+// A Kafka load tool on librdkafka: produces (and then consumes) a topic on a
+// running cluster and prints throughput and latency percentiles.
+//
+//   fjord-bench-kafka --bootstrap 127.0.0.1:9092 --topic bench --messages 1000000 --size 100 --acks all
+//       [--partitions 6] [--rate N msgs/s, 0 = as fast as possible] [--inflight N] [--linger-ms 5]
+//       [--consume]
+//
+// Produce latency is measured per message, from produce() to its delivery
+// report, with a steady clock.
+#include <librdkafka/rdkafka.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+    std::string bootstrap = "127.0.0.1:9092";
+    std::string topic = "fjord-bench";
+    long messages = 1000000;
+    size_t size = 100;
+    std::string acks = "all";
+    int partitions = 6;
+    long rate = 0;
+    int inflight = 1000000;
+    int linger_ms = 5;
+    bool consume = false;
+};
+
+bool parse(int argc, char** argv, Options& o) {
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        auto value = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
+        if (a == "--bootstrap") o.bootstrap = value();
+        else if (a == "--topic") o.topic = value();
+        else if (a == "--messages") o.messages = std::stol(value());
+        else if (a == "--size") o.size = std::stoul(value());
+        else if (a == "--acks") o.acks = value();
+        else if (a == "--partitions") o.partitions = std::stoi(value());
+        else if (a == "--rate") o.rate = std::stol(value());
+        else if (a == "--inflight") o.inflight = std::stoi(value());
+        else if (a == "--linger-ms") o.linger_ms = std::stoi(value());
+        else if (a == "--consume") o.consume = true;
+        else {
+            std::fprintf(stderr, "unknown argument %s\n", a.c_str());
+            return false;
+        }
+    }
+    return true;
+}
+
+rd_kafka_conf_t* base_conf(const Options& o) {
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    char err[256];
+    rd_kafka_conf_set(conf, "bootstrap.servers", o.bootstrap.c_str(), err, sizeof err);
+    return conf;
+}
+
+void set(rd_kafka_conf_t* conf, const char* key, const std::string& value) {
+    char err[256];
+    if (rd_kafka_conf_set(conf, key, value.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
+        std::fprintf(stderr, "%s: %s\n", key, err);
+        std::exit(2);
+    }
+}
+
+struct ProduceStats {
+    std::vector<double> latencies_ms;
+    long failed = 0;
+};
+
+void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+    auto* stats = static_cast<ProduceStats*>(opaque);
+    auto* sent = static_cast<Clock::time_point*>(m->_private);
+    if (m->err) {
+        ++stats->failed;
+    } else {
+        stats->latencies_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - *sent).count());
+    }
+    delete sent;
+}
+
+double percentile(std::vector<double>& v, double p) {
+    if (v.empty()) return 0;
+    size_t k = std::min(v.size() - 1, static_cast<size_t>(p / 100.0 * static_cast<double>(v.size())));
+    std::nth_element(v.begin(), v.begin() + static_cast<long>(k), v.end());
+    return v[k];
+}
+
+void create_topic(const Options& o) {
+    rd_kafka_conf_t* conf = base_conf(o);
+    char err[256];
+    rd_kafka_t* admin = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    rd_kafka_NewTopic_t* topic = rd_kafka_NewTopic_new(o.topic.c_str(), o.partitions, 3, err, sizeof err);
+    rd_kafka_queue_t* queue = rd_kafka_queue_new(admin);
+    rd_kafka_CreateTopics(admin, &topic, 1, nullptr, queue);
+    rd_kafka_event_t* event = rd_kafka_queue_poll(queue, 30000);
+    if (event) rd_kafka_event_destroy(event);
+    rd_kafka_NewTopic_destroy(topic);
+    rd_kafka_queue_destroy(queue);
+    rd_kafka_destroy(admin);
+}
+
+void produce(const Options& o) {
+    rd_kafka_conf_t* conf = base_conf(o);
+    ProduceStats stats;
+    stats.latencies_ms.reserve(static_cast<size_t>(o.messages));
+    set(conf, "acks", o.acks == "all" ? "-1" : o.acks);
+    set(conf, "linger.ms", std::to_string(o.linger_ms));
+    set(conf, "queue.buffering.max.messages", "2000000");
+    set(conf, "queue.buffering.max.kbytes", "2097151");
+    set(conf, "max.in.flight.requests.per.connection", std::to_string(o.inflight));
+    set(conf, "batch.num.messages", "10000");
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_conf_set_opaque(conf, &stats);
+    char err[256];
+    rd_kafka_t* producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    if (!producer) {
+        std::fprintf(stderr, "producer: %s\n", err);
+        std::exit(1);
+    }
+    std::string payload(o.size, 'x');
+    auto start = Clock::now();
+    for (long i = 0; i < o.messages; ++i) {
+        if (o.rate > 0) {
+            auto due = start + std::chrono::nanoseconds(i * 1000000000L / o.rate);
+            while (Clock::now() < due) rd_kafka_poll(producer, 0);
+        }
+        auto* sent = new Clock::time_point(Clock::now());
+        for (;;) {
+            rd_kafka_resp_err_t e = rd_kafka_producev(
+                producer, RD_KAFKA_V_TOPIC(o.topic.c_str()), RD_KAFKA_V_VALUE(payload.data(), payload.size()),
+                RD_KAFKA_V_OPAQUE(sent), RD_KAFKA_V_END);
+            if (e == RD_KAFKA_RESP_ERR_NO_ERROR) break;
+            if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                std::fprintf(stderr, "produce: %s\n", rd_kafka_err2str(e));
+                std::exit(1);
+            }
+            rd_kafka_poll(producer, 10);
+        }
+        rd_kafka_poll(producer, 0);
+    }
+    rd_kafka_flush(producer, 120000);
+    double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    double rate = static_cast<double>(stats.latencies_ms.size()) / seconds;
+    std::printf("produce: %ld msgs of %zu B, acks=%s: %.0f msgs/s, %.1f MB/s, failed %ld\n", o.messages, o.size,
+                o.acks.c_str(), rate, rate * static_cast<double>(o.size) / 1e6, stats.failed);
+    std::printf("produce latency ms: p50 %.2f  p99 %.2f  p99.9 %.2f  max %.2f\n", percentile(stats.latencies_ms, 50),
+                percentile(stats.latencies_ms, 99), percentile(stats.latencies_ms, 99.9),
+                percentile(stats.latencies_ms, 100));
+    rd_kafka_destroy(producer);
+}
+
+void consume(const Options& o) {
+    rd_kafka_conf_t* conf = base_conf(o);
+    set(conf, "group.id", "fjord-bench");
+    set(conf, "enable.auto.commit", "false");
+    set(conf, "fetch.max.bytes", "52428800");
+    char err[256];
+    rd_kafka_t* consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(o.partitions);
+    for (int p = 0; p < o.partitions; ++p)
+        rd_kafka_topic_partition_list_add(parts, o.topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_assign(consumer, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+    long received = 0;
+    auto start = Clock::now();
+    auto last = start;
+    while (received < o.messages && Clock::now() - last < std::chrono::seconds(10)) {
+        rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer, 100);
+        if (!m) continue;
+        if (!m->err) {
+            ++received;
+            last = Clock::now();
+        }
+        rd_kafka_message_destroy(m);
+    }
+    double seconds = std::chrono::duration<double>(last - start).count();
+    std::printf("consume: %ld msgs in %.2f s: %.0f msgs/s\n", received, seconds, static_cast<double>(received) / seconds);
+    rd_kafka_consumer_close(consumer);
+    rd_kafka_destroy(consumer);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Options o;
+    if (!parse(argc, argv, o)) return 2;
+    create_topic(o);
+    produce(o);
+    if (o.consume) consume(o);
+    return 0;
+}
