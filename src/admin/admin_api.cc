@@ -239,10 +239,8 @@ class AdminApi {
         if (body.is_discarded() || !body.is_object() || !body.contains("name") || !body["name"].is_string())
             return respond(error_response(400, "invalid", "expected a JSON object with at least \"name\""));
         create.name = body["name"].get<std::string>();
-        create.partitions = body.value("partitions", 1);
-        create.replication_factor = body.value(
-            "replication_factor", std::min<int>(_node.config().default_replication_factor,
-                                                static_cast<int>(_node.metadata().nodes().size())));
+        create.partitions = body.value("partitions", 0);
+        create.replication_factor = body.value("replication_factor", 0);  // 0: the cluster's default
         if (body.contains("configs") && body["configs"].is_object()) {
             for (auto& [key, value] : body["configs"].items()) {
                 if (!value.is_string())

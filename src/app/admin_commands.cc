@@ -81,7 +81,7 @@ int fail(const std::string& what) {
 // Creates the topic (one partition, the cluster's default replication
 // factor) unless it exists.
 Result<Ok, std::string> ensure_topic(const LogTarget& t) {
-    auto existing = call("GET", t.bootstrap, "/topics/" + t.topic);
+    auto existing = call_leader("GET", t.bootstrap, "/topics/" + t.topic, "");
     if (!existing) return make_unexpected(existing.error());
     if (existing->status == 200) return Ok{};
     auto created = call_leader("POST", t.bootstrap, "/topics", json{{"name", t.topic}, {"partitions", 1}}.dump());

@@ -34,11 +34,24 @@ std::string self_executable(const char* argv0) {
     return n > 0 ? std::string(path, static_cast<size_t>(n)) : std::string(argv0);
 }
 
+// CLI11's numeric checks print their range in full; this says it plainly.
+CLI::Validator positive_integer() {
+    return CLI::Validator(
+        [](std::string& value) -> std::string {
+            bool digits = !value.empty() && value.find_first_not_of("0123456789") == std::string::npos;
+            return digits && value.find_first_not_of('0') != std::string::npos
+                       ? std::string()
+                       : "'" + value + "' is not a positive integer";
+        },
+        "POSITIVE");
+}
+
 void add_serve(CLI::App& app, fjord::cluster::NodeConfig& c, std::string& initial_cluster) {
     CLI::App* serve = app.add_subcommand("serve", "Run one node in the foreground until SIGINT/SIGTERM");
     // Read before the flags are parsed (see main), so that flags win.
     serve->add_option("--config", "A TOML file with these settings' keys (node-id = 1, ...); flags win");
-    serve->add_option("--node-id", c.node_id, "This node's id (positive; also its Kafka broker id)");
+    serve->add_option("--node-id", c.node_id, "This node's id (positive; also its Kafka broker id)")
+        ->check(positive_integer());
     serve->add_option("--data-dir", c.data_dir, "Directory of this node's logs");
     serve->add_option("--rpc-addr", c.rpc_addr, "HOST:PORT for node-to-node traffic (default: from --initial-cluster)");
     serve->add_option("--kafka-addr", c.kafka_addr, "HOST:PORT of the Kafka listener");
@@ -77,6 +90,8 @@ int main(int argc, char** argv) {
     spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
     CLI::App app{"fjord: a replicated log with Kafka and Redis faces"};
     app.require_subcommand(1);
+    // One line per error, naming the flag; `--help` lists them all.
+    app.failure_message([](const CLI::App*, const CLI::Error& e) { return std::string("fjord: ") + e.what() + "\n"; });
 
     fjord::cluster::NodeConfig serve_config;
     std::string initial_cluster;

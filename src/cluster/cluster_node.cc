@@ -318,12 +318,35 @@ void ClusterNode::register_nodes() {
     }
 }
 
-void ClusterNode::submit(const MetadataCommand& command, std::function<void(ClusterResult<Ok>)> done) {
+CreateTopic ClusterNode::with_defaults(CreateTopic create) const {
+    if (create.partitions <= 0) create.partitions = _config.default_partitions;
+    if (create.replication_factor <= 0) {
+        create.replication_factor =
+            std::min<int32_t>(_config.default_replication_factor, static_cast<int32_t>(_config.initial_cluster.size()));
+    }
+    return create;
+}
+
+void ClusterNode::submit(const MetadataCommand& requested, std::function<void(ClusterResult<Ok>)> done) {
+    MetadataCommand command = requested;
+    if (auto* create = std::get_if<CreateTopic>(&command)) *create = with_defaults(*create);
     Replica* controller = replica(kControllerGroup);
     if (!controller->is_leader()) {
         done(make_unexpected(
             ClusterError{ClusterErrc::not_controller, "this node does not lead the controller", controller->leader()}));
         return;
+    }
+    if (std::holds_alternative<CreateTopic>(command) || std::holds_alternative<AddPartitions>(command)) {
+        // Placement needs every founding node: until the controller's leader
+        // has registered them all, a topic would be placed on too few.
+        size_t registered = metadata().nodes().size();
+        if (registered < _config.initial_cluster.size()) {
+            done(make_unexpected(ClusterError{ClusterErrc::busy,
+                                              "the cluster is still forming: " + std::to_string(registered) + " of " +
+                                                  std::to_string(_config.initial_cluster.size()) +
+                                                  " nodes registered, retry shortly"}));
+            return;
+        }
     }
     if (auto checked = metadata().check(command); !checked) {
         ClusterErrc code =

@@ -127,7 +127,10 @@ class ClusterNode final : public ReplicaHost {
     // Requests. Callbacks run on the loop, exactly once.
     void create_topic(CreateTopic request, std::function<void(ClusterResult<Ok>)> done);
     // Checks a metadata command and, on the controller's leader, commits it.
+    // A CreateTopic with 0 partitions or replication factor gets the defaults.
     void submit(const MetadataCommand& command, std::function<void(ClusterResult<Ok>)> done);
+    // The cluster's defaults in place of 0 (or Kafka's -1) partitions and replication factor.
+    CreateTopic with_defaults(CreateTopic create) const;
     void transfer_leadership(const std::string& topic, int32_t partition, uint64_t to,
                              std::function<void(ClusterResult<Ok>)> done);
     // Appends each value as a record, all in one batch, on the partition's leader.

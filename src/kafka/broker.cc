@@ -124,8 +124,7 @@ void BrokerState::metadata(const RequestHeader& h, std::string_view body, Done d
             if (!valid_topic_name(name)) {
                 missing.error_code = static_cast<int16_t>(ErrorCode::invalid_topic);
             } else if (request->allow_auto_topic_creation && node.config().auto_create_topics) {
-                int rf = std::min<int>(node.config().default_replication_factor, static_cast<int>(md.nodes().size()));
-                node.request_topic(cluster::CreateTopic{name, node.config().default_partitions, std::max(rf, 1), {}});
+                node.request_topic(cluster::CreateTopic{name, 0, 0, {}});
                 missing.error_code = static_cast<int16_t>(ErrorCode::leader_not_available);
             } else {
                 missing.error_code = static_cast<int16_t>(ErrorCode::unknown_topic_or_partition);

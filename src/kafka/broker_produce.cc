@@ -96,9 +96,7 @@ void BrokerState::produce(const RequestHeader& h, std::string_view body, Done do
     for (size_t t = 0; t < request->topics.size(); ++t) {
         const ProduceTopicData& topic = request->topics[t];
         if (!node.metadata().topic(topic.name) && node.config().auto_create_topics) {
-            int rf = std::min<int>(node.config().default_replication_factor,
-                                   static_cast<int>(node.metadata().nodes().size()));
-            node.request_topic(cluster::CreateTopic{topic.name, node.config().default_partitions, std::max(rf, 1), {}});
+            node.request_topic(cluster::CreateTopic{topic.name, 0, 0, {}});
         }
         for (size_t p = 0; p < topic.partitions.size(); ++p) {
             const ProducePartitionData& part = topic.partitions[p];

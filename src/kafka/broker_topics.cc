@@ -61,16 +61,13 @@ void BrokerState::create_topics(const RequestHeader& h, std::string_view body, D
         }
         cluster::CreateTopic create;
         create.name = t.name;
-        create.partitions = t.num_partitions == -1 ? node.config().default_partitions : t.num_partitions;
-        int nodes = static_cast<int>(node.metadata().nodes().size());
-        create.replication_factor = t.replication_factor == -1
-                                        ? std::max(1, std::min(node.config().default_replication_factor, nodes))
-                                        : t.replication_factor;
+        create.partitions = t.num_partitions;  // -1: the default (see ClusterNode::submit)
+        create.replication_factor = t.replication_factor;
         for (const auto& c : t.configs) {
             if (c.value) create.configs[c.name] = *c.value;
         }
         if (request->validate_only) {
-            auto checked = node.metadata().check(create);
+            auto checked = node.metadata().check(node.with_defaults(create));
             if (!checked) {
                 settle(error_of(cluster::ClusterError{cluster::ClusterErrc::invalid, "", 0, checked.error().code}),
                        checked.error().detail);

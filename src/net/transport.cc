@@ -20,6 +20,9 @@ constexpr auto kMinBackoff = 50ms;
 constexpr auto kMaxBackoff = 1000ms;
 constexpr auto kConnectTimeout = 2s;
 constexpr auto kHelloTimeout = 5s;
+// A hello is a few dozen bytes: a stranger must not make us reserve a
+// full frame's worth of memory before it has said who it is.
+constexpr uint32_t kMaxHelloBody = 4096;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 std::string endpoint_of(const tcp::socket& s) {
@@ -140,11 +143,11 @@ class Transport::Impl : public std::enable_shared_from_this<Impl> {
     }
 
     // Reads one frame body; the error says what was wrong with it.
-    asio::awaitable<Result<std::string, std::string>> read_frame(tcp::socket& socket) {
+    asio::awaitable<Result<std::string, std::string>> read_frame(tcp::socket& socket, uint32_t max_body) {
         char header[kFrameHeaderSize];
         auto [ec, n] = co_await asio::async_read(socket, asio::buffer(header), use_tuple);
         if (ec) co_return make_unexpected(ec == asio::error::eof ? std::string("closed by peer") : ec.message());
-        auto parsed = parse_frame_header(header, _config.max_frame_body);
+        auto parsed = parse_frame_header(header, max_body);
         if (!parsed) co_return make_unexpected("bad frame header: " + std::string(to_string(parsed.error())));
         std::string body(parsed->body_size, '\0');
         auto [ec2, n2] = co_await asio::async_read(socket, asio::buffer(body), use_tuple);
@@ -159,7 +162,7 @@ class Transport::Impl : public std::enable_shared_from_this<Impl> {
     asio::awaitable<void> read_loop(std::shared_ptr<Connection> conn, uint64_t peer_id) {
         auto self = shared_from_this();
         for (;;) {
-            auto body = co_await read_frame(conn->socket);
+            auto body = co_await read_frame(conn->socket, _config.max_frame_body);
             Peer& peer = _peers.at(peer_id);
             if (peer.conn != conn) co_return;  // replaced or closed meanwhile
             if (!body) {
@@ -199,7 +202,7 @@ class Transport::Impl : public std::enable_shared_from_this<Impl> {
         deadline.async_wait([conn](boost::system::error_code ec) {
             if (!ec) conn->socket.close(ec);
         });
-        auto body = co_await read_frame(conn->socket);
+        auto body = co_await read_frame(conn->socket, kMaxHelloBody);
         deadline.cancel();
         std::string refusal;
         uint64_t from = 0;

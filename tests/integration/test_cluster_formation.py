@@ -1,0 +1,105 @@
+#!/usr/bin/python3
+"""Three fresh nodes form a cluster: one controller leader that every node
+agrees on, every node alive and serving, and the admin API, the metrics and
+`fjord cluster status` all show it.
+
+Usage: test_cluster_formation.py FJORD_BIN [unittest options]"""
+
+import time
+import unittest
+
+import fjord_cluster
+from fjord_cluster import Cluster
+
+
+class ClusterFormationTest(unittest.TestCase):
+    def test_three_nodes_form_a_cluster(self):
+        with Cluster(3) as cluster:
+            started = time.monotonic()
+            # The same controller leader on every node, all three nodes alive,
+            # serving and registered (their addresses known everywhere), no
+            # leaderless partition.
+            leader = cluster.wait_settled(timeout=15)
+            print("\ncluster settled with controller leader %d after %.2f s"
+                  % (leader, time.monotonic() - started))
+
+            # /cluster/status: identical node table on every node.
+            tables = []
+            for node in cluster:
+                s = cluster.status(node.id)
+                self.assertEqual(s["controller_leader"], leader, "node %d" % node.id)
+                self.assertEqual(s["leaderless_partitions"], 0)
+                self.assertGreaterEqual(s["partitions"], 1)
+                tables.append({n["id"]: (n["rpc_addr"], n["alive"], n["serving"]) for n in s["nodes"]})
+            for table in tables[1:]:
+                self.assertEqual(table, tables[0])
+            for node in cluster:
+                s = cluster.status(node.id)
+                self.assertEqual({n["id"]: (n["rpc_addr"], n["kafka_addr"], n["redis_addr"], n["admin_addr"])
+                                  for n in s["nodes"]}, expected_addresses(cluster))
+
+            # /cluster/nodes agrees with /cluster/status.
+            for node in cluster:
+                nodes = node.json("/cluster/nodes")
+                self.assertEqual(sorted(n["id"] for n in nodes), [1, 2, 3])
+
+            # /health on every node.
+            for node in cluster:
+                reply = node.get("/health")
+                self.assertEqual(reply.status, 200, reply)
+                self.assertEqual(reply.json(), {"status": "ok", "node": node.id})
+
+            # The controller partition: led by the controller leader, all three in sync.
+            def controller_row_settled():
+                for node in cluster:
+                    p = cluster.partition(node.id, "__controller", 0)
+                    if p is None or p["leader"] != leader or sorted(p["replicas"]) != [1, 2, 3]:
+                        return False
+                p = cluster.partition(leader, "__controller", 0)
+                return sorted(p["isr"]) == [1, 2, 3] and len(p["replica_status"]) == 3
+            cluster.wait_for(controller_row_settled, 5, "every node to show __controller led by %d" % leader)
+
+            # `fjord cluster status` through a node that does not lead.
+            follower = next(n for n in cluster if n.id != leader)
+            result = cluster.cli("cluster", "status", "--admin", follower.admin, timeout=30)
+            self.assertEqual(result.returncode, 0, result.stderr)
+            print(result.stdout)
+            lines = result.stdout.splitlines()
+            self.assertIn("controller leader: %d" % leader, result.stdout)
+            for node in cluster:
+                rows = [l for l in lines if l.split()[:1] == [str(node.id)] and node.rpc_addr in l]
+                self.assertEqual(len(rows), 1, "one row for node %d in:\n%s" % (node.id, result.stdout))
+                self.assertEqual(rows[0].split()[1:3], ["yes", "yes"], rows[0])
+            controller_rows = [l.split() for l in lines if l.startswith("__controller")]
+            self.assertEqual(len(controller_rows), 1, result.stdout)
+            self.assertEqual(controller_rows[0][1:3], ["0", str(leader)], controller_rows[0])
+
+            # /metrics: Prometheus text with the Raft term and storage fsyncs.
+            for node in cluster:
+                reply = node.get("/metrics")
+                self.assertEqual(reply.status, 200)
+                samples = metric_samples(reply.text)
+                self.assertIn("fjord_raft_term", samples, "node %d metrics" % node.id)
+                self.assertIn("fjord_storage_fsyncs_total", samples, "node %d metrics" % node.id)
+                self.assertGreaterEqual(max(samples["fjord_raft_term"]), 1)
+                self.assertGreaterEqual(max(samples["fjord_storage_fsyncs_total"]), 1)
+
+
+def expected_addresses(cluster):
+    return {n.id: (n.rpc_addr, n.kafka_addr, n.redis_addr, n.admin) for n in cluster}
+
+
+def metric_samples(text):
+    """{metric name: [values]} of the samples in Prometheus text format."""
+    samples = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name_and_labels, value = line.rsplit(" ", 1)
+        name = name_and_labels.split("{", 1)[0]
+        samples.setdefault(name, []).append(float(value))
+    return samples
+
+
+if __name__ == "__main__":
+    fjord_cluster.main()
