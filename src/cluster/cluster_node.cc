@@ -25,6 +25,7 @@ namespace {
 constexpr int64_t kGossipIntervalMs = 100;
 constexpr int64_t kAliveWithinMs = 1000;  // ten gossip rounds
 constexpr int64_t kBalanceIntervalMs = 2000;
+constexpr int64_t kRetentionIntervalMs = 1000;  // Kafka checks every 5 min; segments are few, checks cheap
 
 // Splits "host:port"; the caller validated the form.
 std::pair<std::string, uint16_t> split_host_port(const std::string& address) {
@@ -68,10 +69,18 @@ struct ClusterNode::Timers {
     Timers(asio::io_context& io, ClusterNode& node)
         : tick(io, node._config.tick_ms, [&node] { node.on_tick(); }),
           gossip(io, kGossipIntervalMs, [&node] { node.on_gossip(); }),
-          balance(io, kBalanceIntervalMs, [&node] { node.on_balance(); }) {}
+          balance(io, kBalanceIntervalMs, [&node] { node.on_balance(); }),
+          retention(io, kRetentionIntervalMs, [&node] { node.on_retention(); }) {}
+    void start() {
+        for (Repeater* r : {&tick, &gossip, &balance, &retention}) r->start();
+    }
+    void stop() {
+        for (Repeater* r : {&tick, &gossip, &balance, &retention}) r->stop();
+    }
     Repeater tick;
     Repeater gossip;
     Repeater balance;
+    Repeater retention;
 };
 
 ClusterNode::ClusterNode(asio::io_context& io, NodeConfig config)
@@ -88,11 +97,7 @@ ClusterNode::ClusterNode(asio::io_context& io, NodeConfig config)
       }) {}
 
 ClusterNode::~ClusterNode() {
-    if (_timers) {
-        _timers->tick.stop();
-        _timers->gossip.stop();
-        _timers->balance.stop();
-    }
+    if (_timers) _timers->stop();
     if (_transport) _transport->stop();
     // Replicas go before the Flusher, whose last completions find them gone.
     _replicas.clear();
@@ -131,9 +136,7 @@ Result<Ok, std::string> ClusterNode::start() {
     if (!bound) return make_unexpected(bound.error());
 
     _timers = std::make_unique<Timers>(_io, *this);
-    _timers->tick.start();
-    _timers->gossip.start();
-    _timers->balance.start();
+    _timers->start();
     spdlog::info("node {} started: rpc {}, data dir {}, cluster {}", _config.node_id, _config.rpc_addr,
                  _config.data_dir, cluster_id_of(_config.initial_cluster));
     return Ok{};
@@ -412,7 +415,10 @@ void ClusterNode::reconcile_partitions() {
     }
     for (const auto& [name, topic] : metadata().topics()) {
         for (const PartitionInfo& p : topic.partitions) {
-            if (_replicas.contains(p.group)) continue;
+            if (auto it = _replicas.find(p.group); it != _replicas.end()) {
+                it->second->log().reconfigure(log_config_of(topic));
+                continue;
+            }
             if (std::find(p.replicas.begin(), p.replicas.end(), _config.node_id) == p.replicas.end()) continue;
             ReplicaOptions options;
             options.group = p.group;
@@ -455,6 +461,12 @@ void ClusterNode::on_balance() {
     }
 }
 
+void ClusterNode::on_retention() {
+    for (const auto& [group, r] : _replicas) {
+        if (group != kControllerGroup) r->enforce_retention();
+    }
+}
+
 void ClusterNode::shutdown(int timeout_ms, std::function<void()> done) {
     _shutting_down = true;
     spdlog::info("node {} shutting down: handing over leaderships", _config.node_id);
@@ -482,9 +494,7 @@ void ClusterNode::finish_shutdown(int64_t deadline, std::function<void()> done) 
         } else {
             spdlog::info("node {}: leads no group any more", _config.node_id);
         }
-        _timers->tick.stop();
-        _timers->gossip.stop();
-        _timers->balance.stop();
+        _timers->stop();
         _transport->stop();
         done();
         return;

@@ -170,6 +170,7 @@ class ClusterNode final : public ReplicaHost {
     void on_tick();
     void on_gossip();
     void on_balance();
+    void on_retention();
     void receive(uint64_t from, std::vector<net::Item>& items);
     void reconcile_partitions();
     void register_nodes();

@@ -104,6 +104,19 @@ Result<Ok, raft::Error> Replica::transfer_leadership(uint64_t to) {
     return r;
 }
 
+void Replica::enforce_retention() {
+    if (!_failure.empty() || _persisting) return;
+    int64_t point = std::min(_store->log().retention_point(_host.now_ms()), static_cast<int64_t>(_applied));
+    // The entry ending just below the point has Raft index `point`.
+    if (point <= _store->log().start_offset()) return;
+    auto term = _store->term_at(raft::Index{static_cast<uint64_t>(point)});
+    if (!term) return;  // not an entry boundary: wait for the next segment
+    raft::Snapshot snap;
+    snap.meta = {raft::Index{static_cast<uint64_t>(point)}, *term, _node->membership()};
+    if (auto compacted = _store->compact(snap); !compacted) return fail("applying retention", compacted.error().detail);
+    spdlog::info("{}: retention: the log now starts at offset {}", name(), _store->log().start_offset());
+}
+
 std::vector<uint64_t> Replica::voters() const {
     std::vector<uint64_t> out;
     for (raft::NodeId id : _node->membership().voters) out.push_back(id.value);

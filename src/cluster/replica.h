@@ -104,6 +104,12 @@ class Replica {
     // Kafka's acks=1), or definitely failed.
     void propose(std::string batch, uint32_t records, ProposeDone done, bool local_only = false);
     Result<Ok, raft::Error> transfer_leadership(uint64_t to);
+    // Applies the log's retention (by size and time, whole segments): the log
+    // below the retention point becomes an empty snapshot, so followers that
+    // need it get the snapshot instead and start their logs there too. Only
+    // applied entries are ever dropped. For partitions whose state is the log
+    // itself (Kafka topics), not for state machines that need their history.
+    void enforce_retention();
 
     uint64_t group() const { return _options.group; }
     const std::string& name() const { return _options.name; }

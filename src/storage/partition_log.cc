@@ -247,22 +247,26 @@ StorageResult<Ok> PartitionLog::reset(int64_t offset) {
     return Ok{};
 }
 
-StorageResult<size_t> PartitionLog::enforce_retention(int64_t now_ms) {
-    size_t removed = 0;
+int64_t PartitionLog::retention_point(int64_t now_ms) const {
     uint64_t total = size_bytes();
-    while (_segments.size() > 1) {
-        const Segment& front = *_segments.front();
-        bool too_big = _config.retention_bytes >= 0 &&
-                       total - front.size() >= static_cast<uint64_t>(_config.retention_bytes);
-        bool too_old = _config.retention_ms >= 0 && front.max_timestamp() >= 0 &&
-                       front.max_timestamp() < now_ms - _config.retention_ms;
+    size_t keep = 0;  // the first segment retention keeps; the active one always stays
+    for (; keep + 1 < _segments.size(); ++keep) {
+        const Segment& s = *_segments[keep];
+        bool too_big = _config.retention_bytes >= 0 && total - s.size() >= static_cast<uint64_t>(_config.retention_bytes);
+        bool too_old = _config.retention_ms >= 0 && s.max_timestamp() >= 0 && s.max_timestamp() < now_ms - _config.retention_ms;
         if (!too_big && !too_old) break;
-        total -= front.size();
-        int64_t next_start = _segments[1]->base_offset();
-        if (auto r = truncate_prefix(next_start); !r) return make_unexpected(r.error());
-        ++removed;
+        total -= s.size();
     }
-    return removed;
+    return keep == 0 ? _start : _segments[keep]->base_offset();
+}
+
+StorageResult<size_t> PartitionLog::enforce_retention(int64_t now_ms) {
+    size_t before = _segments.size();
+    int64_t point = retention_point(now_ms);
+    if (point > _start) {
+        if (auto r = truncate_prefix(point); !r) return make_unexpected(r.error());
+    }
+    return before - _segments.size();
 }
 
 StorageResult<Ok> PartitionLog::sync_now() {

@@ -74,6 +74,9 @@ class PartitionLog {
     StorageResult<Ok> reset(int64_t offset);
     // Applies retention by size and time; returns how many segments went.
     StorageResult<size_t> enforce_retention(int64_t now_ms);
+    // Where retention would start the log now: the base offset of the first
+    // segment it keeps (whole segments only; never the active one).
+    int64_t retention_point(int64_t now_ms) const;
 
     using SyncDone = std::function<void(StorageResult<int64_t>)>;
     // Makes every append so far durable; `done` gets the offset below which
@@ -90,6 +93,11 @@ class PartitionLog {
     bool stopped() const { return _stopped; }
     const std::string& dir() const { return _dir; }
     const LogConfig& config() const { return _config; }
+    // Takes new limits (a topic's configs changed); keeps the logger.
+    void reconfigure(LogConfig config) {
+        config.log = std::move(_config.log);
+        _config = std::move(config);
+    }
     size_t segment_count() const { return _segments.size(); }
     uint64_t size_bytes() const;
 
