@@ -49,6 +49,7 @@ struct FetchCall : std::enable_shared_from_this<FetchCall> {
                 auto leader = state.node.local_leader(topic.topic, p.partition);
                 if (!leader) {
                     pr.error_code = static_cast<int16_t>(state.error_of(leader.error()));
+                    pr.records = std::string_view();
                     error = true;
                     tr.partitions.push_back(std::move(pr));
                     continue;
@@ -80,7 +81,8 @@ struct FetchCall : std::enable_shared_from_this<FetchCall> {
                         budget -= static_cast<int64_t>(bytes.size());
                     }
                 }
-                if (!pr.records && pr.error_code == 0) pr.records = std::string_view();
+                // Empty, never null: librdkafka refuses a null record set even beside an error.
+                if (!pr.records) pr.records = std::string_view();
                 tr.partitions.push_back(std::move(pr));
             }
             response.responses.push_back(std::move(tr));
