@@ -164,7 +164,9 @@ void Replica::track_in_sync() {
         auto [it, inserted] = _catchup.try_emplace(f.id.value);
         Catchup& c = it->second;
         if (inserted) c = Catchup{last, now, now};  // a new leader gives everyone a lag period
-        if (f.match.value >= c.mark_index) {
+        // Only a follower that is heard from counts as caught up: a silent one
+        // leaves the ISR after the lag time even when nothing is written.
+        if (f.recent_active && f.match.value >= c.mark_index) {
             c.caught_up_at = c.mark_time;
             c.mark_index = last;
             c.mark_time = now;

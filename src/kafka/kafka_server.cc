@@ -18,6 +18,7 @@ namespace {
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr uint32_t kMaxRequestBytes = 100u << 20;  // Kafka's socket.request.max.bytes
 constexpr size_t kMaxInFlight = 1024;              // requests read but not yet answered
+constexpr size_t kFirstReadBytes = 64 << 10;
 
 std::string peer_of(const tcp::socket& s) {
     boost::system::error_code ec;
@@ -50,9 +51,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
                 co_return close("request size " + std::to_string(size) + " is outside 8.." +
                                 std::to_string(kMaxRequestBytes));
             }
-            auto request = std::make_shared<std::string>(size, '\0');
-            auto [bec, m] = co_await asio::async_read(_socket, asio::buffer(*request), use_tuple);
-            if (bec) co_return close("truncated request: " + bec.message());
+            // The buffer grows as the bytes arrive, so that a size prefix alone
+            // does not make us reserve up to 100 MiB.
+            auto request = std::make_shared<std::string>();
+            while (request->size() < size) {
+                size_t have = request->size();
+                request->resize(std::min<size_t>(size, std::max<size_t>(kFirstReadBytes, have * 2)));
+                auto [bec, m] = co_await asio::async_read(
+                    _socket, asio::buffer(request->data() + have, request->size() - have), use_tuple);
+                if (bec) co_return close("truncated request: " + bec.message());
+            }
             if (!dispatch(request)) co_return;
         }
     }
