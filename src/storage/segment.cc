@@ -165,14 +165,17 @@ StorageResult<uint64_t> Segment::find(int64_t offset) {
     uint64_t position = hint.position;
     int64_t expected = _base + hint.relative_offset;
     std::string buf;
+    bool from_start = position == 0;
     while (position < _log->size()) {
         if (!_log->read_at(position, kBatchHeaderSize, buf)) break;
         auto h = parse_batch_header(buf);
         if (!h || h->base_offset != expected) {
-            if (position == 0) break;
-            // A stale or damaged index entry: fall back to scanning from the start.
+            // Damage on the scan from the start: there is nothing better to try.
+            if (from_start) break;
+            // A stale or damaged index entry: fall back to scanning from the start, once.
             position = 0;
             expected = _base;
+            from_start = true;
             continue;
         }
         if (h->last_offset() >= offset) return position;
