@@ -3,7 +3,7 @@
 //
 //   fjord-bench-kafka --bootstrap 127.0.0.1:9092 --topic bench --messages 1000000 --size 100 --acks all
 //       [--partitions 6] [--rate N msgs/s, 0 = as fast as possible] [--inflight N] [--linger-ms 5]
-//       [--consume]
+//       [--consume | --consume-only]
 //
 // Produce latency is measured per message, from produce() to its delivery
 // report, with a steady clock.
@@ -32,6 +32,7 @@ struct Options {
     int inflight = 1000000;
     int linger_ms = 5;
     bool consume = false;
+    bool produce = true;
 };
 
 bool parse(int argc, char** argv, Options& o) {
@@ -48,6 +49,7 @@ bool parse(int argc, char** argv, Options& o) {
         else if (a == "--inflight") o.inflight = std::stoi(value());
         else if (a == "--linger-ms") o.linger_ms = std::stoi(value());
         else if (a == "--consume") o.consume = true;
+        else if (a == "--consume-only") o.consume = !(o.produce = false);
         else {
             std::fprintf(stderr, "unknown argument %s\n", a.c_str());
             return false;
@@ -194,7 +196,7 @@ int main(int argc, char** argv) {
     Options o;
     if (!parse(argc, argv, o)) return 2;
     create_topic(o);
-    produce(o);
+    if (o.produce) produce(o);
     if (o.consume) consume(o);
     return 0;
 }

@@ -15,23 +15,6 @@ namespace fjord::kafka {
 
 namespace {
 
-// The batches of `bytes` that are not control batches (fjord's Raft entries,
-// which some clients, e.g. kafka-python 2.0, would hand to applications),
-// or nullopt when there are none to drop.
-std::optional<std::string> without_control_batches(std::string_view bytes) {
-    std::optional<std::string> kept;
-    size_t at = 0;
-    while (at < bytes.size()) {
-        auto header = storage::parse_batch_header(bytes.substr(at));
-        if (!header) break;
-        std::string_view batch = bytes.substr(at, header->size);
-        if (header->is_control() && !kept) kept.emplace(bytes.substr(0, at));
-        if (!header->is_control() && kept) kept->append(batch);
-        at += header->size;
-    }
-    return kept;
-}
-
 // The prefix of `bytes` (whole batches) whose batches start below `end`.
 size_t committed_prefix(std::string_view bytes, int64_t end) {
     size_t at = 0;
@@ -93,10 +76,6 @@ struct FetchCall : std::enable_shared_from_this<FetchCall> {
                         slices.push_back(std::move(slice->bytes));
                         std::string_view bytes = slices.back();
                         bytes = bytes.substr(0, committed_prefix(bytes, hw));
-                        if (auto filtered = without_control_batches(bytes)) {
-                            slices.push_back(std::move(*filtered));
-                            bytes = slices.back();
-                        }
                         pr.records = bytes;
                         total += bytes.size();
                         budget -= static_cast<int64_t>(bytes.size());

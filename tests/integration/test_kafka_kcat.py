@@ -54,6 +54,24 @@ def partitions_fully_replicated(meta, topic, partitions, rf):
 
 
 class KcatTest(unittest.TestCase):
+    def test_consumer_reaches_the_end_past_a_trailing_control_batch(self):
+        """A leader change appends a no-op control batch after the last
+        record; a consumer must still reach the high watermark (kcat -e)."""
+        with Cluster(3) as cluster:
+            cluster.wait_settled(timeout=15)
+            cluster.create_topic("trailing", 1, 3)
+            cluster.wait_partition_leaders("trailing", 1, full_isr=3)
+            bootstrap = cluster.node(1).kafka_addr
+            produced = kcat(["-b", bootstrap, "-P", "-t", "trailing"], input_text="a\nb\nc\n")
+            self.assertEqual(produced.returncode, 0, produced.stderr)
+            leader = cluster.partition(1, "trailing", 0)["leader"]
+            target = next(n.id for n in cluster if n.id != leader)
+            moved = cluster.node(1).post("/cluster/partitions/trailing/0/transfer-leadership?to=%d" % target)
+            self.assertEqual(moved.status, 200, moved)
+            consumed = kcat(["-b", bootstrap, "-C", "-t", "trailing", "-o", "beginning", "-e", "-q"], timeout=30)
+            self.assertEqual(consumed.returncode, 0, consumed.stderr)
+            self.assertEqual(consumed.stdout.split(), ["a", "b", "c"])
+
     def test_metadata_and_round_trip(self):
         with Cluster(3) as cluster:
             cluster.wait_settled(timeout=20)
