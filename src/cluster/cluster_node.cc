@@ -428,6 +428,7 @@ void ClusterNode::reconcile_partitions() {
             options.raft = raft_config(p.group);
             options.log = log_config_of(topic);
             options.replica_lag_ms = _config.replica_lag_time_ms;
+            options.campaign_if_new = p.replicas.front() == _config.node_id;
             auto opened = Replica::open(*this, std::move(options), nullptr);
             if (!opened) {
                 spdlog::error("{}", opened.error());

@@ -11,6 +11,9 @@ namespace fjord::cluster {
 
 namespace {
 
+constexpr int64_t kInitialCampaignMs = 1000;
+constexpr int kCampaignEveryTicks = 3;
+
 double seconds_since(int64_t start_ms, int64_t now_ms) {
     return static_cast<double>(now_ms - start_ms) / 1000.0;
 }
@@ -42,7 +45,9 @@ Result<Ok, std::string> Replica::start() {
                                     _host.now_ms());
     if (!store) return make_unexpected("cannot open the log of " + name + ": " + store.error().detail);
     _store = std::move(*store);
+    bool bootstrapped = false;
     if (_store->hard_state().term == raft::Term{0} && _store->last_index() == raft::Index{0}) {
+        bootstrapped = true;
         // A new replica: every founding member writes the same first entry.
         raft::Membership founding;
         for (uint64_t id : _options.founding_voters) founding.voters.push_back(raft::NodeId{id});
@@ -57,12 +62,22 @@ Result<Ok, std::string> Replica::start() {
     }
     _options.raft.stamp_entry = stamp_batch_entry;
     _node = std::make_unique<raft::Node>(_options.raft, *_store);
+    // Its peers may open the group a little later (they learn of it from the
+    // controller's next heartbeat), so it keeps trying for a short while.
+    if (bootstrapped && _options.campaign_if_new) _campaign_until_ms = _host.now_ms() + kInitialCampaignMs;
     schedule();
     return Ok{};
 }
 
 void Replica::tick() {
     if (!_failure.empty()) return;
+    if (_campaign_until_ms > 0) {
+        if (_node->leader() != raft::no_node || _host.now_ms() > _campaign_until_ms) {
+            _campaign_until_ms = 0;
+        } else if (++_campaign_ticks % kCampaignEveryTicks == 0) {
+            _node->campaign_now();
+        }
+    }
     _node->tick();
     if (_node->role() == raft::Role::leader) track_in_sync();
     schedule();

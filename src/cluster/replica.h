@@ -66,6 +66,7 @@ struct ReplicaOptions {
     raft::Config raft;
     storage::LogConfig log;
     int64_t replica_lag_ms{10000};  // a follower not caught up for this long leaves the ISR
+    bool campaign_if_new{false};    // a new group's preferred replica stands for election at once
 };
 
 // Where a committed proposal landed, in Kafka offsets.
@@ -170,6 +171,8 @@ class Replica {
     std::map<uint64_t, Pending> _pending;  // by Raft index
     std::map<uint64_t, Catchup> _catchup;  // by follower id
     std::string _failure;
+    int64_t _campaign_until_ms{0};  // a new group's preferred replica campaigns until then
+    int _campaign_ticks{0};
     // Guards callbacks that may outlive the replica (posted work, fsyncs).
     std::shared_ptr<Replica*> _self;
 };

@@ -41,6 +41,12 @@ void Node::tick_election() {
     }
 }
 
+void Node::campaign_now() {
+    if (_role == Role::leader || !promotable()) return;
+    _election_elapsed = 0;
+    campaign(_config.pre_vote, false);
+}
+
 void Node::tick_heartbeat() {
     ++_heartbeat_elapsed;
     ++_election_elapsed;

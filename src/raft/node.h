@@ -94,6 +94,11 @@ class Node {
     Result<Index, Error> propose(std::string data, uint32_t span = 1);
     Result<Index, Error> propose_membership(MembershipChange change);
     Result<Ok, Error> transfer_leadership(NodeId to);
+    // Campaigns now instead of after an election timeout (with pre-vote, so a
+    // node that hears from a leader is refused as usual). fjord calls it on a
+    // new group's preferred replica, so that leaders start where placement
+    // put them. No effect on a leader or a node that cannot vote.
+    void campaign_now();
     // Requests a linearizable read point; it arrives as a ReadState carrying
     // `context` in a later Ready (or never, if leadership is lost meanwhile:
     // callers time out and retry).
