@@ -28,7 +28,11 @@ Node::Node(const Config& config, const LogStorage& storage)
     _term = hs.term;
     _vote = hs.vote;
     _last_hard_state = hard_state();
-    _lease_until = static_cast<uint64_t>(_config.election_tick);
+    // After a restart we may have promised a leader, before the crash, not to
+    // vote for a while: keep that promise for one election timeout. Leaders
+    // exist only from term 2 on (a group starts in term 1, see bootstrap()),
+    // so a node still in term 1 or 0 never promised anything.
+    _lease_until = _term.value <= 1 ? 0 : static_cast<uint64_t>(_config.election_tick);
     reset_randomized_timeout();
 }
 

@@ -344,3 +344,30 @@ TEST(ElectionTest, LoneVoterLeadsOnlyAfterItsVoteIsPersisted) {
 
 }  // namespace
 }  // namespace fjord::raft::test
+
+namespace fjord::raft::test {
+namespace {
+
+TEST(ElectionTest, CampaignNowElectsWithoutWaitingForTheTimeout) {
+    Cluster c(3);
+    c.node(2).campaign_now();
+    c.deliver_all();
+    EXPECT_EQ(c.leader(), 2u);
+    EXPECT_EQ(c.leader_count(), 1u);
+}
+
+TEST(ElectionTest, CampaignNowDoesNotDisturbALiveLeader) {
+    Cluster c(3);
+    ASSERT_TRUE(c.elect(1));
+    Term term = c.node(1).term();
+    c.node(3).campaign_now();  // pre-vote: node 2 still hears from node 1 and refuses
+    c.deliver_all();
+    EXPECT_EQ(c.leader(), 1u);
+    EXPECT_EQ(c.node(1).term(), term);
+    c.node(1).campaign_now();  // a leader ignores it
+    c.deliver_all();
+    EXPECT_EQ(c.node(1).term(), term);
+}
+
+}  // namespace
+}  // namespace fjord::raft::test
