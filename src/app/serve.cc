@@ -9,6 +9,7 @@
 #include "admin/http_server.h"
 #include "app/commands.h"
 #include "cluster/cluster_node.h"
+#include "common/host_port.h"
 #include "kafka/broker.h"
 #include "kafka/kafka_server.h"
 
@@ -17,11 +18,6 @@ namespace fjord::app {
 namespace {
 
 constexpr int kHandOverTimeoutMs = 5000;
-
-std::pair<std::string, uint16_t> split_host_port(const std::string& address) {
-    size_t colon = address.rfind(':');
-    return {address.substr(0, colon), static_cast<uint16_t>(std::stoi(address.substr(colon + 1)))};
-}
 
 }  // namespace
 

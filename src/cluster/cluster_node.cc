@@ -11,6 +11,7 @@
 #include "cluster/raft_message_codec.h"
 #include "common/big_endian.h"
 #include "common/crc32c.h"
+#include "common/host_port.h"
 #include "common/splitmix.h"
 #include "net/transport.h"
 #include "storage/flusher.h"
@@ -26,12 +27,6 @@ constexpr int64_t kGossipIntervalMs = 100;
 constexpr int64_t kAliveWithinMs = 1000;  // ten gossip rounds
 constexpr int64_t kBalanceIntervalMs = 2000;
 constexpr int64_t kRetentionIntervalMs = 1000;  // Kafka checks every 5 min; segments are few, checks cheap
-
-// Splits "host:port"; the caller validated the form.
-std::pair<std::string, uint16_t> split_host_port(const std::string& address) {
-    size_t colon = address.rfind(':');
-    return {address.substr(0, colon), static_cast<uint16_t>(std::stoi(address.substr(colon + 1)))};
-}
 
 // A recurring timer on the loop that stops when the node goes away.
 class Repeater {
@@ -191,11 +186,6 @@ void ClusterNode::request_topic(const CreateTopic& request) {
         auto timer = std::make_shared<asio::steady_timer>(_io, std::chrono::seconds(2));
         timer->async_wait([this, timer, name = request.name](boost::system::error_code) { _requested_topics.erase(name); });
     }
-}
-
-void ClusterNode::observe_leadership(uint64_t group) {
-    _metrics.observe_election_won();
-    (void)group;
 }
 
 Replica* ClusterNode::replica(uint64_t group) const {

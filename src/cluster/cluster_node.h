@@ -148,7 +148,7 @@ class ClusterNode final : public ReplicaHost {
     int64_t now_ms() const override;
     void observe_append(size_t bytes, double seconds) override { _metrics.observe_append(bytes, seconds); }
     void observe_fsync(double seconds) override { _metrics.observe_fsync(seconds); }
-    void observe_leadership(uint64_t group) override;
+    void observe_election_won() override { _metrics.observe_election_won(); }
     void on_applied(uint64_t group) override;
     // Runs after a group's high watermark moved (e.g. to wake long-polling fetches).
     void set_applied_listener(std::function<void(uint64_t group)> listener) { _applied_listener = std::move(listener); }

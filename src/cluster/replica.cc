@@ -132,12 +132,6 @@ void Replica::enforce_retention() {
     spdlog::info("{}: retention: the log now starts at offset {}", name(), _store->log().start_offset());
 }
 
-std::vector<uint64_t> Replica::voters() const {
-    std::vector<uint64_t> out;
-    for (raft::NodeId id : _node->membership().voters) out.push_back(id.value);
-    return out;
-}
-
 storage::PartitionLog& Replica::log() {
     return _store->log();
 }
@@ -246,7 +240,7 @@ void Replica::finish_ready() {
     if (role == raft::Role::leader && _last_role != raft::Role::leader) {
         spdlog::info("{}: leader in term {}", name(), term());
         _catchup.clear();
-        _host.observe_leadership(group());
+        _host.observe_election_won();
     }
     _last_role = role;
     schedule();

@@ -45,7 +45,7 @@ class ReplicaHost {
     // Observations for the metrics.
     virtual void observe_append(size_t bytes, double seconds) = 0;
     virtual void observe_fsync(double seconds) = 0;
-    virtual void observe_leadership(uint64_t group) = 0;
+    virtual void observe_election_won() = 0;
     // The replica applied entries up to a new high watermark.
     virtual void on_applied(uint64_t group) = 0;
 };
@@ -122,7 +122,6 @@ class Replica {
     int64_t high_watermark() const { return static_cast<int64_t>(_applied); }
     uint64_t commit_index() const { return _node->commit_index().value; }
     int64_t last_index() const { return static_cast<int64_t>(_node->last_index().value); }
-    std::vector<uint64_t> voters() const;
     // A leader's view of replication, for status and the ISR.
     LeaderReport report() const;
     // Why the replica stopped; empty while it runs.

@@ -22,53 +22,11 @@ constexpr size_t kMinResourceSize = 1 + 2 + 4;
 constexpr size_t kMinConfigSize = 2 + 2;
 constexpr size_t kMinResultSize = 2 + 2 + 1 + 2;
 
-bool in_range(int16_t version) {
-    return version >= kAlterConfigsMinVersion && version <= kAlterConfigsMaxVersion;
-}
-
-std::string unsupported(const char* direction, int16_t version) {
-    return "AlterConfigs " + std::string(direction) + " version " + std::to_string(version) +
-           " is not supported (" + std::to_string(kAlterConfigsMinVersion) + "-" +
-           std::to_string(kAlterConfigsMaxVersion) + ")";
-}
-
-// Kafka refuses a null where the schema does not allow one; so does fjord.
-std::string read_string(Reader& r, const char* what) {
-    std::optional<std::string> s = r.nullable_string(what);
-    if (!s && r.ok()) r.fail(what, "null, but the field is not nullable");
-    return s.value_or(std::string());
-}
-
-template <typename ReadOne>
-auto read_array(Reader& r, const char* what, size_t min_element_size, ReadOne read_one) {
-    std::vector<decltype(read_one())> out;
-    int32_t n = r.array(what, min_element_size);
-    if (n < 0) r.fail(what, "null, but the array is not nullable");
-    if (n > 0) out.reserve(static_cast<size_t>(n));
-    for (int32_t i = 0; i < n && r.ok(); ++i) out.push_back(read_one());
-    return out;
-}
-
-template <typename T, typename WriteOne>
-void write_array(Writer& w, const std::vector<T>& items, WriteOne write_one) {
-    w.array(items.size());
-    for (const T& item : items) write_one(item);
-}
-
-template <typename T>
-Result<T, std::string> finish(const Reader& r, T value, const char* direction, int16_t version) {
-    std::string where = "AlterConfigs v" + std::to_string(version) + " " + direction + ": ";
-    if (!r.ok()) return make_unexpected(where + r.error());
-    if (r.remaining() > 0) {
-        return make_unexpected(where + std::to_string(r.remaining()) +
-                               " trailing bytes after the last field");
-    }
-    return value;
-}
+constexpr VersionedCodec kCodec{"AlterConfigs", kAlterConfigsMinVersion, kAlterConfigsMaxVersion};
 
 AlterConfigsRequest::Config read_config(Reader& r) {
     AlterConfigsRequest::Config c;
-    c.name = read_string(r, "resources.configs.name");
+    c.name = r.non_null_string("resources.configs.name");
     c.value = r.nullable_string("resources.configs.value");
     return c;
 }
@@ -76,66 +34,76 @@ AlterConfigsRequest::Config read_config(Reader& r) {
 AlterConfigsRequest::Resource read_resource(Reader& r) {
     AlterConfigsRequest::Resource res;
     res.resource_type = r.i8("resources.resource_type");
-    res.resource_name = read_string(r, "resources.resource_name");
-    res.configs = read_array(r, "resources.configs", kMinConfigSize, [&] { return read_config(r); });
+    res.resource_name = r.non_null_string("resources.resource_name");
+    res.configs = read_vector(r, "resources.configs", kMinConfigSize, [&] { return read_config(r); });
     return res;
 }
 
 void write_resource(Writer& w, const AlterConfigsRequest::Resource& res) {
     w.i8(res.resource_type);
     w.string(res.resource_name);
-    write_array(w, res.configs, [&](const AlterConfigsRequest::Config& c) {
+    write_vector(w, res.configs, [&](const AlterConfigsRequest::Config& c) {
         w.string(c.name);
         w.nullable_string(c.value);
     });
-}
-
-AlterConfigsResponse::ResourceResult read_result(Reader& r) {
-    AlterConfigsResponse::ResourceResult res;
-    res.error_code = r.i16("responses.error_code");
-    res.error_message = r.nullable_string("responses.error_message");
-    res.resource_type = r.i8("responses.resource_type");
-    res.resource_name = read_string(r, "responses.resource_name");
-    return res;
 }
 
 }  // namespace
 
 Result<AlterConfigsRequest, std::string> decode_alter_configs_request(std::string_view body,
                                                                       int16_t version) {
-    if (!in_range(version)) return make_unexpected(unsupported("request", version));
+    if (!kCodec.supports(version)) return make_unexpected(kCodec.unsupported("request", version));
     Reader r(body);
     AlterConfigsRequest req;
-    req.resources = read_array(r, "resources", kMinResourceSize, [&] { return read_resource(r); });
+    req.resources = read_vector(r, "resources", kMinResourceSize, [&] { return read_resource(r); });
     req.validate_only = r.boolean("validate_only");
-    return finish(r, std::move(req), "request", version);
+    return kCodec.finish(r, std::move(req), "request", version);
 }
 
 void encode_alter_configs_request(std::string& out, const AlterConfigsRequest& request, int16_t version) {
-    assert(in_range(version));
+    assert(kCodec.supports(version));
     (void)version;
     Writer w(out);
-    write_array(w, request.resources,
-                [&](const AlterConfigsRequest::Resource& res) { write_resource(w, res); });
+    write_vector(w, request.resources,
+                 [&](const AlterConfigsRequest::Resource& res) { write_resource(w, res); });
     w.boolean(request.validate_only);
 }
 
 Result<AlterConfigsResponse, std::string> decode_alter_configs_response(std::string_view body,
                                                                         int16_t version) {
-    if (!in_range(version)) return make_unexpected(unsupported("response", version));
-    Reader r(body);
-    AlterConfigsResponse resp;
-    resp.throttle_time_ms = r.i32("throttle_time_ms");
-    resp.responses = read_array(r, "responses", kMinResultSize, [&] { return read_result(r); });
-    return finish(r, std::move(resp), "response", version);
+    return detail::decode_config_results(body, version, kCodec);
 }
 
 void encode_alter_configs_response(std::string& out, const AlterConfigsResponse& response, int16_t version) {
-    assert(in_range(version));
+    detail::encode_config_results(out, response, version, kCodec);
+}
+
+Result<AlterConfigsResponse, std::string> detail::decode_config_results(std::string_view body,
+                                                                        int16_t version,
+                                                                        const VersionedCodec& codec) {
+    if (!codec.supports(version)) return make_unexpected(codec.unsupported("response", version));
+    Reader r(body);
+    AlterConfigsResponse resp;
+    resp.throttle_time_ms = r.i32("throttle_time_ms");
+    resp.responses = read_vector(r, "responses", kMinResultSize, [&] {
+        AlterConfigsResponse::ResourceResult res;
+        res.error_code = r.i16("responses.error_code");
+        res.error_message = r.nullable_string("responses.error_message");
+        res.resource_type = r.i8("responses.resource_type");
+        res.resource_name = r.non_null_string("responses.resource_name");
+        return res;
+    });
+    return codec.finish(r, std::move(resp), "response", version);
+}
+
+void detail::encode_config_results(std::string& out, const AlterConfigsResponse& response, int16_t version,
+                                   const VersionedCodec& codec) {
+    assert(codec.supports(version));
     (void)version;
+    (void)codec;
     Writer w(out);
     w.i32(response.throttle_time_ms);
-    write_array(w, response.responses, [&](const AlterConfigsResponse::ResourceResult& res) {
+    write_vector(w, response.responses, [&](const AlterConfigsResponse::ResourceResult& res) {
         w.i16(res.error_code);
         w.nullable_string(res.error_message);
         w.i8(res.resource_type);

@@ -39,6 +39,8 @@ struct AlterConfigsRequest {
     bool operator==(const AlterConfigsRequest&) const = default;
 };
 
+// IncrementalAlterConfigs v0 answers with this same layout, under the name
+// IncrementalAlterConfigsResponse.
 struct AlterConfigsResponse {
     struct ResourceResult {
         int16_t error_code = 0;
@@ -63,5 +65,16 @@ Result<AlterConfigsResponse, std::string> decode_alter_configs_response(std::str
 // Encoders append to `out`; `version` must be in [min, max].
 void encode_alter_configs_request(std::string& out, const AlterConfigsRequest& request, int16_t version);
 void encode_alter_configs_response(std::string& out, const AlterConfigsResponse& response, int16_t version);
+
+struct VersionedCodec;
+
+namespace detail {
+// The response codec AlterConfigs and IncrementalAlterConfigs share; `codec`
+// holds the calling API's name and versions.
+Result<AlterConfigsResponse, std::string> decode_config_results(std::string_view body, int16_t version,
+                                                                const VersionedCodec& codec);
+void encode_config_results(std::string& out, const AlterConfigsResponse& response, int16_t version,
+                           const VersionedCodec& codec);
+}  // namespace detail
 
 }  // namespace fjord::kafka

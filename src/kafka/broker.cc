@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/host_port.h"
 #include "kafka/api_versions.h"
 #include "kafka/broker_state.h"
 #include "kafka/metadata_messages.h"
@@ -57,11 +58,6 @@ void BrokerState::api_versions(const RequestHeader& h, std::string_view body, Do
 
 namespace {
 
-std::pair<std::string, int32_t> host_port(const std::string& address) {
-    size_t colon = address.rfind(':');
-    return {address.substr(0, colon), std::stoi(address.substr(colon + 1))};
-}
-
 MetadataTopic describe_topic(const cluster::ClusterNode& node, const cluster::TopicInfo& topic,
                              const std::set<uint64_t>& alive) {
     MetadataTopic t;
@@ -104,7 +100,7 @@ void BrokerState::metadata(const RequestHeader& h, std::string_view body, Done d
     for (const cluster::NodeView& n : node.nodes()) {
         if (n.alive) alive.insert(n.info.id);
         if (n.info.kafka_addr.empty()) continue;
-        auto [host, port] = host_port(n.info.kafka_addr);
+        auto [host, port] = split_host_port(n.info.kafka_addr);
         response.brokers.push_back({static_cast<int32_t>(n.info.id), host, port, std::nullopt});
     }
     response.cluster_id = cluster::cluster_id_of(node.config().initial_cluster);

@@ -30,65 +30,14 @@ constexpr size_t kMinSynonymSize = 2 + 2 + 1;
 constexpr size_t kMinConfigSize = 2 + 2 + 1 + 1 + 1 + 4;
 constexpr size_t kMinResultSize = 2 + 2 + 1 + 2 + 4;
 
-bool in_range(int16_t version) {
-    return version >= kDescribeConfigsMinVersion && version <= kDescribeConfigsMaxVersion;
-}
-
-std::string unsupported(const char* direction, int16_t version) {
-    return "DescribeConfigs " + std::string(direction) + " version " + std::to_string(version) +
-           " is not supported (" + std::to_string(kDescribeConfigsMinVersion) + "-" +
-           std::to_string(kDescribeConfigsMaxVersion) + ")";
-}
-
-// Kafka refuses a null where the schema does not allow one; so does fjord.
-std::string read_string(Reader& r, const char* what) {
-    std::optional<std::string> s = r.nullable_string(what);
-    if (!s && r.ok()) r.fail(what, "null, but the field is not nullable");
-    return s.value_or(std::string());
-}
-
-// nullopt for a null array.
-template <typename ReadOne>
-auto read_nullable_array(Reader& r, const char* what, size_t min_element_size, ReadOne read_one) {
-    std::optional<std::vector<decltype(read_one())>> out;
-    int32_t n = r.array(what, min_element_size);
-    if (n < 0) return out;
-    out.emplace();
-    out->reserve(static_cast<size_t>(n));
-    for (int32_t i = 0; i < n && r.ok(); ++i) out->push_back(read_one());
-    return out;
-}
-
-template <typename ReadOne>
-auto read_array(Reader& r, const char* what, size_t min_element_size, ReadOne read_one) {
-    auto out = read_nullable_array(r, what, min_element_size, read_one);
-    if (!out && r.ok()) r.fail(what, "null, but the array is not nullable");
-    return std::move(out).value_or(typename decltype(out)::value_type());
-}
-
-template <typename T, typename WriteOne>
-void write_array(Writer& w, const std::vector<T>& items, WriteOne write_one) {
-    w.array(items.size());
-    for (const T& item : items) write_one(item);
-}
-
-template <typename T>
-Result<T, std::string> finish(const Reader& r, T value, const char* direction, int16_t version) {
-    std::string where = "DescribeConfigs v" + std::to_string(version) + " " + direction + ": ";
-    if (!r.ok()) return make_unexpected(where + r.error());
-    if (r.remaining() > 0) {
-        return make_unexpected(where + std::to_string(r.remaining()) +
-                               " trailing bytes after the last field");
-    }
-    return value;
-}
+constexpr VersionedCodec kCodec{"DescribeConfigs", kDescribeConfigsMinVersion, kDescribeConfigsMaxVersion};
 
 DescribeConfigsRequest::Resource read_resource(Reader& r) {
     DescribeConfigsRequest::Resource res;
     res.resource_type = r.i8("resources.resource_type");
-    res.resource_name = read_string(r, "resources.resource_name");
-    res.configuration_keys = read_nullable_array(r, "resources.configuration_keys", kMinKeySize, [&] {
-        return read_string(r, "resources.configuration_keys");
+    res.resource_name = r.non_null_string("resources.resource_name");
+    res.configuration_keys = read_optional_vector(r, "resources.configuration_keys", kMinKeySize, [&] {
+        return r.non_null_string("resources.configuration_keys");
     });
     return res;
 }
@@ -97,12 +46,12 @@ void write_resource(Writer& w, const DescribeConfigsRequest::Resource& res) {
     w.i8(res.resource_type);
     w.string(res.resource_name);
     if (!res.configuration_keys) return w.null_array();
-    write_array(w, *res.configuration_keys, [&](const std::string& key) { w.string(key); });
+    write_vector(w, *res.configuration_keys, [&](const std::string& key) { w.string(key); });
 }
 
 DescribeConfigsResponse::Synonym read_synonym(Reader& r) {
     DescribeConfigsResponse::Synonym s;
-    s.name = read_string(r, "results.configs.synonyms.name");
+    s.name = r.non_null_string("results.configs.synonyms.name");
     s.value = r.nullable_string("results.configs.synonyms.value");
     s.source = r.i8("results.configs.synonyms.source");
     return s;
@@ -110,12 +59,12 @@ DescribeConfigsResponse::Synonym read_synonym(Reader& r) {
 
 DescribeConfigsResponse::Config read_config(Reader& r) {
     DescribeConfigsResponse::Config c;
-    c.name = read_string(r, "results.configs.name");
+    c.name = r.non_null_string("results.configs.name");
     c.value = r.nullable_string("results.configs.value");
     c.read_only = r.boolean("results.configs.read_only");
     c.config_source = r.i8("results.configs.config_source");
     c.is_sensitive = r.boolean("results.configs.is_sensitive");
-    c.synonyms = read_array(r, "results.configs.synonyms", kMinSynonymSize, [&] { return read_synonym(r); });
+    c.synonyms = read_vector(r, "results.configs.synonyms", kMinSynonymSize, [&] { return read_synonym(r); });
     return c;
 }
 
@@ -124,8 +73,8 @@ DescribeConfigsResponse::ResourceResult read_result(Reader& r) {
     res.error_code = r.i16("results.error_code");
     res.error_message = r.nullable_string("results.error_message");
     res.resource_type = r.i8("results.resource_type");
-    res.resource_name = read_string(r, "results.resource_name");
-    res.configs = read_array(r, "results.configs", kMinConfigSize, [&] { return read_config(r); });
+    res.resource_name = r.non_null_string("results.resource_name");
+    res.configs = read_vector(r, "results.configs", kMinConfigSize, [&] { return read_config(r); });
     return res;
 }
 
@@ -135,7 +84,7 @@ void write_config(Writer& w, const DescribeConfigsResponse::Config& c) {
     w.boolean(c.read_only);
     w.i8(c.config_source);
     w.boolean(c.is_sensitive);
-    write_array(w, c.synonyms, [&](const DescribeConfigsResponse::Synonym& s) {
+    write_vector(w, c.synonyms, [&](const DescribeConfigsResponse::Synonym& s) {
         w.string(s.name);
         w.nullable_string(s.value);
         w.i8(s.source);
@@ -147,49 +96,49 @@ void write_result(Writer& w, const DescribeConfigsResponse::ResourceResult& res)
     w.nullable_string(res.error_message);
     w.i8(res.resource_type);
     w.string(res.resource_name);
-    write_array(w, res.configs, [&](const DescribeConfigsResponse::Config& c) { write_config(w, c); });
+    write_vector(w, res.configs, [&](const DescribeConfigsResponse::Config& c) { write_config(w, c); });
 }
 
 }  // namespace
 
 Result<DescribeConfigsRequest, std::string> decode_describe_configs_request(std::string_view body,
                                                                             int16_t version) {
-    if (!in_range(version)) return make_unexpected(unsupported("request", version));
+    if (!kCodec.supports(version)) return make_unexpected(kCodec.unsupported("request", version));
     Reader r(body);
     DescribeConfigsRequest req;
-    req.resources = read_array(r, "resources", kMinResourceSize, [&] { return read_resource(r); });
+    req.resources = read_vector(r, "resources", kMinResourceSize, [&] { return read_resource(r); });
     req.include_synonyms = r.boolean("include_synonyms");
-    return finish(r, std::move(req), "request", version);
+    return kCodec.finish(r, std::move(req), "request", version);
 }
 
 void encode_describe_configs_request(std::string& out, const DescribeConfigsRequest& request,
                                      int16_t version) {
-    assert(in_range(version));
+    assert(kCodec.supports(version));
     (void)version;
     Writer w(out);
-    write_array(w, request.resources,
-                [&](const DescribeConfigsRequest::Resource& res) { write_resource(w, res); });
+    write_vector(w, request.resources,
+                 [&](const DescribeConfigsRequest::Resource& res) { write_resource(w, res); });
     w.boolean(request.include_synonyms);
 }
 
 Result<DescribeConfigsResponse, std::string> decode_describe_configs_response(std::string_view body,
                                                                               int16_t version) {
-    if (!in_range(version)) return make_unexpected(unsupported("response", version));
+    if (!kCodec.supports(version)) return make_unexpected(kCodec.unsupported("response", version));
     Reader r(body);
     DescribeConfigsResponse resp;
     resp.throttle_time_ms = r.i32("throttle_time_ms");
-    resp.results = read_array(r, "results", kMinResultSize, [&] { return read_result(r); });
-    return finish(r, std::move(resp), "response", version);
+    resp.results = read_vector(r, "results", kMinResultSize, [&] { return read_result(r); });
+    return kCodec.finish(r, std::move(resp), "response", version);
 }
 
 void encode_describe_configs_response(std::string& out, const DescribeConfigsResponse& response,
                                       int16_t version) {
-    assert(in_range(version));
+    assert(kCodec.supports(version));
     (void)version;
     Writer w(out);
     w.i32(response.throttle_time_ms);
-    write_array(w, response.results,
-                [&](const DescribeConfigsResponse::ResourceResult& res) { write_result(w, res); });
+    write_vector(w, response.results,
+                 [&](const DescribeConfigsResponse::ResourceResult& res) { write_result(w, res); });
 }
 
 }  // namespace fjord::kafka

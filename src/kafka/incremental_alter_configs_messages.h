@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "kafka/alter_configs_messages.h"
 
 namespace fjord::kafka {
 
@@ -49,19 +50,8 @@ struct IncrementalAlterConfigsRequest {
     bool operator==(const IncrementalAlterConfigsRequest&) const = default;
 };
 
-struct IncrementalAlterConfigsResponse {
-    struct ResourceResult {
-        int16_t error_code = 0;
-        std::optional<std::string> error_message;
-        int8_t resource_type = 0;
-        std::string resource_name;
-        bool operator==(const ResourceResult&) const = default;
-    };
-
-    int32_t throttle_time_ms = 0;
-    std::vector<ResourceResult> responses;
-    bool operator==(const IncrementalAlterConfigsResponse&) const = default;
-};
+// The same layout as AlterConfigs' response.
+using IncrementalAlterConfigsResponse = AlterConfigsResponse;
 
 // Decoders fail on an unsupported version, truncation, trailing bytes or a
 // null where the schema allows none, naming the field, e.g.

@@ -11,7 +11,6 @@
 #include "kafka/offset_for_leader_epoch_messages.h"
 
 #include <cassert>
-#include <optional>
 
 #include "kafka/wire.h"
 
@@ -32,49 +31,8 @@ size_t min_partition_result_size(int16_t version) {
     return 2 + 4 + (version >= 1 ? 4 : 0) + 8;
 }
 
-bool in_range(int16_t version) {
-    return version >= kOffsetForLeaderEpochMinVersion && version <= kOffsetForLeaderEpochMaxVersion;
-}
-
-std::string unsupported(const char* direction, int16_t version) {
-    return "OffsetForLeaderEpoch " + std::string(direction) + " version " + std::to_string(version) +
-           " is not supported (" + std::to_string(kOffsetForLeaderEpochMinVersion) + "-" +
-           std::to_string(kOffsetForLeaderEpochMaxVersion) + ")";
-}
-
-// Kafka refuses a null where the schema does not allow one; so does fjord.
-std::string read_string(Reader& r, const char* what) {
-    std::optional<std::string> s = r.nullable_string(what);
-    if (!s && r.ok()) r.fail(what, "null, but the field is not nullable");
-    return s.value_or(std::string());
-}
-
-template <typename ReadOne>
-auto read_array(Reader& r, const char* what, size_t min_element_size, ReadOne read_one) {
-    std::vector<decltype(read_one())> out;
-    int32_t n = r.array(what, min_element_size);
-    if (n < 0) r.fail(what, "null, but the array is not nullable");
-    if (n > 0) out.reserve(static_cast<size_t>(n));
-    for (int32_t i = 0; i < n && r.ok(); ++i) out.push_back(read_one());
-    return out;
-}
-
-template <typename T, typename WriteOne>
-void write_array(Writer& w, const std::vector<T>& items, WriteOne write_one) {
-    w.array(items.size());
-    for (const T& item : items) write_one(item);
-}
-
-template <typename T>
-Result<T, std::string> finish(const Reader& r, T value, const char* direction, int16_t version) {
-    std::string where = "OffsetForLeaderEpoch v" + std::to_string(version) + " " + direction + ": ";
-    if (!r.ok()) return make_unexpected(where + r.error());
-    if (r.remaining() > 0) {
-        return make_unexpected(where + std::to_string(r.remaining()) +
-                               " trailing bytes after the last field");
-    }
-    return value;
-}
+constexpr VersionedCodec kCodec{"OffsetForLeaderEpoch", kOffsetForLeaderEpochMinVersion,
+                                kOffsetForLeaderEpochMaxVersion};
 
 Request::Partition read_partition(Reader& r, int16_t version) {
     Request::Partition p;
@@ -86,15 +44,15 @@ Request::Partition read_partition(Reader& r, int16_t version) {
 
 Request::Topic read_topic(Reader& r, int16_t version) {
     Request::Topic t;
-    t.topic = read_string(r, "topics.topic");
-    t.partitions = read_array(r, "topics.partitions", min_partition_size(version),
-                              [&] { return read_partition(r, version); });
+    t.topic = r.non_null_string("topics.topic");
+    t.partitions = read_vector(r, "topics.partitions", min_partition_size(version),
+                               [&] { return read_partition(r, version); });
     return t;
 }
 
 void write_topic(Writer& w, const Request::Topic& t, int16_t version) {
     w.string(t.topic);
-    write_array(w, t.partitions, [&](const Request::Partition& p) {
+    write_vector(w, t.partitions, [&](const Request::Partition& p) {
         w.i32(p.partition);
         if (version >= 2) w.i32(p.current_leader_epoch);
         w.i32(p.leader_epoch);
@@ -112,15 +70,15 @@ Response::Partition read_partition_result(Reader& r, int16_t version) {
 
 Response::Topic read_topic_result(Reader& r, int16_t version) {
     Response::Topic t;
-    t.topic = read_string(r, "topics.topic");
-    t.partitions = read_array(r, "topics.partitions", min_partition_result_size(version),
-                              [&] { return read_partition_result(r, version); });
+    t.topic = r.non_null_string("topics.topic");
+    t.partitions = read_vector(r, "topics.partitions", min_partition_result_size(version),
+                               [&] { return read_partition_result(r, version); });
     return t;
 }
 
 void write_topic_result(Writer& w, const Response::Topic& t, int16_t version) {
     w.string(t.topic);
-    write_array(w, t.partitions, [&](const Response::Partition& p) {
+    write_vector(w, t.partitions, [&](const Response::Partition& p) {
         w.i16(p.error_code);
         w.i32(p.partition);
         if (version >= 1) w.i32(p.leader_epoch);
@@ -132,38 +90,38 @@ void write_topic_result(Writer& w, const Response::Topic& t, int16_t version) {
 
 Result<OffsetForLeaderEpochRequest, std::string> decode_offset_for_leader_epoch_request(std::string_view body,
                                                                                         int16_t version) {
-    if (!in_range(version)) return make_unexpected(unsupported("request", version));
+    if (!kCodec.supports(version)) return make_unexpected(kCodec.unsupported("request", version));
     Reader r(body);
     Request req;
     if (version >= 3) req.replica_id = r.i32("replica_id");
-    req.topics = read_array(r, "topics", kMinTopicSize, [&] { return read_topic(r, version); });
-    return finish(r, std::move(req), "request", version);
+    req.topics = read_vector(r, "topics", kMinTopicSize, [&] { return read_topic(r, version); });
+    return kCodec.finish(r, std::move(req), "request", version);
 }
 
 void encode_offset_for_leader_epoch_request(std::string& out, const OffsetForLeaderEpochRequest& request,
                                             int16_t version) {
-    assert(in_range(version));
+    assert(kCodec.supports(version));
     Writer w(out);
     if (version >= 3) w.i32(request.replica_id);
-    write_array(w, request.topics, [&](const Request::Topic& t) { write_topic(w, t, version); });
+    write_vector(w, request.topics, [&](const Request::Topic& t) { write_topic(w, t, version); });
 }
 
 Result<OffsetForLeaderEpochResponse, std::string> decode_offset_for_leader_epoch_response(
     std::string_view body, int16_t version) {
-    if (!in_range(version)) return make_unexpected(unsupported("response", version));
+    if (!kCodec.supports(version)) return make_unexpected(kCodec.unsupported("response", version));
     Reader r(body);
     Response resp;
     if (version >= 2) resp.throttle_time_ms = r.i32("throttle_time_ms");
-    resp.topics = read_array(r, "topics", kMinTopicSize, [&] { return read_topic_result(r, version); });
-    return finish(r, std::move(resp), "response", version);
+    resp.topics = read_vector(r, "topics", kMinTopicSize, [&] { return read_topic_result(r, version); });
+    return kCodec.finish(r, std::move(resp), "response", version);
 }
 
 void encode_offset_for_leader_epoch_response(std::string& out, const OffsetForLeaderEpochResponse& response,
                                              int16_t version) {
-    assert(in_range(version));
+    assert(kCodec.supports(version));
     Writer w(out);
     if (version >= 2) w.i32(response.throttle_time_ms);
-    write_array(w, response.topics, [&](const Response::Topic& t) { write_topic_result(w, t, version); });
+    write_vector(w, response.topics, [&](const Response::Topic& t) { write_topic_result(w, t, version); });
 }
 
 }  // namespace fjord::kafka

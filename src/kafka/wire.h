@@ -32,6 +32,13 @@ class Reader {
 
     // A null string reads as empty; nullable_string() tells them apart.
     std::string string(const char* what) { return nullable_string(what).value_or(std::string()); }
+    // A string whose schema allows no null: a null fails, as Kafka refuses
+    // it, rather than reading as empty.
+    std::string non_null_string(const char* what) {
+        std::optional<std::string> s = nullable_string(what);
+        if (!s && ok()) fail(what, "null, but the field is not nullable");
+        return s.value_or(std::string());
+    }
     std::optional<std::string> nullable_string(const char* what) {
         int16_t n = i16(what);
         if (n < 0) return std::nullopt;
@@ -49,8 +56,8 @@ class Reader {
     int32_t array(const char* what, size_t min_element_size) {
         int32_t n = i32(what);
         if (n < -1 || (n > 0 && static_cast<size_t>(n) * min_element_size > remaining())) {
-            fail(what, "array length " + std::to_string(n) + " does not fit the " + std::to_string(remaining()) +
-                           " bytes left");
+            fail(what, "array length " + std::to_string(n) + " does not fit the " +
+                           std::to_string(remaining()) + " bytes left");
             return 0;
         }
         return n;
@@ -107,16 +114,57 @@ Result<T, std::string> finish_decode(Reader& r, T value, const char* what) {
     return value;
 }
 
-// A non-nullable array whose elements read_element() reads; it stops at the
-// first error, and the count was checked against the bytes left.
+namespace detail {
 template <typename ReadElement>
-auto read_vector(Reader& r, const char* what, size_t min_element_size, ReadElement&& read_element) {
+auto read_elements(Reader& r, int32_t n, ReadElement& read_element) {
     std::vector<decltype(read_element())> items;
-    int32_t n = r.count(what, min_element_size);
     items.reserve(static_cast<size_t>(n));
     for (int32_t i = 0; i < n && r.ok(); ++i) items.push_back(read_element());
     return items;
 }
+}  // namespace detail
+
+// A non-nullable array whose elements read_element() reads; it stops at the
+// first error, and the count was checked against the bytes left.
+template <typename ReadElement>
+auto read_vector(Reader& r, const char* what, size_t min_element_size, ReadElement&& read_element) {
+    return detail::read_elements(r, r.count(what, min_element_size), read_element);
+}
+
+// A nullable array, as read_vector() reads it; nullopt for a null array.
+template <typename ReadElement>
+auto read_optional_vector(Reader& r, const char* what, size_t min_element_size, ReadElement&& read_element)
+    -> std::optional<std::vector<decltype(read_element())>> {
+    int32_t n = r.array(what, min_element_size);
+    if (n < 0) return std::nullopt;
+    return detail::read_elements(r, n, read_element);
+}
+
+// An API whose codec supports versions [min_version, max_version] and names
+// the API, version and direction in every decode error, e.g.
+// "CreateTopics v3 request: timeout_ms: needs 4 bytes, 2 left".
+struct VersionedCodec {
+    std::string_view api;
+    int16_t min_version;
+    int16_t max_version;
+
+    bool supports(int16_t version) const { return version >= min_version && version <= max_version; }
+    std::string unsupported(const char* direction, int16_t version) const {
+        return std::string(api) + " " + direction + " version " + std::to_string(version) +
+               " is not supported (" + std::to_string(min_version) + "-" + std::to_string(max_version) + ")";
+    }
+    // A decoder's last step, as finish_decode() but with the errors named.
+    template <typename T>
+    Result<T, std::string> finish(const Reader& r, T value, const char* direction, int16_t version) const {
+        std::string where = std::string(api) + " v" + std::to_string(version) + " " + direction + ": ";
+        if (!r.ok()) return make_unexpected(where + r.error());
+        if (r.remaining() > 0) {
+            return make_unexpected(where + std::to_string(r.remaining()) +
+                                   " trailing bytes after the last field");
+        }
+        return value;
+    }
+};
 
 class Writer {
   public:
