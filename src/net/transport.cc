@@ -217,6 +217,7 @@ class Transport::Impl : public std::enable_shared_from_this<Impl> {
             from = hello.from;
             refusal = check_hello(hello);
         }
+        if (_stopped) refusal = "the transport is stopping";
         if (!refusal.empty()) {
             ++_stats.connection_errors;
             spdlog::warn("rpc: refusing connection from {}: {}", remote, refusal);
@@ -245,6 +246,11 @@ class Transport::Impl : public std::enable_shared_from_this<Impl> {
         while (!_stopped) {
             Peer& peer = _peers.at(peer_id);
             auto conn = co_await dial(peer.address);
+            if (conn && _stopped) {
+                boost::system::error_code ignored;
+                conn->socket.close(ignored);
+                co_return;
+            }
             if (conn) {
                 backoff = kMinBackoff;
                 attach(peer_id, conn);
