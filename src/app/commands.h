@@ -17,9 +17,9 @@ int run_serve(cluster::NodeConfig config);
 int run_cluster_status(const std::string& admin_addr);
 
 // `fjord log append|read --bootstrap HOST:PORT`: the plain replicated log,
-// through the admin API of any node (the commands find the leaders).
+// through the Kafka listener of any node (the commands find the leaders).
 struct LogTarget {
-    std::string bootstrap;  // an admin address
+    std::string bootstrap;  // a Kafka address
     std::string topic;
     int32_t partition{0};
 };

@@ -112,7 +112,7 @@ int main(int argc, char** argv) {
     CLI::App* status = cluster->add_subcommand("status", "Nodes and partitions as tables");
     status->add_option("--admin", admin_addr, "Admin HOST:PORT of any node")->capture_default_str();
 
-    fjord::app::LogTarget target{"127.0.0.1:9094", "", 0};
+    fjord::app::LogTarget target{"127.0.0.1:9092", "", 0};
     std::vector<std::string> values;
     int64_t from = 0;
     int64_t count = -1;
@@ -121,7 +121,7 @@ int main(int argc, char** argv) {
     CLI::App* append = log->add_subcommand("append", "Append values; prints the offset each was committed at");
     CLI::App* read = log->add_subcommand("read", "Print committed entries: offset, term, value");
     for (CLI::App* sub : {append, read}) {
-        sub->add_option("--bootstrap", target.bootstrap, "Admin HOST:PORT of any node")->capture_default_str();
+        sub->add_option("--bootstrap", target.bootstrap, "Kafka HOST:PORT of any node")->capture_default_str();
         sub->add_option("--topic", target.topic, "Topic")->required();
         sub->add_option("--partition", target.partition, "Partition")->capture_default_str();
     }

@@ -274,10 +274,10 @@ class GarbageTest(unittest.TestCase):
 
             # The attacked node still serves the log, both ways.
             values = ["after-garbage-%d" % i for i in range(10)]
-            result = cluster.cli("log", "append", "--bootstrap", target.admin, "--topic", "survivor", *values)
+            result = cluster.cli("log", "append", "--bootstrap", target.kafka_addr, "--topic", "survivor", *values)
             self.assertEqual(result.returncode, 0, result.stderr)
             offsets = [int(l) for l in result.stdout.split()]
-            result = cluster.cli("log", "read", "--bootstrap", target.admin, "--topic", "survivor")
+            result = cluster.cli("log", "read", "--bootstrap", target.kafka_addr, "--topic", "survivor")
             self.assertEqual(result.returncode, 0, result.stderr)
             entries = [line.split(" ", 2) for line in result.stdout.splitlines()]
             self.assertEqual([(int(o), v) for o, _, v in entries], list(zip(offsets, values)))
