@@ -155,6 +155,13 @@ void ClusterNode::post(std::function<void()> fn) {
     asio::post(_io, std::move(fn));
 }
 
+void ClusterNode::post_after(int ms, std::function<void()> fn) {
+    auto timer = std::make_shared<asio::steady_timer>(_io, std::chrono::milliseconds(ms));
+    timer->async_wait([timer, fn = std::move(fn)](boost::system::error_code ec) {
+        if (!ec) fn();
+    });
+}
+
 int64_t ClusterNode::now_ms() const {
     using namespace std::chrono;
     return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();

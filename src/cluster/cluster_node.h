@@ -142,8 +142,9 @@ class ClusterNode final : public ReplicaHost {
 
     // ReplicaHost
     storage::FileSystem& file_system() override;
-    storage::Flusher& flusher() override { return *_flusher; }
+    storage::Flusher* flusher() override { return _flusher.get(); }
     void post(std::function<void()> fn) override;
+    void post_after(int ms, std::function<void()> fn) override;
     void send_raft(uint64_t group, const raft::Message& m) override;
     int64_t now_ms() const override;
     void observe_append(size_t bytes, double seconds) override { _metrics.observe_append(bytes, seconds); }

@@ -115,6 +115,7 @@ void ClusterNode::append(const std::string& topic, int32_t partition, std::vecto
                                               : e.code == ProposeErrc::busy     ? ClusterErrc::busy
                                               : e.code == ProposeErrc::invalid  ? ClusterErrc::invalid
                                               : e.code == ProposeErrc::failed   ? ClusterErrc::failed
+                                              : e.code == ProposeErrc::storage_full ? ClusterErrc::failed
                                                                                 : ClusterErrc::timeout;
                            done(make_unexpected(ClusterError{code, e.detail, e.leader}));
                        });

@@ -99,6 +99,7 @@ std::optional<std::string> ClusterNode::not_serving_reason() const {
     if (_shutting_down) return "shutting down";
     for (const auto& [group, r] : _replicas) {
         if (!r->failure().empty()) return r->failure();
+        if (!r->stall_reason().empty()) return r->stall_reason();
     }
     if (controller_leader() == 0) return "no controller leader known (is a majority of the founding nodes up?)";
     return std::nullopt;

@@ -13,6 +13,7 @@ namespace {
 
 constexpr int64_t kInitialCampaignMs = 1000;
 constexpr int kCampaignEveryTicks = 3;
+constexpr int kStallRetryMs = 1000;
 
 double seconds_since(int64_t start_ms, int64_t now_ms) {
     return static_cast<double>(now_ms - start_ms) / 1000.0;
@@ -41,7 +42,7 @@ Result<std::unique_ptr<Replica>, std::string> Replica::open(ReplicaHost& host, R
 Result<Ok, std::string> Replica::start() {
     const std::string& name = _options.name;
     _options.log.log = [name](const std::string& line) { spdlog::warn("{}: {}", name, line); };
-    auto store = RaftLogStore::open(_host.file_system(), _options.dir, _options.log, &_host.flusher(),
+    auto store = RaftLogStore::open(_host.file_system(), _options.dir, _options.log, _host.flusher(),
                                     _host.now_ms());
     if (!store) return make_unexpected("cannot open the log of " + name + ": " + store.error().detail);
     _store = std::move(*store);
@@ -204,16 +205,30 @@ void Replica::process_ready() {
         auto installed = _store->install_snapshot(*rd.snapshot, now);
         if (!installed) return fail("installing a snapshot", installed.error().detail);
     }
-    bool must_sync = rd.snapshot || !rd.entries.empty();
+    _persisting = std::move(rd);
+    persist_entries();
+}
+
+// Writes the entries of the Ready being persisted, then syncs. A full disk
+// stores nothing: the proposals in it are answered with the storage error
+// (so nothing is acknowledged that was not stored), and the write is retried
+// until space returns; meanwhile this replica takes no new Ready, so it sends
+// no heartbeats and acknowledges nothing, and a leader with space takes over.
+void Replica::persist_entries() {
+    const raft::Ready& rd = *_persisting;
+    int64_t now = _host.now_ms();
     if (!rd.entries.empty()) {
         size_t bytes = 0;
         for (const raft::Entry& e : rd.entries) bytes += e.data.size();
         auto appended = _store->append(rd.entries, now);
+        if (!appended && appended.error().code == storage::StorageErrc::no_space) return stall(appended.error().detail);
         if (!appended) return fail("appending", appended.error().detail);
+        if (!_stall.empty()) spdlog::info("{}: space is back, writing again", name());
+        _stall.clear();
         _host.observe_append(bytes, seconds_since(now, _host.now_ms()));
         settle_local(rd.entries.back().index.value);
     }
-    _persisting = std::move(rd);
+    bool must_sync = rd.snapshot || !rd.entries.empty();
     if (!must_sync) return finish_ready();
     _persist_started_ms = now;
     _store->sync([self = _self](storage::StorageResult<int64_t> synced) {
@@ -278,6 +293,20 @@ void Replica::settle_local(uint64_t appended_upto) {
         it = _pending.erase(it);
         p.done(Appended{static_cast<int64_t>(index - p.records), static_cast<int64_t>(index - 1), p.term});
     }
+}
+
+void Replica::stall(const std::string& detail) {
+    if (_stall.empty()) spdlog::error("{}: disk full, retrying every {} ms: {}", name(), kStallRetryMs, detail);
+    _stall = name() + ": disk full: " + detail;
+    uint64_t upto = _persisting->entries.back().index.value;
+    for (auto it = _pending.begin(); it != _pending.end() && it->first <= upto;) {
+        Pending p = std::move(it->second);
+        it = _pending.erase(it);
+        p.done(make_unexpected(ProposeError{ProposeErrc::storage_full, 0, _stall}));
+    }
+    _host.post_after(kStallRetryMs, [self = _self] {
+        if (Replica* r = *self; r && r->_persisting && r->_failure.empty()) r->persist_entries();
+    });
 }
 
 void Replica::fail(const std::string& what, const std::string& detail) {

@@ -37,9 +37,11 @@ class ReplicaHost {
   public:
     virtual ~ReplicaHost() = default;
     virtual storage::FileSystem& file_system() = 0;
-    virtual storage::Flusher& flusher() = 0;
-    // Runs `fn` on the event loop after the current event.
+    // Null: syncs run inline (tests).
+    virtual storage::Flusher* flusher() = 0;
+    // Runs `fn` on the event loop after the current event, or after `ms`.
     virtual void post(std::function<void()> fn) = 0;
+    virtual void post_after(int ms, std::function<void()> fn) = 0;
     virtual void send_raft(uint64_t group, const raft::Message& m) = 0;
     virtual int64_t now_ms() const = 0;
     // Observations for the metrics.
@@ -82,6 +84,7 @@ enum class ProposeErrc : uint8_t {
     lost,          // the entry was overwritten by another leader's: it did not commit
     failed,        // the replica stopped on a storage error; the outcome is unknown
     invalid,       // the batch itself was refused
+    storage_full,  // the disk is full: not stored here (it may still commit through other replicas)
 };
 struct ProposeError {
     ProposeErrc code;
@@ -126,6 +129,8 @@ class Replica {
     LeaderReport report() const;
     // Why the replica stopped; empty while it runs.
     const std::string& failure() const { return _failure; }
+    // Why it cannot write now (a full disk); empty while it can.
+    const std::string& stall_reason() const { return _stall; }
     storage::PartitionLog& log();
     // Kafka's OffsetForLeaderEpoch: the largest epoch at most `epoch` and
     // the offset where it ends (the start of the next, or the log end);
@@ -137,7 +142,9 @@ class Replica {
     Result<Ok, std::string> start();
     void schedule();
     void process_ready();
+    void persist_entries();
     void finish_ready();
+    void stall(const std::string& detail);
     void apply(const std::vector<raft::Entry>& committed);
     void track_in_sync();
     void fail(const std::string& what, const std::string& detail);
@@ -170,6 +177,7 @@ class Replica {
     std::map<uint64_t, Pending> _pending;  // by Raft index
     std::map<uint64_t, Catchup> _catchup;  // by follower id
     std::string _failure;
+    std::string _stall;
     int64_t _campaign_until_ms{0};  // a new group's preferred replica campaigns until then
     int _campaign_ticks{0};
     // Guards callbacks that may outlive the replica (posted work, fsyncs).

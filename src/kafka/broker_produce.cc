@@ -131,7 +131,8 @@ void BrokerState::produce(const RequestHeader& h, std::string_view body, Done do
                 [call, t, p, log_start](Result<cluster::Appended, cluster::ProposeError> r) {
                     if (r) return call->settle(t, p, ErrorCode::none, r->base_offset, log_start);
                     const cluster::ProposeError& e = r.error();
-                    ErrorCode code = e.code == cluster::ProposeErrc::failed    ? ErrorCode::kafka_storage_error
+                    bool storage = e.code == cluster::ProposeErrc::failed || e.code == cluster::ProposeErrc::storage_full;
+                    ErrorCode code = storage                                   ? ErrorCode::kafka_storage_error
                                      : e.code == cluster::ProposeErrc::invalid ? ErrorCode::invalid_record
                                      : e.code == cluster::ProposeErrc::busy    ? ErrorCode::request_timed_out
                                                                                : ErrorCode::not_leader_or_follower;

@@ -1,0 +1,136 @@
+// A replica driven by a fake host on a simulated disk: proposals commit, a
+// full disk answers them with the storage error and stores nothing, and
+// writing resumes by itself once space returns.
+#include "cluster/replica.h"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <map>
+
+#include "storage/sim_file_system.h"
+#include "storage/record_batch.h"
+
+namespace fjord::cluster {
+namespace {
+
+// One thread, virtual time: posted work runs in order; timers when their time comes.
+class FakeHost final : public ReplicaHost {
+  public:
+    storage::FileSystem& file_system() override { return fs; }
+    storage::Flusher* flusher() override { return nullptr; }
+    void post(std::function<void()> fn) override { _queue.push_back(std::move(fn)); }
+    void post_after(int ms, std::function<void()> fn) override { _timers.emplace(_now + ms, std::move(fn)); }
+    void send_raft(uint64_t, const raft::Message&) override { ++messages_sent; }
+    int64_t now_ms() const override { return _now; }
+    void observe_append(size_t, double) override {}
+    void observe_fsync(double) override {}
+    void observe_election_won() override {}
+    void on_applied(uint64_t) override {}
+
+    void run() {
+        while (!_queue.empty()) {
+            auto fn = std::move(_queue.front());
+            _queue.pop_front();
+            fn();
+        }
+    }
+    // Advances time by `ms` in 10 ms ticks of `replica`, running what is due.
+    void advance(Replica& replica, int64_t ms) {
+        for (int64_t end = _now + ms; _now < end;) {
+            _now += 10;
+            replica.tick();
+            while (!_timers.empty() && _timers.begin()->first <= _now) {
+                auto fn = std::move(_timers.begin()->second);
+                _timers.erase(_timers.begin());
+                fn();
+            }
+            run();
+        }
+    }
+
+    storage::SimFileSystem fs;
+    int messages_sent{0};
+
+  private:
+    int64_t _now{1000};
+    std::deque<std::function<void()>> _queue;
+    std::multimap<int64_t, std::function<void()>> _timers;
+};
+
+std::unique_ptr<Replica> open_single_voter(FakeHost& host) {
+    ReplicaOptions options;
+    options.group = 7;
+    options.name = "t-0";
+    options.dir = "/data/t-0";
+    options.founding_voters = {1};
+    options.raft.id = raft::NodeId{1};
+    options.campaign_if_new = true;
+    auto opened = Replica::open(host, options, nullptr);
+    EXPECT_TRUE(opened.has_value()) << (opened ? "" : opened.error());
+    return opened ? std::move(*opened) : nullptr;
+}
+
+struct Outcome {
+    bool done{false};
+    Result<Appended, ProposeError> result{make_unexpected(ProposeError{ProposeErrc::busy, 0, "not yet"})};
+};
+
+void propose(Replica& r, const std::string& value, Outcome& out) {
+    r.propose(storage::encode_batch(0, 0, 0, {storage::Record{"", value, 0}}), 1,
+              [&out](Result<Appended, ProposeError> result) {
+                  out.done = true;
+                  out.result = std::move(result);
+              });
+}
+
+TEST(ReplicaTest, ALoneVoterLeadsAndCommits) {
+    FakeHost host;
+    auto replica = open_single_voter(host);
+    ASSERT_TRUE(replica);
+    host.advance(*replica, 100);
+    ASSERT_TRUE(replica->is_leader());
+    Outcome out;
+    propose(*replica, "hello", out);
+    host.advance(*replica, 20);
+    ASSERT_TRUE(out.done);
+    ASSERT_TRUE(out.result.has_value()) << out.result.error().detail;
+    EXPECT_EQ(replica->high_watermark(), out.result->last_offset + 1);
+}
+
+TEST(ReplicaTest, AFullDiskAnswersWithTheStorageErrorAndResumesWhenSpaceReturns) {
+    FakeHost host;
+    auto replica = open_single_voter(host);
+    ASSERT_TRUE(replica);
+    host.advance(*replica, 100);
+    ASSERT_TRUE(replica->is_leader());
+    int64_t hw = replica->high_watermark();
+
+    host.fs.set_capacity(host.fs.used());
+    Outcome refused;
+    propose(*replica, "does not fit", refused);
+    host.advance(*replica, 20);
+    ASSERT_TRUE(refused.done);
+    ASSERT_FALSE(refused.result.has_value());
+    EXPECT_EQ(refused.result.error().code, ProposeErrc::storage_full);
+    EXPECT_NE(replica->stall_reason().find("disk full"), std::string::npos);
+    EXPECT_TRUE(replica->failure().empty()) << "a full disk is not a failure";
+    host.advance(*replica, 3000);  // retries keep finding the disk full
+    EXPECT_EQ(replica->high_watermark(), hw) << "nothing was stored, so nothing committed";
+    auto read = replica->log().read(replica->log().start_offset(), 1 << 20);
+    ASSERT_TRUE(read.has_value());
+    EXPECT_EQ(read->bytes.find("does not fit"), std::string::npos);
+
+    host.fs.set_capacity(UINT64_MAX);
+    host.advance(*replica, 1100);  // the next retry writes
+    EXPECT_TRUE(replica->stall_reason().empty());
+    EXPECT_GT(replica->high_watermark(), hw) << "the stalled entry commits once written";
+    Outcome later;
+    propose(*replica, "after", later);
+    host.advance(*replica, 20);
+    ASSERT_TRUE(later.done);
+    EXPECT_TRUE(later.result.has_value());
+}
+
+}  // namespace
+}  // namespace fjord::cluster
