@@ -26,6 +26,9 @@ namespace {
 constexpr int64_t kGossipIntervalMs = 100;
 constexpr int64_t kAliveWithinMs = 1000;  // ten gossip rounds
 constexpr int64_t kBalanceIntervalMs = 2000;
+// fsyncs of different partitions in parallel: a device flush takes
+// milliseconds whatever its size, and one slow flush must not queue the rest.
+constexpr size_t kFlushThreads = 4;
 constexpr int64_t kRetentionIntervalMs = 1000;  // Kafka checks every 5 min; segments are few, checks cheap
 
 // A recurring timer on the loop that stops when the node goes away.
@@ -100,7 +103,8 @@ ClusterNode::~ClusterNode() {
 }
 
 Result<Ok, std::string> ClusterNode::start() {
-    _flusher = std::make_unique<storage::Flusher>([this](std::function<void()> fn) { asio::post(_io, std::move(fn)); });
+    _flusher = std::make_unique<storage::Flusher>(
+        [this](std::function<void()> fn) { asio::post(_io, std::move(fn)); }, kFlushThreads);
     if (auto made = _fs->create_dirs(_config.data_dir); !made)
         return make_unexpected("cannot create data dir " + _config.data_dir + ": " + made.error().message());
 

@@ -1,16 +1,20 @@
 #include "storage/flusher.h"
 
+#include <algorithm>
+
 namespace fjord::storage {
 
-Flusher::Flusher(Post post) : _post(std::move(post)), _thread([this] { run(); }) {}
+Flusher::Flusher(Post post, size_t threads) : _post(std::move(post)) {
+    for (size_t i = 0; i < std::max<size_t>(threads, 1); ++i) _threads.emplace_back([this] { run(); });
+}
 
 Flusher::~Flusher() {
     {
         std::lock_guard lock(_mutex);
         _stopping = true;
     }
-    _wake.notify_one();
-    _thread.join();
+    _wake.notify_all();
+    for (std::thread& t : _threads) t.join();
 }
 
 void Flusher::submit(std::vector<std::shared_ptr<File>> files, Done done) {

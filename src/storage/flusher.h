@@ -21,7 +21,10 @@ class Flusher {
     using Done = std::function<void(IoResult<Ok>)>;
 
     // `post` runs a completion on the owner's thread (an event loop's post).
-    explicit Flusher(Post post);
+    // With several threads, syncs of different logs run in parallel (each
+    // PartitionLog has at most one sync in flight, so a log's syncs stay in
+    // order): one slow flush then does not hold up every other partition.
+    explicit Flusher(Post post, size_t threads = 1);
     ~Flusher();  // finishes the queued syncs, then joins
     Flusher(const Flusher&) = delete;
     Flusher& operator=(const Flusher&) = delete;
@@ -41,7 +44,7 @@ class Flusher {
     std::condition_variable _wake;
     std::deque<Job> _jobs;
     bool _stopping{false};
-    std::thread _thread;
+    std::vector<std::thread> _threads;
 };
 
 }  // namespace fjord::storage

@@ -328,5 +328,46 @@ TEST(GroupCommit, NoCompletionClaimsDurabilityBeforeTheFsyncReturns) {
     log.reset();
 }
 
+// Several Flusher threads sync different logs in parallel; each log still
+// has one sync in flight, so its completions come back in order and cover
+// everything appended before they were requested.
+TEST(GroupCommit, SeveralFlushThreadsServeManyLogs) {
+    TempDir tmp;
+    ASSERT_FALSE(tmp.path().empty());
+    PosixFileSystem fs;
+    Loop loop;
+    Flusher flusher([&](std::function<void()> task) { loop.post(std::move(task)); }, 4);
+    LogConfig c;
+    LogLines lines;
+    c.log = lines.logger();
+    std::vector<std::unique_ptr<PartitionLog>> logs;
+    for (int p = 0; p < 8; ++p) {
+        auto opened = PartitionLog::open(fs, tmp.path() + "/t-" + std::to_string(p), c, &flusher, 0);
+        ASSERT_TRUE(opened) << opened.error().detail;
+        logs.push_back(std::move(*opened));
+    }
+    std::vector<std::vector<int64_t>> durable(logs.size());
+    size_t pending = 0;
+    for (int round = 0; round < 10; ++round) {
+        for (size_t p = 0; p < logs.size(); ++p) {
+            PartitionLog& log = *logs[p];
+            ASSERT_TRUE(log.append(make_batch(log.next_offset(), 1, 64), 0));
+            int64_t wanted = log.next_offset();
+            ++pending;
+            log.sync([&, p, wanted](StorageResult<int64_t> r) {
+                ASSERT_TRUE(r.has_value());
+                EXPECT_GE(*r, wanted);
+                if (!durable[p].empty()) {
+                    EXPECT_GE(*r, durable[p].back());
+                }
+                durable[p].push_back(*r);
+                --pending;
+            });
+        }
+    }
+    ASSERT_TRUE(loop.run_until([&] { return pending == 0; }));
+    for (size_t p = 0; p < logs.size(); ++p) EXPECT_EQ(logs[p]->durable_offset(), logs[p]->next_offset());
+}
+
 }  // namespace
 }  // namespace fjord::storage::testing
