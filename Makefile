@@ -2,6 +2,7 @@
 
 BUILD_DIR      := build
 ASAN_BUILD_DIR := build-asan
+TSAN_BUILD_DIR := build-tsan
 FUZZ_BUILD_DIR := build-fuzz
 FUZZ_TARGET    := fjord-fuzz-segment-recovery
 FUZZ_SECONDS   ?= 300
@@ -14,7 +15,7 @@ export CCACHE_NOHASHDIR  := 1
 export ASAN_OPTIONS      := detect_leaks=1
 export UBSAN_OPTIONS     := print_stacktrace=1
 
-.PHONY: all deps build build-asan build-fuzz test fuzz run demo bench format clean
+.PHONY: all deps build build-asan build-tsan build-fuzz test fuzz run demo bench format clean
 
 all: build
 
@@ -32,6 +33,14 @@ build-asan: deps
 			'-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g' -DFJORD_SANITIZE=address,undefined
 	cmake --build $(ASAN_BUILD_DIR)
 
+# ThreadSanitizer where threads meet: the Flusher's fsync threads and the
+# owner's loop (group commit). The rest of fjord runs on one thread per node.
+build-tsan: deps
+	@test -f $(TSAN_BUILD_DIR)/build.ninja || \
+		cmake -S . -B $(TSAN_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+			'-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g' -DFJORD_SANITIZE=thread
+	cmake --build $(TSAN_BUILD_DIR) --target fjord-storage-tests
+
 # libFuzzer needs clang (g++ has no -fsanitize=fuzzer): a tree of its own that
 # builds the fuzz targets only.
 build-fuzz: deps
@@ -39,12 +48,14 @@ build-fuzz: deps
 		CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFJORD_FUZZ=ON
 	cmake --build $(FUZZ_BUILD_DIR) --target $(FUZZ_TARGET)
 
-# Tests labelled `slow` are skipped under sanitizers. Then a 20 s fuzz run from
+# Tests labelled `slow` are skipped under ASan; group commit runs under TSan. Then a 20 s fuzz run from
 # freshly generated seeds (plus fuzz/corpus/), in a temp dir: the repo is not
 # modified. A crashing input is kept in $(FUZZ_BUILD_DIR)/artifacts/.
 test: build build-asan
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j2
 	ctest --test-dir $(ASAN_BUILD_DIR) --output-on-failure -j2 -LE slow
+	$(MAKE) --no-print-directory build-tsan
+	TSAN_OPTIONS=halt_on_error=1 ./$(TSAN_BUILD_DIR)/fjord-storage-tests --gtest_filter='GroupCommit*' --gtest_brief=1
 	$(MAKE) --no-print-directory build-fuzz
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && mkdir -p $(FUZZ_BUILD_DIR)/artifacts && \
 	./$(FUZZ_BUILD_DIR)/$(FUZZ_TARGET) --write-seeds=$$tmp/corpus 2>/dev/null && \
@@ -87,4 +98,4 @@ format:
 		xargs -0 -r clang-format -i
 
 clean:
-	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR) $(FUZZ_BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR) $(TSAN_BUILD_DIR) $(FUZZ_BUILD_DIR)
