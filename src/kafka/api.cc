@@ -7,12 +7,11 @@ namespace fjord::kafka {
 
 namespace {
 
-// Produce from 0 although only v3+ (record batch v2) is parsed: librdkafka
-// 2.0.2 compresses gzip/snappy/lz4 batches only when the broker's Produce
-// range starts at 0, and none of the supported clients sends v0-2 once v3 is
-// offered. A v0-2 request is refused like any unparseable one.
+// Exactly what is parsed. Produce starts at 3 (record batch v2): librdkafka
+// 2.0.2 then sends gzip/snappy/lz4 batches uncompressed (it checks Produce v0
+// before compressing them; zstd still works), which fjord stores as they come.
 constexpr std::array<ApiRange, 12> kApis{{
-    {ApiKey::produce, 0, 7},
+    {ApiKey::produce, 3, 7},
     {ApiKey::fetch, 4, 11},
     {ApiKey::list_offsets, 1, 3},
     {ApiKey::metadata, 0, 5},
@@ -33,7 +32,6 @@ std::span<const ApiRange> supported_apis() {
 }
 
 bool supported(int16_t key, int16_t version) {
-    if (key == static_cast<int16_t>(ApiKey::produce) && version < 3) return false;
     return std::any_of(kApis.begin(), kApis.end(), [&](const ApiRange& r) {
         return static_cast<int16_t>(r.key) == key && version >= r.min && version <= r.max;
     });

@@ -11,7 +11,7 @@ TEST(KafkaApi, AdvertisedRangesAreWhatTheClientsNeed) {
     // librdkafka's MsgVer2 feature needs Produce 3 and Fetch 4 inside the ranges.
     EXPECT_TRUE(supported(0, 3));
     EXPECT_TRUE(supported(0, 7));
-    EXPECT_FALSE(supported(0, 2));  // advertised, but legacy message sets are not parsed
+    EXPECT_FALSE(supported(0, 2));  // legacy message sets: not advertised, not parsed
     EXPECT_TRUE(supported(1, 4));
     EXPECT_TRUE(supported(1, 11));
     EXPECT_FALSE(supported(1, 12));  // flexible
