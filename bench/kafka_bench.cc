@@ -39,17 +39,28 @@ bool parse(int argc, char** argv, Options& o) {
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         auto value = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
-        if (a == "--bootstrap") o.bootstrap = value();
-        else if (a == "--topic") o.topic = value();
-        else if (a == "--messages") o.messages = std::stol(value());
-        else if (a == "--size") o.size = std::stoul(value());
-        else if (a == "--acks") o.acks = value();
-        else if (a == "--partitions") o.partitions = std::stoi(value());
-        else if (a == "--rate") o.rate = std::stol(value());
-        else if (a == "--inflight") o.inflight = std::stoi(value());
-        else if (a == "--linger-ms") o.linger_ms = std::stoi(value());
-        else if (a == "--consume") o.consume = true;
-        else if (a == "--consume-only") o.consume = !(o.produce = false);
+        if (a == "--bootstrap")
+            o.bootstrap = value();
+        else if (a == "--topic")
+            o.topic = value();
+        else if (a == "--messages")
+            o.messages = std::stol(value());
+        else if (a == "--size")
+            o.size = std::stoul(value());
+        else if (a == "--acks")
+            o.acks = value();
+        else if (a == "--partitions")
+            o.partitions = std::stoi(value());
+        else if (a == "--rate")
+            o.rate = std::stol(value());
+        else if (a == "--inflight")
+            o.inflight = std::stoi(value());
+        else if (a == "--linger-ms")
+            o.linger_ms = std::stoi(value());
+        else if (a == "--consume")
+            o.consume = true;
+        else if (a == "--consume-only")
+            o.consume = !(o.produce = false);
         else {
             std::fprintf(stderr, "unknown argument %s\n", a.c_str());
             return false;
@@ -84,7 +95,8 @@ void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
     if (m->err) {
         ++stats->failed;
     } else {
-        stats->latencies_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - *sent).count());
+        stats->latencies_ms.push_back(
+            std::chrono::duration<double, std::milli>(Clock::now() - *sent).count());
     }
     delete sent;
 }
@@ -133,8 +145,8 @@ void produce(const Options& o) {
     // Warm-up, not measured: one message per partition, once every leader is elected.
     for (int p = 0; p < o.partitions; ++p) {
         rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(o.topic.c_str()), RD_KAFKA_V_PARTITION(p),
-                          RD_KAFKA_V_VALUE(payload.data(), payload.size()), RD_KAFKA_V_OPAQUE(new Clock::time_point()),
-                          RD_KAFKA_V_END);
+                          RD_KAFKA_V_VALUE(payload.data(), payload.size()),
+                          RD_KAFKA_V_OPAQUE(new Clock::time_point()), RD_KAFKA_V_END);
     }
     rd_kafka_flush(producer, 60000);
     stats.latencies_ms.clear();
@@ -146,9 +158,9 @@ void produce(const Options& o) {
         }
         auto* sent = new Clock::time_point(Clock::now());
         for (;;) {
-            rd_kafka_resp_err_t e = rd_kafka_producev(
-                producer, RD_KAFKA_V_TOPIC(o.topic.c_str()), RD_KAFKA_V_VALUE(payload.data(), payload.size()),
-                RD_KAFKA_V_OPAQUE(sent), RD_KAFKA_V_END);
+            rd_kafka_resp_err_t e = rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(o.topic.c_str()),
+                                                      RD_KAFKA_V_VALUE(payload.data(), payload.size()),
+                                                      RD_KAFKA_V_OPAQUE(sent), RD_KAFKA_V_END);
             if (e == RD_KAFKA_RESP_ERR_NO_ERROR) break;
             if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
                 std::fprintf(stderr, "produce: %s\n", rd_kafka_err2str(e));
@@ -161,11 +173,11 @@ void produce(const Options& o) {
     rd_kafka_flush(producer, 120000);
     double seconds = std::chrono::duration<double>(Clock::now() - start).count();
     double rate = static_cast<double>(stats.latencies_ms.size()) / seconds;
-    std::printf("produce: %ld msgs of %zu B, acks=%s: %.0f msgs/s, %.1f MB/s, failed %ld\n", o.messages, o.size,
-                o.acks.c_str(), rate, rate * static_cast<double>(o.size) / 1e6, stats.failed);
-    std::printf("produce latency ms: p50 %.2f  p99 %.2f  p99.9 %.2f  max %.2f\n", percentile(stats.latencies_ms, 50),
-                percentile(stats.latencies_ms, 99), percentile(stats.latencies_ms, 99.9),
-                percentile(stats.latencies_ms, 100));
+    std::printf("produce: %ld msgs of %zu B, acks=%s: %.0f msgs/s, %.1f MB/s, failed %ld\n", o.messages,
+                o.size, o.acks.c_str(), rate, rate * static_cast<double>(o.size) / 1e6, stats.failed);
+    std::printf("produce latency ms: p50 %.2f  p99 %.2f  p99.9 %.2f  max %.2f\n",
+                percentile(stats.latencies_ms, 50), percentile(stats.latencies_ms, 99),
+                percentile(stats.latencies_ms, 99.9), percentile(stats.latencies_ms, 100));
     rd_kafka_destroy(producer);
 }
 
@@ -198,7 +210,8 @@ void consume(const Options& o) {
     }
     rd_kafka_queue_destroy(queue);
     double seconds = std::chrono::duration<double>(last - start).count();
-    std::printf("consume: %ld msgs in %.2f s: %.0f msgs/s\n", received, seconds, static_cast<double>(received) / seconds);
+    std::printf("consume: %ld msgs in %.2f s: %.0f msgs/s\n", received, seconds,
+                static_cast<double>(received) / seconds);
     rd_kafka_consumer_close(consumer);
     rd_kafka_destroy(consumer);
 }

@@ -22,13 +22,14 @@ struct Reply {
     json body;
 };
 
-Result<Reply, std::string> call(const std::string& method, const std::string& address, const std::string& target,
-                                const std::string& body = "") {
+Result<Reply, std::string> call(const std::string& method, const std::string& address,
+                                const std::string& target, const std::string& body = "") {
     auto response = admin::http_request(method, address, target, body, kRequestTimeout);
     if (!response) return make_unexpected(response.error());
     json parsed = json::parse(response->body, nullptr, false);
     if (parsed.is_discarded())
-        return make_unexpected(fmt::format("{} answered {} {} with a body that is not JSON", address, method, target));
+        return make_unexpected(
+            fmt::format("{} answered {} {} with a body that is not JSON", address, method, target));
     return Reply{response->status, std::move(parsed)};
 }
 
@@ -51,26 +52,29 @@ int run_cluster_status(const std::string& admin_addr) {
     auto partitions = call("GET", admin_addr, "/cluster/partitions");
     if (!partitions) return fail(partitions.error());
     const json& s = status->body;
-    std::cout << fmt::format("controller leader: {}   partitions: {}   leaderless: {}   under-replicated: {}\n\n",
-                             s["controller_leader"].dump(), s["partitions"].dump(), s["leaderless_partitions"].dump(),
-                             s["under_replicated_partitions"].dump());
-    std::cout << fmt::format("{:<5} {:<7} {:<8} {:<22} {:<22} {:<22} {}\n", "NODE", "ALIVE", "SERVING", "RPC", "KAFKA",
-                             "ADMIN", "REASON");
+    std::cout << fmt::format(
+        "controller leader: {}   partitions: {}   leaderless: {}   under-replicated: {}\n\n",
+        s["controller_leader"].dump(), s["partitions"].dump(), s["leaderless_partitions"].dump(),
+        s["under_replicated_partitions"].dump());
+    std::cout << fmt::format("{:<5} {:<7} {:<8} {:<22} {:<22} {:<22} {}\n", "NODE", "ALIVE", "SERVING", "RPC",
+                             "KAFKA", "ADMIN", "REASON");
     for (const json& n : s["nodes"]) {
         std::cout << fmt::format("{:<5} {:<7} {:<8} {:<22} {:<22} {:<22} {}\n", n["id"].dump(),
-                                 n["alive"].get<bool>() ? "yes" : "no", n["serving"].get<bool>() ? "yes" : "no",
-                                 n["rpc_addr"].get<std::string>(), n["kafka_addr"].get<std::string>(),
-                                 n["admin_addr"].get<std::string>(), n["reason"].get<std::string>());
+                                 n["alive"].get<bool>() ? "yes" : "no",
+                                 n["serving"].get<bool>() ? "yes" : "no", n["rpc_addr"].get<std::string>(),
+                                 n["kafka_addr"].get<std::string>(), n["admin_addr"].get<std::string>(),
+                                 n["reason"].get<std::string>());
     }
-    std::cout << fmt::format("\n{:<24} {:>5} {:>7} {:>6} {:<10} {:<10} {:>10} {}\n", "TOPIC", "PART", "LEADER", "TERM",
-                             "REPLICAS", "ISR", "HW", "LAG");
+    std::cout << fmt::format("\n{:<24} {:>5} {:>7} {:>6} {:<10} {:<10} {:>10} {}\n", "TOPIC", "PART",
+                             "LEADER", "TERM", "REPLICAS", "ISR", "HW", "LAG");
     for (const json& p : partitions->body) {
         std::string lag;
         for (const json& r : p["replica_status"])
             lag += (lag.empty() ? "" : " ") + fmt::format("{}:{}", r["node"].dump(), r["lag"].dump());
-        std::cout << fmt::format("{:<24} {:>5} {:>7} {:>6} {:<10} {:<10} {:>10} {}\n", p["topic"].get<std::string>(),
-                                 p["partition"].dump(), p["leader"].dump(), p["term"].dump(), list_of(p["replicas"]),
-                                 list_of(p["isr"]), p["high_watermark"].dump(), lag);
+        std::cout << fmt::format("{:<24} {:>5} {:>7} {:>6} {:<10} {:<10} {:>10} {}\n",
+                                 p["topic"].get<std::string>(), p["partition"].dump(), p["leader"].dump(),
+                                 p["term"].dump(), list_of(p["replicas"]), list_of(p["isr"]),
+                                 p["high_watermark"].dump(), lag);
     }
     return 0;
 }

@@ -1,8 +1,9 @@
 #include "app/config_file.h"
 
+#include <toml++/toml.h>
+
 #include <functional>
 #include <map>
-#include <toml++/toml.h>
 
 namespace fjord::app {
 
@@ -59,7 +60,8 @@ Result<Ok, std::string> load_config_file(const std::string& path, cluster::NodeC
     for (const auto& [key, node] : table) {
         auto it = keys.find(std::string(key.str()));
         if (it == keys.end())
-            return make_unexpected("--config " + where(path, node) + ": unknown setting '" + std::string(key.str()) + "'");
+            return make_unexpected("--config " + where(path, node) + ": unknown setting '" +
+                                   std::string(key.str()) + "'");
         if (auto set = it->second(path, node); !set)
             return make_unexpected("--config " + set.error() + " (" + std::string(key.str()) + ")");
     }

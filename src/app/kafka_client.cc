@@ -39,8 +39,10 @@ bool retriable(int16_t code) {
         case ErrorCode::leader_not_available:
         case ErrorCode::not_leader_or_follower:
         case ErrorCode::request_timed_out:
-        case ErrorCode::not_enough_replicas: return true;
-        default: return false;
+        case ErrorCode::not_enough_replicas:
+            return true;
+        default:
+            return false;
     }
 }
 
@@ -110,8 +112,8 @@ void KafkaClient::forget(const std::string& address) {
     }
 }
 
-Result<std::string, std::string> KafkaClient::call(const std::string& address, int16_t api_key, int16_t version,
-                                                   const std::string& body) {
+Result<std::string, std::string> KafkaClient::call(const std::string& address, int16_t api_key,
+                                                   int16_t version, const std::string& body) {
     if (!_sockets.contains(address)) {
         auto fd = connect_to(address);
         if (!fd) return make_unexpected(fd.error());
@@ -152,7 +154,8 @@ Result<KafkaClient::Leader, std::string> KafkaClient::find_leader(const std::str
         if (t.error_code != 0) return Leader{{}, t.error_code};
         for (const kafka::MetadataPartition& p : t.partitions) {
             if (p.partition_index != partition) continue;
-            if (p.error_code != 0 || p.leader_id < 0) return Leader{{}, static_cast<int16_t>(ErrorCode::leader_not_available)};
+            if (p.error_code != 0 || p.leader_id < 0)
+                return Leader{{}, static_cast<int16_t>(ErrorCode::leader_not_available)};
             for (const kafka::MetadataBroker& b : metadata->brokers) {
                 if (b.node_id == p.leader_id) return Leader{b.host + ":" + std::to_string(b.port), 0};
             }
@@ -162,8 +165,10 @@ Result<KafkaClient::Leader, std::string> KafkaClient::find_leader(const std::str
     return Leader{{}, static_cast<int16_t>(ErrorCode::unknown_topic_or_partition)};
 }
 
-Result<int64_t, std::string> KafkaClient::append(const std::string& topic, int32_t partition, const std::string& value) {
-    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch());
+Result<int64_t, std::string> KafkaClient::append(const std::string& topic, int32_t partition,
+                                                 const std::string& value) {
+    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::system_clock::now().time_since_epoch());
     std::string batch = storage::encode_batch(0, -1, now.count(), {storage::Record{"", value, 0}});
     kafka::ProduceRequest request;
     request.acks = -1;
@@ -177,11 +182,13 @@ Result<int64_t, std::string> KafkaClient::append(const std::string& topic, int32
     while (Clock::now() < deadline) {
         auto leader = find_leader(topic, partition, true);
         if (leader && leader->error == 0) {
-            auto answer = call(leader->address, static_cast<int16_t>(kafka::ApiKey::produce), kProduceVersion, body);
+            auto answer =
+                call(leader->address, static_cast<int16_t>(kafka::ApiKey::produce), kProduceVersion, body);
             if (!answer) {
                 last = answer.error();
             } else if (auto response = kafka::decode_produce_response(*answer, kProduceVersion);
-                       !response || response->responses.empty() || response->responses[0].partitions.empty()) {
+                       !response || response->responses.empty() ||
+                       response->responses[0].partitions.empty()) {
                 return make_unexpected("malformed Produce response from " + leader->address);
             } else {
                 const auto& p = response->responses[0].partitions[0];
@@ -233,7 +240,8 @@ Result<std::vector<FetchedRecord>, std::string> KafkaClient::read(const std::str
         if (!response || response->responses.empty() || response->responses[0].partitions.empty())
             return make_unexpected("malformed Fetch response from " + leader->address);
         const kafka::FetchPartitionResponse& p = response->responses[0].partitions[0];
-        if (p.error_code == static_cast<int16_t>(ErrorCode::offset_out_of_range) && offset < p.log_start_offset) {
+        if (p.error_code == static_cast<int16_t>(ErrorCode::offset_out_of_range) &&
+            offset < p.log_start_offset) {
             offset = p.log_start_offset;  // retention removed the beginning
             continue;
         }
@@ -254,8 +262,9 @@ Result<std::vector<FetchedRecord>, std::string> KafkaClient::read(const std::str
             offset = header->last_offset() + 1;
             if (header->is_control()) continue;
             auto records = storage::decode_records(batch);
-            if (!records) return make_unexpected("undecodable batch (compressed?) at offset " +
-                                                 std::to_string(header->base_offset));
+            if (!records)
+                return make_unexpected("undecodable batch (compressed?) at offset " +
+                                       std::to_string(header->base_offset));
             for (size_t i = 0; i < records->size() && out.size() < max; ++i) {
                 int64_t record_offset = header->base_offset + static_cast<int64_t>(i);
                 if (record_offset >= from)

@@ -30,11 +30,12 @@ class KafkaClient {
 
     // Appends `value` as one record (acks=all); returns the committed offset.
     // Auto-creates the topic if the cluster does.
-    Result<int64_t, std::string> append(const std::string& topic, int32_t partition, const std::string& value);
+    Result<int64_t, std::string> append(const std::string& topic, int32_t partition,
+                                        const std::string& value);
     // Committed records from `from` on (or the log start, if it is later),
     // at most `max` of them, up to the high watermark at the time of the call.
-    Result<std::vector<FetchedRecord>, std::string> read(const std::string& topic, int32_t partition, int64_t from,
-                                                         size_t max);
+    Result<std::vector<FetchedRecord>, std::string> read(const std::string& topic, int32_t partition,
+                                                         int64_t from, size_t max);
 
   private:
     struct Leader {

@@ -34,7 +34,8 @@ int run_log_read(const LogTarget& target, int64_t from, int64_t count) {
     size_t max = count < 0 ? SIZE_MAX : static_cast<size_t>(count);
     auto records = client.read(target.topic, target.partition, from, max);
     if (!records) return fail("read from " + target.topic + " failed: " + records.error());
-    for (const FetchedRecord& r : *records) std::cout << r.offset << " " << r.leader_epoch << " " << r.value << "\n";
+    for (const FetchedRecord& r : *records)
+        std::cout << r.offset << " " << r.leader_epoch << " " << r.value << "\n";
     std::cout << std::flush;
     return 0;
 }

@@ -1,9 +1,8 @@
 // The `fjord` executable: parses the command line and runs a sub-command.
 // CLI11 is included here only (it costs seconds per translation unit).
-#include <unistd.h>
-
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <climits>
@@ -53,7 +52,8 @@ void add_serve(CLI::App& app, fjord::cluster::NodeConfig& c, std::string& initia
     serve->add_option("--node-id", c.node_id, "This node's id (positive; also its Kafka broker id)")
         ->check(positive_integer());
     serve->add_option("--data-dir", c.data_dir, "Directory of this node's logs");
-    serve->add_option("--rpc-addr", c.rpc_addr, "HOST:PORT for node-to-node traffic (default: from --initial-cluster)");
+    serve->add_option("--rpc-addr", c.rpc_addr,
+                      "HOST:PORT for node-to-node traffic (default: from --initial-cluster)");
     serve->add_option("--kafka-addr", c.kafka_addr, "HOST:PORT of the Kafka listener");
     serve->add_option("--advertised-kafka-addr", c.advertised_kafka_addr,
                       "HOST:PORT clients are told to use (default: --kafka-addr)");
@@ -61,24 +61,30 @@ void add_serve(CLI::App& app, fjord::cluster::NodeConfig& c, std::string& initia
     serve->add_option("--admin-addr", c.admin_addr, "HOST:PORT of the admin HTTP API");
     serve->add_option("--initial-cluster", initial_cluster,
                       "The founding voters, identical on each: ID=HOST:PORT,... (RPC addresses)");
-    serve->add_option("--default-replication-factor", c.default_replication_factor,
-                      "Replication factor of topics created without one")
+    serve
+        ->add_option("--default-replication-factor", c.default_replication_factor,
+                     "Replication factor of topics created without one")
         ->capture_default_str();
     serve->add_option("--default-partitions", c.default_partitions, "Partition count of auto-created topics")
         ->capture_default_str();
-    serve->add_option("--auto-create-topics", c.auto_create_topics,
-                      "Create a topic a client names in Metadata or Produce (Kafka's auto.create.topics.enable)")
+    serve
+        ->add_option(
+            "--auto-create-topics", c.auto_create_topics,
+            "Create a topic a client names in Metadata or Produce (Kafka's auto.create.topics.enable)")
         ->capture_default_str();
-    serve->add_option("--min-insync-replicas", c.min_insync_replicas,
-                      "Replicas that must be in sync for acks=all writes")
+    serve
+        ->add_option("--min-insync-replicas", c.min_insync_replicas,
+                     "Replicas that must be in sync for acks=all writes")
         ->capture_default_str();
-    serve->add_option("--election-timeout-ms", c.election_timeout_ms,
-                      "Followers campaign after 1 to 2 times this without a leader")
+    serve
+        ->add_option("--election-timeout-ms", c.election_timeout_ms,
+                     "Followers campaign after 1 to 2 times this without a leader")
         ->capture_default_str();
     serve->add_option("--heartbeat-interval-ms", c.heartbeat_interval_ms, "Leader heartbeat interval")
         ->capture_default_str();
-    serve->add_option("--replica-lag-time-ms", c.replica_lag_time_ms,
-                      "A follower not caught up for this long leaves the ISR")
+    serve
+        ->add_option("--replica-lag-time-ms", c.replica_lag_time_ms,
+                     "A follower not caught up for this long leaves the ISR")
         ->capture_default_str();
 }
 
@@ -91,7 +97,8 @@ int main(int argc, char** argv) {
     CLI::App app{"fjord: a replicated log with Kafka and Redis faces"};
     app.require_subcommand(1);
     // One line per error, naming the flag; `--help` lists them all.
-    app.failure_message([](const CLI::App*, const CLI::Error& e) { return std::string("fjord: ") + e.what() + "\n"; });
+    app.failure_message(
+        [](const CLI::App*, const CLI::Error& e) { return std::string("fjord: ") + e.what() + "\n"; });
 
     fjord::cluster::NodeConfig serve_config;
     std::string initial_cluster;
@@ -99,11 +106,14 @@ int main(int argc, char** argv) {
 
     fjord::app::DevClusterOptions dev;
     dev.data_dir = "data/dev-cluster";
-    CLI::App* dev_cluster = app.add_subcommand("dev-cluster", "Run N local nodes on 127.0.0.1 (Ctrl-C stops them)");
+    CLI::App* dev_cluster =
+        app.add_subcommand("dev-cluster", "Run N local nodes on 127.0.0.1 (Ctrl-C stops them)");
     dev_cluster->add_option("--nodes", dev.nodes, "Number of nodes")->capture_default_str();
-    dev_cluster->add_option("--base-port", dev.base_port, "Kafka port of node 1; node i uses P+10*(i-1) .. +3")
+    dev_cluster
+        ->add_option("--base-port", dev.base_port, "Kafka port of node 1; node i uses P+10*(i-1) .. +3")
         ->capture_default_str();
-    dev_cluster->add_option("--data-dir", dev.data_dir, "Node i keeps its data in DIR/node-i")->capture_default_str();
+    dev_cluster->add_option("--data-dir", dev.data_dir, "Node i keeps its data in DIR/node-i")
+        ->capture_default_str();
     dev_cluster->add_option("extra", dev.extra_args, "Further flags for every `fjord serve`, after --");
 
     std::string admin_addr = "127.0.0.1:9094";
@@ -118,16 +128,19 @@ int main(int argc, char** argv) {
     int64_t count = -1;
     CLI::App* log = app.add_subcommand("log", "The plain replicated log");
     log->require_subcommand(1);
-    CLI::App* append = log->add_subcommand("append", "Append values; prints the offset each was committed at");
+    CLI::App* append =
+        log->add_subcommand("append", "Append values; prints the offset each was committed at");
     CLI::App* read = log->add_subcommand("read", "Print committed entries: offset, term, value");
     for (CLI::App* sub : {append, read}) {
-        sub->add_option("--bootstrap", target.bootstrap, "Kafka HOST:PORT of any node")->capture_default_str();
+        sub->add_option("--bootstrap", target.bootstrap, "Kafka HOST:PORT of any node")
+            ->capture_default_str();
         sub->add_option("--topic", target.topic, "Topic")->required();
         sub->add_option("--partition", target.partition, "Partition")->capture_default_str();
     }
     append->add_option("values", values, "Values to append")->required();
     read->add_option("--from", from, "First offset")->capture_default_str();
-    read->add_option("--count", count, "At most this many entries (-1: all committed)")->capture_default_str();
+    read->add_option("--count", count, "At most this many entries (-1: all committed)")
+        ->capture_default_str();
 
     if (argc > 1 && std::string_view(argv[1]) == "serve") {
         if (auto path = config_file_argument(argc, argv)) {

@@ -130,7 +130,8 @@ Result<Ok, std::string> ClusterNode::start() {
         _peers.emplace(m.id, PeerState{});
     }
     _transport = std::make_unique<net::Transport>(
-        _io, std::move(transport), [this](uint64_t from, std::vector<net::Item>& items) { receive(from, items); });
+        _io, std::move(transport),
+        [this](uint64_t from, std::vector<net::Item>& items) { receive(from, items); });
     auto bound = _transport->start();
     if (!bound) return make_unexpected(bound.error());
 
@@ -192,10 +193,12 @@ void ClusterNode::request_topic(const CreateTopic& request) {
     if (controller == _config.node_id || controller == 0) {
         submit(request, forget);
     } else {
-        _transport->send(controller, net::Item{net::ItemKind::create_topic, kControllerGroup, encode_command(request)});
+        _transport->send(controller,
+                         net::Item{net::ItemKind::create_topic, kControllerGroup, encode_command(request)});
         // Asked again after a while if the topic has not appeared by then.
         auto timer = std::make_shared<asio::steady_timer>(_io, std::chrono::seconds(2));
-        timer->async_wait([this, timer, name = request.name](boost::system::error_code) { _requested_topics.erase(name); });
+        timer->async_wait(
+            [this, timer, name = request.name](boost::system::error_code) { _requested_topics.erase(name); });
     }
 }
 
@@ -214,8 +217,8 @@ void ClusterNode::receive(uint64_t from, std::vector<net::Item>& items) {
                 Replica* r = replica(item.group);
                 if (!m || m->to.value != _config.node_id) {
                     _metrics.observe_rpc_decode_error();
-                    spdlog::warn("rpc: dropping a raft message from node {} for group {}: {}", from, item.group,
-                                 m ? "addressed to another node" : m.error());
+                    spdlog::warn("rpc: dropping a raft message from node {} for group {}: {}", from,
+                                 item.group, m ? "addressed to another node" : m.error());
                 } else if (r) {
                     r->step(std::move(*m));
                 }
@@ -279,7 +282,8 @@ NodeStatus ClusterNode::self_status() const {
 
 void ClusterNode::on_gossip() {
     std::string payload = encode_node_status(self_status());
-    for (const auto& [id, peer] : _peers) _transport->send(id, net::Item{net::ItemKind::node_status, 0, payload});
+    for (const auto& [id, peer] : _peers)
+        _transport->send(id, net::Item{net::ItemKind::node_status, 0, payload});
     register_nodes();
 }
 
@@ -325,8 +329,8 @@ void ClusterNode::register_nodes() {
 CreateTopic ClusterNode::with_defaults(CreateTopic create) const {
     if (create.partitions <= 0) create.partitions = _config.default_partitions;
     if (create.replication_factor <= 0) {
-        create.replication_factor =
-            std::min<int32_t>(_config.default_replication_factor, static_cast<int32_t>(_config.initial_cluster.size()));
+        create.replication_factor = std::min<int32_t>(_config.default_replication_factor,
+                                                      static_cast<int32_t>(_config.initial_cluster.size()));
     }
     return create;
 }
@@ -336,8 +340,8 @@ void ClusterNode::submit(const MetadataCommand& requested, std::function<void(Cl
     if (auto* create = std::get_if<CreateTopic>(&command)) *create = with_defaults(*create);
     Replica* controller = replica(kControllerGroup);
     if (!controller->is_leader()) {
-        done(make_unexpected(
-            ClusterError{ClusterErrc::not_controller, "this node does not lead the controller", controller->leader()}));
+        done(make_unexpected(ClusterError{ClusterErrc::not_controller,
+                                          "this node does not lead the controller", controller->leader()}));
         return;
     }
     if (std::holds_alternative<CreateTopic>(command) || std::holds_alternative<AddPartitions>(command)) {
@@ -345,36 +349,36 @@ void ClusterNode::submit(const MetadataCommand& requested, std::function<void(Cl
         // has registered them all, a topic would be placed on too few.
         size_t registered = metadata().nodes().size();
         if (registered < _config.initial_cluster.size()) {
-            done(make_unexpected(ClusterError{ClusterErrc::busy,
-                                              "the cluster is still forming: " + std::to_string(registered) + " of " +
-                                                  std::to_string(_config.initial_cluster.size()) +
-                                                  " nodes registered, retry shortly"}));
+            done(make_unexpected(ClusterError{
+                ClusterErrc::busy, "the cluster is still forming: " + std::to_string(registered) + " of " +
+                                       std::to_string(_config.initial_cluster.size()) +
+                                       " nodes registered, retry shortly"}));
             return;
         }
     }
     if (auto checked = metadata().check(command); !checked) {
-        ClusterErrc code =
-            checked.error().code == MetadataErrc::topic_exists ? ClusterErrc::already_exists : ClusterErrc::invalid;
+        ClusterErrc code = checked.error().code == MetadataErrc::topic_exists ? ClusterErrc::already_exists
+                                                                              : ClusterErrc::invalid;
         done(make_unexpected(ClusterError{code, checked.error().detail, 0, checked.error().code}));
         return;
     }
-    controller->propose(Controller::encode_entry(command, now_ms()), 1,
-                        [this, done = std::move(done)](Result<Appended, ProposeError> r) {
-                            if (!r) {
-                                ClusterErrc code = r.error().code == ProposeErrc::not_leader
-                                                       ? ClusterErrc::not_controller
-                                                       : ClusterErrc::busy;
-                                done(make_unexpected(ClusterError{code, r.error().detail, r.error().leader}));
-                                return;
-                            }
-                            auto outcome = _controller.take_outcome(static_cast<uint64_t>(r->last_offset + 1));
-                            if (outcome && !*outcome) {
-                                done(make_unexpected(ClusterError{ClusterErrc::invalid, outcome->error().detail, 0,
-                                                                  outcome->error().code}));
-                            } else {
-                                done(Ok{});
-                            }
-                        });
+    controller->propose(
+        Controller::encode_entry(command, now_ms()), 1,
+        [this, done = std::move(done)](Result<Appended, ProposeError> r) {
+            if (!r) {
+                ClusterErrc code = r.error().code == ProposeErrc::not_leader ? ClusterErrc::not_controller
+                                                                             : ClusterErrc::busy;
+                done(make_unexpected(ClusterError{code, r.error().detail, r.error().leader}));
+                return;
+            }
+            auto outcome = _controller.take_outcome(static_cast<uint64_t>(r->last_offset + 1));
+            if (outcome && !*outcome) {
+                done(make_unexpected(
+                    ClusterError{ClusterErrc::invalid, outcome->error().detail, 0, outcome->error().code}));
+            } else {
+                done(Ok{});
+            }
+        });
 }
 
 namespace {
@@ -420,7 +424,8 @@ void ClusterNode::reconcile_partitions() {
                 it->second->log().reconfigure(log_config_of(topic));
                 continue;
             }
-            if (std::find(p.replicas.begin(), p.replicas.end(), _config.node_id) == p.replicas.end()) continue;
+            if (std::find(p.replicas.begin(), p.replicas.end(), _config.node_id) == p.replicas.end())
+                continue;
             ReplicaOptions options;
             options.group = p.group;
             options.name = name + "-" + std::to_string(p.partition);

@@ -84,10 +84,10 @@ enum class ClusterErrc : uint8_t {
     unknown_topic,
     unknown_partition,
     already_exists,
-    invalid,      // the request itself is wrong
-    busy,         // retry later
-    timeout,      // the outcome is unknown
-    failed,       // a storage error stopped the replica
+    invalid,  // the request itself is wrong
+    busy,     // retry later
+    timeout,  // the outcome is unknown
+    failed,   // a storage error stopped the replica
 };
 struct ClusterError {
     ClusterErrc code;
@@ -152,7 +152,9 @@ class ClusterNode final : public ReplicaHost {
     void observe_election_won() override { _metrics.observe_election_won(); }
     void on_applied(uint64_t group) override;
     // Runs after a group's high watermark moved (e.g. to wake long-polling fetches).
-    void set_applied_listener(std::function<void(uint64_t group)> listener) { _applied_listener = std::move(listener); }
+    void set_applied_listener(std::function<void(uint64_t group)> listener) {
+        _applied_listener = std::move(listener);
+    }
     // The local replica of a partition when this node leads it; otherwise
     // not_leader (with the leader, if known), unknown_topic or unknown_partition.
     ClusterResult<Replica*> local_leader(const std::string& topic, int32_t partition) const;
@@ -183,7 +185,8 @@ class ClusterNode final : public ReplicaHost {
     raft::Config raft_config(uint64_t group) const;
     // The freshest leader report for a group: our own, or a live peer's.
     std::optional<std::pair<uint64_t, LeaderReport>> leader_report(uint64_t group) const;
-    void await_leader(uint64_t group, uint64_t to, int64_t deadline, std::function<void(ClusterResult<Ok>)> done);
+    void await_leader(uint64_t group, uint64_t to, int64_t deadline,
+                      std::function<void(ClusterResult<Ok>)> done);
     void finish_shutdown(int64_t deadline, std::function<void()> done);
 
     boost::asio::io_context& _io;

@@ -20,18 +20,21 @@ void ClusterNode::create_topic(CreateTopic request, std::function<void(ClusterRe
 
 ClusterResult<Replica*> ClusterNode::local_leader(const std::string& topic, int32_t partition) const {
     if (!metadata().topic(topic))
-        return make_unexpected(ClusterError{ClusterErrc::unknown_topic, "topic '" + topic + "' does not exist"});
+        return make_unexpected(
+            ClusterError{ClusterErrc::unknown_topic, "topic '" + topic + "' does not exist"});
     const PartitionInfo* p = metadata().partition(topic, partition);
     if (!p) {
-        return make_unexpected(ClusterError{ClusterErrc::unknown_partition,
-                                            "topic '" + topic + "' has no partition " + std::to_string(partition)});
+        return make_unexpected(
+            ClusterError{ClusterErrc::unknown_partition,
+                         "topic '" + topic + "' has no partition " + std::to_string(partition)});
     }
     Replica* r = replica(p->group);
     if (r && r->is_leader()) return r;
     auto report = leader_report(p->group);
     uint64_t leader = report ? report->first : (r ? r->leader() : 0);
     return make_unexpected(ClusterError{ClusterErrc::not_leader,
-                                        topic + "-" + std::to_string(partition) + " is not led by this node", leader});
+                                        topic + "-" + std::to_string(partition) + " is not led by this node",
+                                        leader});
 }
 
 void ClusterNode::transfer_leadership(const std::string& topic, int32_t partition, uint64_t to,
@@ -43,12 +46,14 @@ void ClusterNode::transfer_leadership(const std::string& topic, int32_t partitio
         return;
     }
     if (std::find(view->replicas.begin(), view->replicas.end(), to) == view->replicas.end()) {
-        done(make_unexpected(ClusterError{ClusterErrc::invalid, "node " + std::to_string(to) + " is not a replica of " +
-                                                                    topic + "-" + std::to_string(partition)}));
+        done(make_unexpected(ClusterError{ClusterErrc::invalid, "node " + std::to_string(to) +
+                                                                    " is not a replica of " + topic + "-" +
+                                                                    std::to_string(partition)}));
         return;
     }
     if (view->leader < 0) {
-        done(make_unexpected(ClusterError{ClusterErrc::busy, topic + "-" + std::to_string(partition) + " has no leader"}));
+        done(make_unexpected(
+            ClusterError{ClusterErrc::busy, topic + "-" + std::to_string(partition) + " has no leader"}));
         return;
     }
     uint64_t leader = static_cast<uint64_t>(view->leader);
@@ -56,7 +61,8 @@ void ClusterNode::transfer_leadership(const std::string& topic, int32_t partitio
         if (leader == _config.node_id) {
             auto r = replica(view->group)->transfer_leadership(to);
             if (!r) {
-                done(make_unexpected(ClusterError{ClusterErrc::busy, std::string(raft::to_string(r.error()))}));
+                done(make_unexpected(
+                    ClusterError{ClusterErrc::busy, std::string(raft::to_string(r.error()))}));
                 return;
             }
         } else {
@@ -77,14 +83,16 @@ void ClusterNode::await_leader(uint64_t group, uint64_t to, int64_t deadline,
         return;
     }
     if (now_ms() >= deadline) {
-        done(make_unexpected(ClusterError{ClusterErrc::timeout, "node " + std::to_string(to) +
-                                                                    " did not take over within 5 s (it may be lagging)"}));
+        done(make_unexpected(ClusterError{
+            ClusterErrc::timeout,
+            "node " + std::to_string(to) + " did not take over within 5 s (it may be lagging)"}));
         return;
     }
     auto timer = std::make_shared<asio::steady_timer>(_io, std::chrono::milliseconds(20));
-    timer->async_wait([this, timer, group, to, deadline, done = std::move(done)](boost::system::error_code) mutable {
-        await_leader(group, to, deadline, std::move(done));
-    });
+    timer->async_wait(
+        [this, timer, group, to, deadline, done = std::move(done)](boost::system::error_code) mutable {
+            await_leader(group, to, deadline, std::move(done));
+        });
 }
 
 void ClusterNode::append(const std::string& topic, int32_t partition, std::vector<std::string> values,
@@ -111,18 +119,18 @@ void ClusterNode::append(const std::string& topic, int32_t partition, std::vecto
                                return;
                            }
                            const ProposeError& e = r.error();
-                           ClusterErrc code = e.code == ProposeErrc::not_leader ? ClusterErrc::not_leader
-                                              : e.code == ProposeErrc::busy     ? ClusterErrc::busy
-                                              : e.code == ProposeErrc::invalid  ? ClusterErrc::invalid
-                                              : e.code == ProposeErrc::failed   ? ClusterErrc::failed
+                           ClusterErrc code = e.code == ProposeErrc::not_leader     ? ClusterErrc::not_leader
+                                              : e.code == ProposeErrc::busy         ? ClusterErrc::busy
+                                              : e.code == ProposeErrc::invalid      ? ClusterErrc::invalid
+                                              : e.code == ProposeErrc::failed       ? ClusterErrc::failed
                                               : e.code == ProposeErrc::storage_full ? ClusterErrc::failed
-                                                                                : ClusterErrc::timeout;
+                                                                                    : ClusterErrc::timeout;
                            done(make_unexpected(ClusterError{code, e.detail, e.leader}));
                        });
 }
 
-ClusterResult<std::vector<RecordView>> ClusterNode::read(const std::string& topic, int32_t partition, int64_t from,
-                                                         size_t count) {
+ClusterResult<std::vector<RecordView>> ClusterNode::read(const std::string& topic, int32_t partition,
+                                                         int64_t from, size_t count) {
     auto leader = local_leader(topic, partition);
     if (!leader) return make_unexpected(leader.error());
     Replica& r = **leader;
@@ -137,8 +145,9 @@ ClusterResult<std::vector<RecordView>> ClusterNode::read(const std::string& topi
         while (!bytes.empty() && out.size() < count) {
             auto header = storage::validate_batch(bytes);
             if (!header) {
-                return make_unexpected(ClusterError{ClusterErrc::failed, "corrupt batch in " + r.name() + ": " +
-                                                                             std::string(storage::to_string(header.error()))});
+                return make_unexpected(ClusterError{
+                    ClusterErrc::failed,
+                    "corrupt batch in " + r.name() + ": " + std::string(storage::to_string(header.error()))});
             }
             std::string_view batch = bytes.substr(0, header->size);
             bytes.remove_prefix(header->size);
@@ -149,8 +158,8 @@ ClusterResult<std::vector<RecordView>> ClusterNode::read(const std::string& topi
             for (size_t i = 0; i < records->size() && out.size() < count; ++i) {
                 int64_t record_offset = header->base_offset + static_cast<int64_t>(i);
                 if (record_offset < from || record_offset >= hw) continue;
-                out.push_back({record_offset, static_cast<uint64_t>(header->leader_epoch), std::move((*records)[i].key),
-                               std::move((*records)[i].value)});
+                out.push_back({record_offset, static_cast<uint64_t>(header->leader_epoch),
+                               std::move((*records)[i].key), std::move((*records)[i].value)});
             }
         }
         if (offset <= slice->first_offset) break;

@@ -52,7 +52,8 @@ std::optional<NodeView> ClusterNode::node(uint64_t id) const {
 
 namespace {
 
-PartitionView view_of(const std::string& topic, int32_t partition, uint64_t group, std::vector<uint64_t> replicas,
+PartitionView view_of(const std::string& topic, int32_t partition, uint64_t group,
+                      std::vector<uint64_t> replicas,
                       const std::optional<std::pair<uint64_t, LeaderReport>>& report) {
     PartitionView v;
     v.topic = topic;
@@ -101,7 +102,8 @@ std::optional<std::string> ClusterNode::not_serving_reason() const {
         if (!r->failure().empty()) return r->failure();
         if (!r->stall_reason().empty()) return r->stall_reason();
     }
-    if (controller_leader() == 0) return "no controller leader known (is a majority of the founding nodes up?)";
+    if (controller_leader() == 0)
+        return "no controller leader known (is a majority of the founding nodes up?)";
     return std::nullopt;
 }
 
@@ -121,7 +123,8 @@ std::string ClusterNode::metrics_text() const {
         g.leader = r->is_leader();
         if (g.leader) {
             LeaderReport report = r->report();
-            for (const FollowerReport& f : report.followers) g.follower_lag.emplace_back(f.node, report.last - f.match);
+            for (const FollowerReport& f : report.followers)
+                g.follower_lag.emplace_back(f.node, report.last - f.match);
             bool all_in_sync = std::all_of(report.followers.begin(), report.followers.end(),
                                            [](const FollowerReport& f) { return f.in_sync; });
             if (!all_in_sync) ++node.under_replicated_partitions;

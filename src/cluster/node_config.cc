@@ -25,8 +25,8 @@ std::string joined_ids(const std::vector<ClusterMember>& members) {
 Result<Ok, std::string> check_host_port(const std::string& setting, const std::string& address) {
     size_t colon = address.rfind(':');
     uint32_t port = 0;
-    if (colon == std::string::npos || colon == 0 || !parse_number(std::string_view(address).substr(colon + 1), port) ||
-        port == 0 || port > 65535)
+    if (colon == std::string::npos || colon == 0 ||
+        !parse_number(std::string_view(address).substr(colon + 1), port) || port == 0 || port > 65535)
         return make_unexpected(setting + " '" + address + "' is not HOST:PORT with a port in 1..65535");
     return Ok{};
 }
@@ -43,7 +43,8 @@ Result<std::vector<ClusterMember>, std::string> parse_initial_cluster(const std:
         size_t eq = item.find('=');
         ClusterMember m;
         if (eq == std::string::npos || !parse_number(std::string_view(item).substr(0, eq), m.id) || m.id == 0)
-            return make_unexpected("--initial-cluster: '" + item + "' is not ID=HOST:PORT with a positive ID");
+            return make_unexpected("--initial-cluster: '" + item +
+                                   "' is not ID=HOST:PORT with a positive ID");
         m.rpc_addr = item.substr(eq + 1);
         if (auto ok = check_host_port("--initial-cluster: node " + std::to_string(m.id), m.rpc_addr); !ok)
             return make_unexpected(ok.error());
@@ -71,29 +72,36 @@ Result<Ok, std::string> validate(NodeConfig& c) {
     if (c.rpc_addr.empty()) c.rpc_addr = self->rpc_addr;
     if (c.advertised_kafka_addr.empty()) c.advertised_kafka_addr = c.kafka_addr;
     const std::pair<const char*, const std::string*> addresses[] = {
-        {"--rpc-addr", &c.rpc_addr},     {"--kafka-addr", &c.kafka_addr},
-        {"--redis-addr", &c.redis_addr}, {"--admin-addr", &c.admin_addr},
+        {"--rpc-addr", &c.rpc_addr},
+        {"--kafka-addr", &c.kafka_addr},
+        {"--redis-addr", &c.redis_addr},
+        {"--admin-addr", &c.admin_addr},
         {"--advertised-kafka-addr", &c.advertised_kafka_addr}};
     for (const auto& [setting, address] : addresses) {
         if (address->empty()) return make_unexpected(std::string(setting) + " is required");
         if (auto ok = check_host_port(setting, *address); !ok) return ok;
     }
     if (c.rpc_addr != self->rpc_addr)
-        return make_unexpected("--rpc-addr " + c.rpc_addr + " differs from this node's entry in --initial-cluster (" +
-                               self->rpc_addr + ")");
+        return make_unexpected("--rpc-addr " + c.rpc_addr +
+                               " differs from this node's entry in --initial-cluster (" + self->rpc_addr +
+                               ")");
     std::set<std::string> listening;
     for (const auto& [setting, address] : addresses) {
         if (std::string_view(setting) == "--advertised-kafka-addr") continue;
         if (!listening.insert(*address).second)
-            return make_unexpected(std::string(setting) + " " + *address + " is already used by another listener");
+            return make_unexpected(std::string(setting) + " " + *address +
+                                   " is already used by another listener");
     }
     if (c.default_replication_factor < 1)
         return make_unexpected(std::string("--default-replication-factor must be at least 1"));
-    if (c.default_partitions < 1) return make_unexpected(std::string("--default-partitions must be at least 1"));
-    if (c.min_insync_replicas < 1) return make_unexpected(std::string("--min-insync-replicas must be at least 1"));
+    if (c.default_partitions < 1)
+        return make_unexpected(std::string("--default-partitions must be at least 1"));
+    if (c.min_insync_replicas < 1)
+        return make_unexpected(std::string("--min-insync-replicas must be at least 1"));
     if (c.min_insync_replicas > c.default_replication_factor)
         return make_unexpected("--min-insync-replicas " + std::to_string(c.min_insync_replicas) +
-                               " exceeds --default-replication-factor " + std::to_string(c.default_replication_factor));
+                               " exceeds --default-replication-factor " +
+                               std::to_string(c.default_replication_factor));
     if (c.tick_ms < 1) return make_unexpected(std::string("the Raft tick must be at least 1 ms"));
     if (c.heartbeat_interval_ms < c.tick_ms)
         return make_unexpected("--heartbeat-interval-ms must be at least " + std::to_string(c.tick_ms));

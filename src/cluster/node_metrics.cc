@@ -41,11 +41,12 @@ struct NodeMetrics::Impl {
                                       .Help("Group commits (fsyncs) of partition logs")
                                       .Register(*registry)
                                       .Add({});
-    prometheus::Histogram& fsync_seconds = prometheus::BuildHistogram()
-                                               .Name("fjord_storage_fsync_seconds")
-                                               .Help("Latency from requesting a group commit to its completion")
-                                               .Register(*registry)
-                                               .Add({}, latency_buckets());
+    prometheus::Histogram& fsync_seconds =
+        prometheus::BuildHistogram()
+            .Name("fjord_storage_fsync_seconds")
+            .Help("Latency from requesting a group commit to its completion")
+            .Register(*registry)
+            .Add({}, latency_buckets());
     prometheus::Counter& elections_won = prometheus::BuildCounter()
                                              .Name("fjord_raft_elections_won_total")
                                              .Help("Times this node became the leader of a Raft group")
@@ -80,7 +81,8 @@ void NodeMetrics::observe_rpc_decode_error() {
     _impl->decode_errors.Increment();
 }
 
-std::string NodeMetrics::render(const std::vector<PartitionGauges>& partitions, const NodeGauges& node) const {
+std::string NodeMetrics::render(const std::vector<PartitionGauges>& partitions,
+                                const NodeGauges& node) const {
     prometheus::Registry state;
     auto& term = prometheus::BuildGauge().Name("fjord_raft_term").Help("Current Raft term").Register(state);
     auto& commit = prometheus::BuildGauge()
@@ -100,7 +102,8 @@ std::string NodeMetrics::render(const std::vector<PartitionGauges>& partitions, 
                     .Help("Raft indexes a follower is behind its leader (reported by the leader)")
                     .Register(state);
     for (const PartitionGauges& p : partitions) {
-        std::map<std::string, std::string> labels{{"topic", p.topic}, {"partition", std::to_string(p.partition)}};
+        std::map<std::string, std::string> labels{{"topic", p.topic},
+                                                  {"partition", std::to_string(p.partition)}};
         term.Add(labels).Set(static_cast<double>(p.term));
         commit.Add(labels).Set(static_cast<double>(p.commit_index));
         applied.Add(labels).Set(static_cast<double>(p.applied_index));
@@ -124,9 +127,11 @@ std::string NodeMetrics::render(const std::vector<PartitionGauges>& partitions, 
     counter("fjord_rpc_connection_errors_total", "Failed connects, resets, bad frames and refused peers",
             node.rpc_connection_errors);
     auto gauge = [&](const char* name, const char* help, size_t value) {
-        prometheus::BuildGauge().Name(name).Help(help).Register(state).Add({}).Set(static_cast<double>(value));
+        prometheus::BuildGauge().Name(name).Help(help).Register(state).Add({}).Set(
+            static_cast<double>(value));
     };
-    gauge("fjord_under_replicated_partitions", "Partitions led by this node whose ISR is smaller than their replica set",
+    gauge("fjord_under_replicated_partitions",
+          "Partitions led by this node whose ISR is smaller than their replica set",
           node.under_replicated_partitions);
     gauge("fjord_leaderless_partitions", "Partitions with no known leader", node.leaderless_partitions);
 

@@ -42,8 +42,8 @@ Result<std::unique_ptr<Replica>, std::string> Replica::open(ReplicaHost& host, R
 Result<Ok, std::string> Replica::start() {
     const std::string& name = _options.name;
     _options.log.log = [name](const std::string& line) { spdlog::warn("{}: {}", name, line); };
-    auto store = RaftLogStore::open(_host.file_system(), _options.dir, _options.log, _host.flusher(),
-                                    _host.now_ms());
+    auto store =
+        RaftLogStore::open(_host.file_system(), _options.dir, _options.log, _host.flusher(), _host.now_ms());
     if (!store) return make_unexpected("cannot open the log of " + name + ": " + store.error().detail);
     _store = std::move(*store);
     bool bootstrapped = false;
@@ -56,7 +56,8 @@ Result<Ok, std::string> Replica::start() {
         raft::Bootstrap b = raft::bootstrap(founding);
         auto appended = _store->append({b.entry}, _host.now_ms());
         auto synced = appended ? _store->log().sync_now() : storage::StorageResult<Ok>(Ok{});
-        auto saved = (appended && synced) ? _store->set_hard_state(b.hard_state) : storage::StorageResult<Ok>(Ok{});
+        auto saved =
+            (appended && synced) ? _store->set_hard_state(b.hard_state) : storage::StorageResult<Ok>(Ok{});
         for (const auto* r : {&appended, &synced, &saved}) {
             if (!*r) return make_unexpected("cannot bootstrap " + name + ": " + r->error().detail);
         }
@@ -106,8 +107,8 @@ void Replica::propose(std::string batch, uint32_t records, ProposeDone done, boo
         ProposeErrc code = e == raft::Error::invalid_entry ? ProposeErrc::invalid
                            : e == raft::Error::not_leader  ? ProposeErrc::not_leader
                                                            : ProposeErrc::busy;
-        done(make_unexpected(ProposeError{code, _node->leader().value,
-                                          name() + ": " + std::string(raft::to_string(e))}));
+        done(make_unexpected(
+            ProposeError{code, _node->leader().value, name() + ": " + std::string(raft::to_string(e))}));
         return;
     }
     _pending.emplace(index->value, Pending{_node->term().value, records, std::move(done), local_only});
@@ -129,7 +130,8 @@ void Replica::enforce_retention() {
     if (!term) return;  // not an entry boundary: wait for the next segment
     raft::Snapshot snap;
     snap.meta = {raft::Index{static_cast<uint64_t>(point)}, *term, _node->membership()};
-    if (auto compacted = _store->compact(snap); !compacted) return fail("applying retention", compacted.error().detail);
+    if (auto compacted = _store->compact(snap); !compacted)
+        return fail("applying retention", compacted.error().detail);
     spdlog::info("{}: retention: the log now starts at offset {}", name(), _store->log().start_offset());
 }
 
@@ -160,7 +162,8 @@ LeaderReport Replica::report() const {
         fr.match = static_cast<int64_t>(f.match.value);
         fr.active = f.recent_active;
         auto it = _catchup.find(f.id.value);
-        fr.in_sync = !f.learner && it != _catchup.end() && now - it->second.caught_up_at <= _options.replica_lag_ms;
+        fr.in_sync =
+            !f.learner && it != _catchup.end() && now - it->second.caught_up_at <= _options.replica_lag_ms;
         r.followers.push_back(fr);
     }
     return r;
@@ -221,7 +224,8 @@ void Replica::persist_entries() {
         size_t bytes = 0;
         for (const raft::Entry& e : rd.entries) bytes += e.data.size();
         auto appended = _store->append(rd.entries, now);
-        if (!appended && appended.error().code == storage::StorageErrc::no_space) return stall(appended.error().detail);
+        if (!appended && appended.error().code == storage::StorageErrc::no_space)
+            return stall(appended.error().detail);
         if (!appended) return fail("appending", appended.error().detail);
         if (!_stall.empty()) spdlog::info("{}: space is back, writing again", name());
         _stall.clear();
@@ -271,8 +275,8 @@ void Replica::apply(const std::vector<raft::Entry>& committed) {
             auto node = _pending.extract(_pending.begin());
             Pending& p = node.mapped();
             if (node.key() == e.index.value && p.term == e.term.value) {
-                p.done(Appended{static_cast<int64_t>(node.key() - p.records), static_cast<int64_t>(node.key() - 1),
-                                p.term});
+                p.done(Appended{static_cast<int64_t>(node.key() - p.records),
+                                static_cast<int64_t>(node.key() - 1), p.term});
             } else {
                 p.done(make_unexpected(ProposeError{ProposeErrc::lost, _node->leader().value,
                                                     name() + ": overwritten by another leader's entry"}));
@@ -296,7 +300,8 @@ void Replica::settle_local(uint64_t appended_upto) {
 }
 
 void Replica::stall(const std::string& detail) {
-    if (_stall.empty()) spdlog::error("{}: disk full, retrying every {} ms: {}", name(), kStallRetryMs, detail);
+    if (_stall.empty())
+        spdlog::error("{}: disk full, retrying every {} ms: {}", name(), kStallRetryMs, detail);
     _stall = name() + ": disk full: " + detail;
     uint64_t upto = _persisting->entries.back().index.value;
     for (auto it = _pending.begin(); it != _pending.end() && it->first <= upto;) {

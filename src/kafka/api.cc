@@ -39,18 +39,30 @@ bool supported(int16_t key, int16_t version) {
 
 std::string_view name_of(int16_t key) {
     switch (static_cast<ApiKey>(key)) {
-        case ApiKey::produce: return "Produce";
-        case ApiKey::fetch: return "Fetch";
-        case ApiKey::list_offsets: return "ListOffsets";
-        case ApiKey::metadata: return "Metadata";
-        case ApiKey::api_versions: return "ApiVersions";
-        case ApiKey::create_topics: return "CreateTopics";
-        case ApiKey::delete_topics: return "DeleteTopics";
-        case ApiKey::offset_for_leader_epoch: return "OffsetForLeaderEpoch";
-        case ApiKey::describe_configs: return "DescribeConfigs";
-        case ApiKey::alter_configs: return "AlterConfigs";
-        case ApiKey::create_partitions: return "CreatePartitions";
-        case ApiKey::incremental_alter_configs: return "IncrementalAlterConfigs";
+        case ApiKey::produce:
+            return "Produce";
+        case ApiKey::fetch:
+            return "Fetch";
+        case ApiKey::list_offsets:
+            return "ListOffsets";
+        case ApiKey::metadata:
+            return "Metadata";
+        case ApiKey::api_versions:
+            return "ApiVersions";
+        case ApiKey::create_topics:
+            return "CreateTopics";
+        case ApiKey::delete_topics:
+            return "DeleteTopics";
+        case ApiKey::offset_for_leader_epoch:
+            return "OffsetForLeaderEpoch";
+        case ApiKey::describe_configs:
+            return "DescribeConfigs";
+        case ApiKey::alter_configs:
+            return "AlterConfigs";
+        case ApiKey::create_partitions:
+            return "CreatePartitions";
+        case ApiKey::incremental_alter_configs:
+            return "IncrementalAlterConfigs";
     }
     return "unknown API";
 }

@@ -23,18 +23,30 @@ Broker::~Broker() {
 void Broker::handle(const RequestHeader& h, std::string_view body, std::function<void(Response)> done) {
     BrokerState& s = *_state;
     switch (static_cast<ApiKey>(h.api_key)) {
-        case ApiKey::api_versions: return s.api_versions(h, body, std::move(done));
-        case ApiKey::metadata: return s.metadata(h, body, std::move(done));
-        case ApiKey::produce: return s.produce(h, body, std::move(done));
-        case ApiKey::fetch: return s.fetch(h, body, std::move(done));
-        case ApiKey::list_offsets: return s.list_offsets(h, body, std::move(done));
-        case ApiKey::offset_for_leader_epoch: return s.offset_for_leader_epoch(h, body, std::move(done));
-        case ApiKey::create_topics: return s.create_topics(h, body, std::move(done));
-        case ApiKey::delete_topics: return s.delete_topics(h, body, std::move(done));
-        case ApiKey::create_partitions: return s.create_partitions(h, body, std::move(done));
-        case ApiKey::describe_configs: return s.describe_configs(h, body, std::move(done));
-        case ApiKey::alter_configs: return s.alter_configs(h, body, std::move(done));
-        case ApiKey::incremental_alter_configs: return s.incremental_alter_configs(h, body, std::move(done));
+        case ApiKey::api_versions:
+            return s.api_versions(h, body, std::move(done));
+        case ApiKey::metadata:
+            return s.metadata(h, body, std::move(done));
+        case ApiKey::produce:
+            return s.produce(h, body, std::move(done));
+        case ApiKey::fetch:
+            return s.fetch(h, body, std::move(done));
+        case ApiKey::list_offsets:
+            return s.list_offsets(h, body, std::move(done));
+        case ApiKey::offset_for_leader_epoch:
+            return s.offset_for_leader_epoch(h, body, std::move(done));
+        case ApiKey::create_topics:
+            return s.create_topics(h, body, std::move(done));
+        case ApiKey::delete_topics:
+            return s.delete_topics(h, body, std::move(done));
+        case ApiKey::create_partitions:
+            return s.create_partitions(h, body, std::move(done));
+        case ApiKey::describe_configs:
+            return s.describe_configs(h, body, std::move(done));
+        case ApiKey::alter_configs:
+            return s.alter_configs(h, body, std::move(done));
+        case ApiKey::incremental_alter_configs:
+            return s.incremental_alter_configs(h, body, std::move(done));
     }
     done(Response::close());
 }
@@ -81,7 +93,8 @@ MetadataTopic describe_topic(const cluster::ClusterNode& node, const cluster::To
 }
 
 bool valid_topic_name(const std::string& name) {
-    if (name.empty() || name.size() > cluster::kMaxTopicNameLength || name == "." || name == "..") return false;
+    if (name.empty() || name.size() > cluster::kMaxTopicNameLength || name == "." || name == "..")
+        return false;
     return std::all_of(name.begin(), name.end(), [](char c) {
         return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
     });
@@ -108,7 +121,8 @@ void BrokerState::metadata(const RequestHeader& h, std::string_view body, Done d
     response.controller_id = controller == 0 ? -1 : static_cast<int32_t>(controller);
     const cluster::Metadata& md = node.metadata();
     if (!request->topics) {
-        for (const auto& [name, topic] : md.topics()) response.topics.push_back(describe_topic(node, topic, alive));
+        for (const auto& [name, topic] : md.topics())
+            response.topics.push_back(describe_topic(node, topic, alive));
     } else {
         for (const std::string& name : *request->topics) {
             if (const cluster::TopicInfo* topic = md.topic(name)) {
@@ -133,6 +147,25 @@ void BrokerState::metadata(const RequestHeader& h, std::string_view body, Done d
     done(Response::reply(std::move(out)));
 }
 
+void BrokerState::change_metadata(const cluster::MetadataCommand& requested, bool validate_only,
+                                  Settle settle) {
+    if (!is_controller())
+        return settle(ErrorCode::not_controller,
+                      "node " + std::to_string(node.id()) + " is not the controller");
+    cluster::MetadataCommand command = requested;
+    if (auto* create = std::get_if<cluster::CreateTopic>(&command)) *create = node.with_defaults(*create);
+    if (validate_only) {
+        auto checked = node.metadata().check(command);
+        if (checked) return settle(ErrorCode::none, "");
+        return settle(
+            error_of(cluster::ClusterError{cluster::ClusterErrc::invalid, "", 0, checked.error().code}),
+            checked.error().detail);
+    }
+    node.submit(command, [this, settle = std::move(settle)](cluster::ClusterResult<Ok> r) {
+        settle(r ? ErrorCode::none : error_of(r.error()), r ? "" : r.error().detail);
+    });
+}
+
 int64_t BrokerState::topic_number(const std::string& topic, const std::string& key, int64_t fallback) const {
     const cluster::TopicInfo* t = node.metadata().topic(topic);
     if (!t) return fallback;
@@ -143,25 +176,39 @@ int64_t BrokerState::topic_number(const std::string& topic, const std::string& k
 ErrorCode BrokerState::error_of(const cluster::ClusterError& e) const {
     using cluster::ClusterErrc;
     switch (e.code) {
-        case ClusterErrc::not_leader: return ErrorCode::not_leader_or_follower;
-        case ClusterErrc::not_controller: return ErrorCode::not_controller;
+        case ClusterErrc::not_leader:
+            return ErrorCode::not_leader_or_follower;
+        case ClusterErrc::not_controller:
+            return ErrorCode::not_controller;
         case ClusterErrc::unknown_topic:
-        case ClusterErrc::unknown_partition: return ErrorCode::unknown_topic_or_partition;
-        case ClusterErrc::already_exists: return ErrorCode::topic_already_exists;
+        case ClusterErrc::unknown_partition:
+            return ErrorCode::unknown_topic_or_partition;
+        case ClusterErrc::already_exists:
+            return ErrorCode::topic_already_exists;
         case ClusterErrc::busy:
-        case ClusterErrc::timeout: return ErrorCode::request_timed_out;
-        case ClusterErrc::failed: return ErrorCode::kafka_storage_error;
-        case ClusterErrc::invalid: break;
+        case ClusterErrc::timeout:
+            return ErrorCode::request_timed_out;
+        case ClusterErrc::failed:
+            return ErrorCode::kafka_storage_error;
+        case ClusterErrc::invalid:
+            break;
     }
     if (e.metadata_code) {
         switch (*e.metadata_code) {
-            case cluster::MetadataErrc::topic_exists: return ErrorCode::topic_already_exists;
-            case cluster::MetadataErrc::unknown_topic: return ErrorCode::unknown_topic_or_partition;
-            case cluster::MetadataErrc::invalid_topic_name: return ErrorCode::invalid_topic;
-            case cluster::MetadataErrc::invalid_partitions: return ErrorCode::invalid_partitions;
-            case cluster::MetadataErrc::invalid_replication_factor: return ErrorCode::invalid_replication_factor;
-            case cluster::MetadataErrc::invalid_config: return ErrorCode::invalid_config;
-            case cluster::MetadataErrc::invalid_node: break;
+            case cluster::MetadataErrc::topic_exists:
+                return ErrorCode::topic_already_exists;
+            case cluster::MetadataErrc::unknown_topic:
+                return ErrorCode::unknown_topic_or_partition;
+            case cluster::MetadataErrc::invalid_topic_name:
+                return ErrorCode::invalid_topic;
+            case cluster::MetadataErrc::invalid_partitions:
+                return ErrorCode::invalid_partitions;
+            case cluster::MetadataErrc::invalid_replication_factor:
+                return ErrorCode::invalid_replication_factor;
+            case cluster::MetadataErrc::invalid_config:
+                return ErrorCode::invalid_config;
+            case cluster::MetadataErrc::invalid_node:
+                break;
         }
     }
     return ErrorCode::invalid_request;

@@ -16,14 +16,10 @@ namespace {
 // Every topic config fjord knows, with Kafka's defaults.
 const std::map<std::string, std::string>& topic_defaults() {
     static const std::map<std::string, std::string> defaults{
-        {"cleanup.policy", "delete"},
-        {"flush.ms", "1000"},
-        {"flush.policy", "every_append"},
-        {"max.message.bytes", std::to_string(kDefaultMaxMessageBytes)},
-        {"min.insync.replicas", "1"},
-        {"retention.bytes", "-1"},
-        {"retention.ms", "604800000"},
-        {"segment.bytes", "1073741824"},
+        {"cleanup.policy", "delete"},     {"flush.ms", "1000"},
+        {"flush.policy", "every_append"}, {"max.message.bytes", std::to_string(kDefaultMaxMessageBytes)},
+        {"min.insync.replicas", "1"},     {"retention.bytes", "-1"},
+        {"retention.ms", "604800000"},    {"segment.bytes", "1073741824"},
         {"segment.ms", "604800000"},
     };
     return defaults;
@@ -33,8 +29,8 @@ bool wanted(const std::optional<std::vector<std::string>>& keys, const std::stri
     return !keys || std::find(keys->begin(), keys->end(), key) != keys->end();
 }
 
-DescribeConfigsResponse::Config config_entry(const std::string& name, const std::string& value, ConfigSource source,
-                                             bool read_only, bool synonyms) {
+DescribeConfigsResponse::Config config_entry(const std::string& name, const std::string& value,
+                                             ConfigSource source, bool read_only, bool synonyms) {
     DescribeConfigsResponse::Config c;
     c.name = name;
     c.value = value;
@@ -70,10 +66,10 @@ void BrokerState::describe_configs(const RequestHeader& h, std::string_view body
                     if (!wanted(resource.configuration_keys, key)) continue;
                     auto set = topic->configs.find(key);
                     bool overridden = set != topic->configs.end();
-                    result.configs.push_back(config_entry(key, overridden ? set->second : value,
-                                                          overridden ? ConfigSource::dynamic_topic
-                                                                     : ConfigSource::default_config,
-                                                          false, request->include_synonyms));
+                    result.configs.push_back(
+                        config_entry(key, overridden ? set->second : value,
+                                     overridden ? ConfigSource::dynamic_topic : ConfigSource::default_config,
+                                     false, request->include_synonyms));
                 }
             }
         } else if (type == ConfigResourceType::broker) {
@@ -88,12 +84,13 @@ void BrokerState::describe_configs(const RequestHeader& h, std::string_view body
             };
             for (const auto& [key, value] : settings) {
                 if (wanted(resource.configuration_keys, key))
-                    result.configs.push_back(
-                        config_entry(key, value, ConfigSource::static_broker, true, request->include_synonyms));
+                    result.configs.push_back(config_entry(key, value, ConfigSource::static_broker, true,
+                                                          request->include_synonyms));
             }
         } else {
             result.error_code = static_cast<int16_t>(ErrorCode::invalid_request);
-            result.error_message = "resource type " + std::to_string(resource.resource_type) + " is not supported";
+            result.error_message =
+                "resource type " + std::to_string(resource.resource_type) + " is not supported";
         }
         response.results.push_back(std::move(result));
     }
@@ -133,18 +130,8 @@ void alter_topic(BrokerState& state, const std::shared_ptr<Call>& call, size_t i
     ++call->pending;
     if (static_cast<ConfigResourceType>(type) != ConfigResourceType::topic)
         return call->settle(i, ErrorCode::invalid_request, "only topic configs can be altered");
-    if (!state.is_controller())
-        return call->settle(i, ErrorCode::not_controller, "node " + std::to_string(state.node.id()) + " is not the controller");
-    if (validate_only) {
-        auto checked = state.node.metadata().check(change);
-        if (checked) return call->settle(i, ErrorCode::none, "");
-        return call->settle(
-            i, state.error_of(cluster::ClusterError{cluster::ClusterErrc::invalid, "", 0, checked.error().code}),
-            checked.error().detail);
-    }
-    state.node.submit(change, [&state, call, i](cluster::ClusterResult<Ok> r) {
-        call->settle(i, r ? ErrorCode::none : state.error_of(r.error()), r ? "" : r.error().detail);
-    });
+    state.change_metadata(change, validate_only,
+                          [call, i](ErrorCode code, std::string message) { call->settle(i, code, message); });
 }
 
 }  // namespace
@@ -158,7 +145,9 @@ void BrokerState::alter_configs(const RequestHeader& h, std::string_view body, D
     auto call = std::make_shared<AlterCall<AlterConfigsResponse>>();
     call->version = h.api_version;
     call->done = std::move(done);
-    call->encode = [](std::string& out, const AlterConfigsResponse& r, int16_t v) { encode_alter_configs_response(out, r, v); };
+    call->encode = [](std::string& out, const AlterConfigsResponse& r, int16_t v) {
+        encode_alter_configs_response(out, r, v);
+    };
     for (size_t i = 0; i < request->resources.size(); ++i) {
         const auto& resource = request->resources[i];
         call->response.responses.push_back({0, std::nullopt, resource.resource_type, resource.resource_name});
@@ -172,8 +161,7 @@ void BrokerState::alter_configs(const RequestHeader& h, std::string_view body, D
                 if (!change.set.contains(key)) change.remove.push_back(key);
             }
         }
-        alter_topic(*this, call, i, resource.resource_type, std::move(change),
-                    request->validate_only);
+        alter_topic(*this, call, i, resource.resource_type, std::move(change), request->validate_only);
     }
     call->release();
 }
@@ -210,8 +198,7 @@ void BrokerState::incremental_alter_configs(const RequestHeader& h, std::string_
             call->settle(i, ErrorCode::invalid_request, "only SET and DELETE apply to fjord's topic configs");
             continue;
         }
-        alter_topic(*this, call, i, resource.resource_type, std::move(change),
-                    request->validate_only);
+        alter_topic(*this, call, i, resource.resource_type, std::move(change), request->validate_only);
     }
     call->release();
 }

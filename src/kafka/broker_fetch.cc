@@ -66,7 +66,8 @@ struct FetchCall : std::enable_shared_from_this<FetchCall> {
                 } else if (p.fetch_offset < hw && (budget > 0 || total == 0)) {
                     // At least one batch even above the limits, as Kafka does, so that
                     // a batch larger than them does not stall the consumer.
-                    size_t limit = static_cast<size_t>(std::max<int64_t>(std::min<int64_t>(p.partition_max_bytes, budget), 1));
+                    size_t limit = static_cast<size_t>(
+                        std::max<int64_t>(std::min<int64_t>(p.partition_max_bytes, budget), 1));
                     auto slice = replica.log().read(p.fetch_offset, limit);
                     if (!slice) {
                         spdlog::error("kafka: fetch from {}: {}", replica.name(), slice.error().detail);
@@ -112,7 +113,8 @@ void BrokerState::fetch(const RequestHeader& h, std::string_view body, Done done
     call->done = std::move(done);
     if (call->evaluate(*this, call->request.max_wait_ms <= 0)) return;
 
-    call->timer = std::make_unique<boost::asio::steady_timer>(io, std::chrono::milliseconds(call->request.max_wait_ms));
+    call->timer =
+        std::make_unique<boost::asio::steady_timer>(io, std::chrono::milliseconds(call->request.max_wait_ms));
     std::weak_ptr<BrokerState> weak_state = weak_from_this();
     call->timer->async_wait([call, weak_state](boost::system::error_code ec) {
         auto state = weak_state.lock();

@@ -24,13 +24,16 @@ ErrorCode validate(std::string_view records, int16_t version, int64_t max_messag
     if (!header) {
         switch (header.error()) {
             case storage::BatchError::bad_magic:
-            case storage::BatchError::bad_offsets: return ErrorCode::invalid_record;
-            default: return ErrorCode::corrupt_message;
+            case storage::BatchError::bad_offsets:
+                return ErrorCode::invalid_record;
+            default:
+                return ErrorCode::corrupt_message;
         }
     }
     if (header->size != records.size()) return ErrorCode::invalid_record;  // exactly one batch
     if (header->records_count <= 0) return ErrorCode::invalid_record;
-    if (header->is_control() || (header->attributes & kAttributeTransactional)) return ErrorCode::invalid_record;
+    if (header->is_control() || (header->attributes & kAttributeTransactional))
+        return ErrorCode::invalid_record;
     int16_t codec = header->attributes & kAttributeCompressionMask;
     if (codec > kCompressionZstd) return ErrorCode::corrupt_message;
     if (codec == kCompressionZstd && version < 7) return ErrorCode::unsupported_compression_type;
@@ -82,14 +85,16 @@ void BrokerState::produce(const RequestHeader& h, std::string_view body, Done do
     call->done = std::move(done);
     for (const ProduceTopicData& topic : request->topics) {
         ProduceTopicResponse tr{topic.name, {}};
-        for (const ProducePartitionData& p : topic.partitions) tr.partitions.push_back({p.index, 0, -1, -1, -1});
+        for (const ProducePartitionData& p : topic.partitions)
+            tr.partitions.push_back({p.index, 0, -1, -1, -1});
         call->response.responses.push_back(std::move(tr));
         call->pending += topic.partitions.size();
     }
     if (call->pending == 0) return call->answer();
     if (acks != 0 && acks != 1 && acks != -1) {
         for (auto& t : call->response.responses)
-            for (auto& p : t.partitions) p.error_code = static_cast<int16_t>(ErrorCode::invalid_required_acks);
+            for (auto& p : t.partitions)
+                p.error_code = static_cast<int16_t>(ErrorCode::invalid_required_acks);
         return call->answer();
     }
 
@@ -109,18 +114,21 @@ void BrokerState::produce(const RequestHeader& h, std::string_view body, Done do
             int64_t log_start = replica.log().start_offset();
             int32_t count = 0;
             ErrorCode invalid =
-                part.records ? validate(*part.records, h.api_version,
-                                        topic_number(topic.name, "max.message.bytes", kDefaultMaxMessageBytes), count)
-                             : ErrorCode::invalid_record;
+                part.records
+                    ? validate(*part.records, h.api_version,
+                               topic_number(topic.name, "max.message.bytes", kDefaultMaxMessageBytes), count)
+                    : ErrorCode::invalid_record;
             if (invalid != ErrorCode::none) {
                 call->settle(t, p, invalid, -1, log_start);
                 continue;
             }
             if (acks == -1) {
                 cluster::LeaderReport report = replica.report();
-                int64_t in_sync = 1 + std::count_if(report.followers.begin(), report.followers.end(),
-                                                    [](const cluster::FollowerReport& f) { return f.in_sync; });
-                int64_t min_isr = topic_number(topic.name, "min.insync.replicas", node.config().min_insync_replicas);
+                int64_t in_sync =
+                    1 + std::count_if(report.followers.begin(), report.followers.end(),
+                                      [](const cluster::FollowerReport& f) { return f.in_sync; });
+                int64_t min_isr =
+                    topic_number(topic.name, "min.insync.replicas", node.config().min_insync_replicas);
                 if (in_sync < min_isr) {
                     call->settle(t, p, ErrorCode::not_enough_replicas, -1, log_start);
                     continue;
@@ -131,11 +139,13 @@ void BrokerState::produce(const RequestHeader& h, std::string_view body, Done do
                 [call, t, p, log_start](Result<cluster::Appended, cluster::ProposeError> r) {
                     if (r) return call->settle(t, p, ErrorCode::none, r->base_offset, log_start);
                     const cluster::ProposeError& e = r.error();
-                    bool storage = e.code == cluster::ProposeErrc::failed || e.code == cluster::ProposeErrc::storage_full;
-                    ErrorCode code = storage                                   ? ErrorCode::kafka_storage_error
+                    bool storage = e.code == cluster::ProposeErrc::failed ||
+                                   e.code == cluster::ProposeErrc::storage_full;
+                    ErrorCode code = storage ? ErrorCode::kafka_storage_error
                                      : e.code == cluster::ProposeErrc::invalid ? ErrorCode::invalid_record
-                                     : e.code == cluster::ProposeErrc::busy    ? ErrorCode::request_timed_out
-                                                                               : ErrorCode::not_leader_or_follower;
+                                     : e.code == cluster::ProposeErrc::busy
+                                         ? ErrorCode::request_timed_out
+                                         : ErrorCode::not_leader_or_follower;
                     call->settle(t, p, code, -1, log_start);
                 },
                 acks != -1);
@@ -149,7 +159,8 @@ void BrokerState::produce(const RequestHeader& h, std::string_view body, Done do
         return call->done(failed ? Response::close() : Response::none());
     }
     if (call->answered) return;
-    call->timer = std::make_unique<boost::asio::steady_timer>(io, std::chrono::milliseconds(std::max(request->timeout_ms, 0)));
+    call->timer = std::make_unique<boost::asio::steady_timer>(
+        io, std::chrono::milliseconds(std::max(request->timeout_ms, 0)));
     call->timer->async_wait([call](boost::system::error_code ec) {
         if (ec || call->answered) return;
         for (auto& t : call->response.responses) {

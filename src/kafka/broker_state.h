@@ -23,7 +23,8 @@ inline constexpr int64_t kDefaultMaxMessageBytes = 1048588;
 
 class BrokerState : public std::enable_shared_from_this<BrokerState> {
   public:
-    BrokerState(boost::asio::io_context& loop, cluster::ClusterNode& cluster_node) : io(loop), node(cluster_node) {}
+    BrokerState(boost::asio::io_context& loop, cluster::ClusterNode& cluster_node)
+        : io(loop), node(cluster_node) {}
 
     using Done = std::function<void(Response)>;
     void api_versions(const RequestHeader& h, std::string_view body, Done done);
@@ -41,6 +42,12 @@ class BrokerState : public std::enable_shared_from_this<BrokerState> {
 
     // A group's high watermark moved: re-check the fetches waiting on it.
     void on_applied(uint64_t group);
+
+    // The admin APIs' common path: on the controller's leader, checks the
+    // command (validate_only) or commits it; elsewhere NOT_CONTROLLER. Then
+    // `settle` gets the Kafka error code and a message.
+    using Settle = std::function<void(ErrorCode, std::string)>;
+    void change_metadata(const cluster::MetadataCommand& command, bool validate_only, Settle settle);
 
     // A topic config, or the node's default for it.
     int64_t topic_number(const std::string& topic, const std::string& key, int64_t fallback) const;

@@ -40,7 +40,9 @@ void BrokerState::create_topics(const RequestHeader& h, std::string_view body, D
     auto call = std::make_shared<TopicsCall<CreateTopicsResponse>>();
     call->version = h.api_version;
     call->done = std::move(done);
-    call->encode = [](std::string& out, const CreateTopicsResponse& r, int16_t v) { encode_create_topics_response(out, r, v); };
+    call->encode = [](std::string& out, const CreateTopicsResponse& r, int16_t v) {
+        encode_create_topics_response(out, r, v);
+    };
     call->pending = request->topics.size() + 1;
     for (size_t i = 0; i < request->topics.size(); ++i) {
         const CreateTopicsRequest::Topic& t = request->topics[i];
@@ -51,35 +53,18 @@ void BrokerState::create_topics(const RequestHeader& h, std::string_view body, D
             if (code != ErrorCode::none) r.error_message = std::move(message);
             call->settled();
         };
-        if (!is_controller()) {
-            settle(ErrorCode::not_controller, "node " + std::to_string(node.id()) + " is not the controller");
-            continue;
-        }
         if (!t.assignments.empty()) {
             settle(ErrorCode::invalid_request, "manual replica assignment is not supported");
             continue;
         }
         cluster::CreateTopic create;
         create.name = t.name;
-        create.partitions = t.num_partitions;  // -1: the default (see ClusterNode::submit)
+        create.partitions = t.num_partitions;  // -1: the default (see ClusterNode::with_defaults)
         create.replication_factor = t.replication_factor;
         for (const auto& c : t.configs) {
             if (c.value) create.configs[c.name] = *c.value;
         }
-        if (request->validate_only) {
-            auto checked = node.metadata().check(node.with_defaults(create));
-            if (!checked) {
-                settle(error_of(cluster::ClusterError{cluster::ClusterErrc::invalid, "", 0, checked.error().code}),
-                       checked.error().detail);
-            } else {
-                settle(ErrorCode::none, "");
-            }
-            continue;
-        }
-        node.create_topic(create, [this, settle](cluster::ClusterResult<Ok> r) {
-            if (r) return settle(ErrorCode::none, "");
-            settle(error_of(r.error()), r.error().detail);
-        });
+        change_metadata(create, request->validate_only, settle);
     }
     call->settled();
 }
@@ -93,21 +78,17 @@ void BrokerState::delete_topics(const RequestHeader& h, std::string_view body, D
     auto call = std::make_shared<TopicsCall<DeleteTopicsResponse>>();
     call->version = h.api_version;
     call->done = std::move(done);
-    call->encode = [](std::string& out, const DeleteTopicsResponse& r, int16_t v) { encode_delete_topics_response(out, r, v); };
+    call->encode = [](std::string& out, const DeleteTopicsResponse& r, int16_t v) {
+        encode_delete_topics_response(out, r, v);
+    };
     call->pending = request->topic_names.size() + 1;
     for (size_t i = 0; i < request->topic_names.size(); ++i) {
         call->response.responses.push_back({request->topic_names[i], 0});
-        auto settle = [call, i](ErrorCode code) {
-            call->response.responses[i].error_code = static_cast<int16_t>(code);
-            call->settled();
-        };
-        if (!is_controller()) {
-            settle(ErrorCode::not_controller);
-            continue;
-        }
-        node.submit(cluster::DeleteTopic{request->topic_names[i]}, [this, settle](cluster::ClusterResult<Ok> r) {
-            settle(r ? ErrorCode::none : error_of(r.error()));
-        });
+        change_metadata(cluster::DeleteTopic{request->topic_names[i]}, false,
+                        [call, i](ErrorCode code, std::string) {
+                            call->response.responses[i].error_code = static_cast<int16_t>(code);
+                            call->settled();
+                        });
     }
     call->settled();
 }
@@ -138,25 +119,11 @@ void BrokerState::create_partitions(const RequestHeader& h, std::string_view bod
             if (code != ErrorCode::none) r.error_message = std::move(message);
             call->settled();
         };
-        if (!is_controller()) {
-            settle(ErrorCode::not_controller, "node " + std::to_string(node.id()) + " is not the controller");
-            continue;
-        }
         if (t.assignments) {
             settle(ErrorCode::invalid_request, "manual replica assignment is not supported");
             continue;
         }
-        cluster::AddPartitions add{t.name, t.count};
-        if (request->validate_only) {
-            auto checked = node.metadata().check(add);
-            settle(checked ? ErrorCode::none
-                           : error_of(cluster::ClusterError{cluster::ClusterErrc::invalid, "", 0, checked.error().code}),
-                   checked ? "" : checked.error().detail);
-            continue;
-        }
-        node.submit(add, [this, settle](cluster::ClusterResult<Ok> r) {
-            settle(r ? ErrorCode::none : error_of(r.error()), r ? "" : r.error().detail);
-        });
+        change_metadata(cluster::AddPartitions{t.name, t.count}, request->validate_only, settle);
     }
     call->settled();
 }

@@ -32,7 +32,10 @@ std::string peer_of(const tcp::socket& s) {
 class Connection : public std::enable_shared_from_this<Connection> {
   public:
     Connection(tcp::socket socket, RequestHandler& handler)
-        : _socket(std::move(socket)), _handler(handler), _room(_socket.get_executor()), _peer(peer_of(_socket)) {
+        : _socket(std::move(socket)),
+          _handler(handler),
+          _room(_socket.get_executor()),
+          _peer(peer_of(_socket)) {
         _room.expires_at(asio::steady_timer::time_point::max());
     }
 
@@ -91,7 +94,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
         uint64_t id = _next_id++;
         _slots.push_back(Slot{id, header->correlation_id, std::nullopt});
         std::string_view body = std::string_view(*request).substr(request->size() - reader.remaining());
-        _handler(*header, body, [self = shared_from_this(), id, request](Response r) { self->complete(id, std::move(r)); });
+        _handler(*header, body,
+                 [self = shared_from_this(), id, request](Response r) { self->complete(id, std::move(r)); });
         return !_closed;
     }
 
@@ -129,13 +133,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
         }
         _writing = true;
         auto buffer = std::make_shared<std::string>(std::move(out));
-        asio::async_write(_socket, asio::buffer(*buffer),
-                          [self = shared_from_this(), buffer, close_after](boost::system::error_code ec, size_t) {
-                              self->_writing = false;
-                              if (ec) return self->close("write failed: " + ec.message());
-                              if (close_after) return self->close("a failed acks=0 produce");
-                              self->flush();
-                          });
+        asio::async_write(
+            _socket, asio::buffer(*buffer),
+            [self = shared_from_this(), buffer, close_after](boost::system::error_code ec, size_t) {
+                self->_writing = false;
+                if (ec) return self->close("write failed: " + ec.message());
+                if (close_after) return self->close("a failed acks=0 produce");
+                self->flush();
+            });
     }
 
     void close(const std::string& why) {
@@ -159,7 +164,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
 class KafkaServer::Impl : public std::enable_shared_from_this<Impl> {
   public:
-    Impl(asio::io_context& io, RequestHandler handler) : _io(io), _handler(std::move(handler)), _acceptor(io) {}
+    Impl(asio::io_context& io, RequestHandler handler)
+        : _io(io), _handler(std::move(handler)), _acceptor(io) {}
 
     Result<uint16_t, std::string> listen(const std::string& host, uint16_t port) {
         std::string where = host + ":" + std::to_string(port);

@@ -34,8 +34,8 @@ struct Response {
 
 // Called on the loop thread; `body` stays valid until `done` is called,
 // which must happen exactly once, now or later on the loop thread.
-using RequestHandler =
-    std::function<void(const RequestHeader& header, std::string_view body, std::function<void(Response)> done)>;
+using RequestHandler = std::function<void(const RequestHeader& header, std::string_view body,
+                                          std::function<void(Response)> done)>;
 
 class KafkaServer {
   public:

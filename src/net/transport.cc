@@ -122,31 +122,32 @@ class Transport::Impl : public std::enable_shared_from_this<Impl> {
         finish_frame(*frame, start);
         peer.queue.clear();
         peer.queued_bytes = 0;
-        asio::async_write(peer.conn->socket, asio::buffer(*frame),
-                          [self = shared_from_this(), to, frame, conn = peer.conn](
-                              boost::system::error_code ec, size_t n) {
-                              Peer& p = self->_peers.at(to);
-                              if (ec) {
-                                  p.writing = false;
-                                  if (p.conn == conn) {
-                                      self->close(p, conn, "write failed: " + ec.message());
-                                  } else if (p.conn && !p.queue.empty()) {
-                                      p.writing = true;  // items queued for the new connection
-                                      self->write_queued(to);
-                                  }
-                                  return;
-                              }
-                              self->_stats.bytes_sent += n;
-                              ++self->_stats.frames_sent;
-                              self->write_queued(to);
-                          });
+        asio::async_write(
+            peer.conn->socket, asio::buffer(*frame),
+            [self = shared_from_this(), to, frame, conn = peer.conn](boost::system::error_code ec, size_t n) {
+                Peer& p = self->_peers.at(to);
+                if (ec) {
+                    p.writing = false;
+                    if (p.conn == conn) {
+                        self->close(p, conn, "write failed: " + ec.message());
+                    } else if (p.conn && !p.queue.empty()) {
+                        p.writing = true;  // items queued for the new connection
+                        self->write_queued(to);
+                    }
+                    return;
+                }
+                self->_stats.bytes_sent += n;
+                ++self->_stats.frames_sent;
+                self->write_queued(to);
+            });
     }
 
     // Reads one frame body; the error says what was wrong with it.
     asio::awaitable<Result<std::string, std::string>> read_frame(tcp::socket& socket, uint32_t max_body) {
         char header[kFrameHeaderSize];
         auto [ec, n] = co_await asio::async_read(socket, asio::buffer(header), use_tuple);
-        if (ec) co_return make_unexpected(ec == asio::error::eof ? std::string("closed by peer") : ec.message());
+        if (ec)
+            co_return make_unexpected(ec == asio::error::eof ? std::string("closed by peer") : ec.message());
         auto parsed = parse_frame_header(header, max_body);
         if (!parsed) co_return make_unexpected("bad frame header: " + std::string(to_string(parsed.error())));
         std::string body(parsed->body_size, '\0');
@@ -233,8 +234,10 @@ class Transport::Impl : public std::enable_shared_from_this<Impl> {
         if (hello.cluster_id != _config.cluster_id)
             return "cluster id '" + hello.cluster_id + "' is not ours ('" + _config.cluster_id + "')";
         if (hello.to != _config.self)
-            return "addressed to node " + std::to_string(hello.to) + ", this is node " + std::to_string(_config.self);
-        if (!_peers.contains(hello.from)) return "node " + std::to_string(hello.from) + " is not in the cluster";
+            return "addressed to node " + std::to_string(hello.to) + ", this is node " +
+                   std::to_string(_config.self);
+        if (!_peers.contains(hello.from))
+            return "node " + std::to_string(hello.from) + " is not in the cluster";
         if (hello.from > _config.self)
             return "node " + std::to_string(hello.from) + " must wait for this node to dial it";
         return {};
@@ -260,7 +263,8 @@ class Transport::Impl : public std::enable_shared_from_this<Impl> {
             Peer& again = _peers.at(peer_id);
             again.backoff.expires_after(backoff);
             co_await again.backoff.async_wait(use_tuple);
-            backoff = std::min(backoff * 2, std::chrono::duration_cast<std::chrono::milliseconds>(kMaxBackoff));
+            backoff =
+                std::min(backoff * 2, std::chrono::duration_cast<std::chrono::milliseconds>(kMaxBackoff));
         }
     }
 

@@ -252,8 +252,10 @@ int64_t PartitionLog::retention_point(int64_t now_ms) const {
     size_t keep = 0;  // the first segment retention keeps; the active one always stays
     for (; keep + 1 < _segments.size(); ++keep) {
         const Segment& s = *_segments[keep];
-        bool too_big = _config.retention_bytes >= 0 && total - s.size() >= static_cast<uint64_t>(_config.retention_bytes);
-        bool too_old = _config.retention_ms >= 0 && s.max_timestamp() >= 0 && s.max_timestamp() < now_ms - _config.retention_ms;
+        bool too_big = _config.retention_bytes >= 0 &&
+                       total - s.size() >= static_cast<uint64_t>(_config.retention_bytes);
+        bool too_old = _config.retention_ms >= 0 && s.max_timestamp() >= 0 &&
+                       s.max_timestamp() < now_ms - _config.retention_ms;
         if (!too_big && !too_old) break;
         total -= s.size();
     }

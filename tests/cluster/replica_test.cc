@@ -8,8 +8,8 @@
 #include <deque>
 #include <map>
 
-#include "storage/sim_file_system.h"
 #include "storage/record_batch.h"
+#include "storage/sim_file_system.h"
 
 namespace fjord::cluster {
 namespace {

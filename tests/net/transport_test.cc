@@ -65,7 +65,8 @@ class TransportTest : public ::testing::Test {
         asio::write(s, asio::buffer(bytes));
         bool closed = false;
         char buf[64];
-        s.async_read_some(asio::buffer(buf), [&](boost::system::error_code ec, size_t) { closed = ec.failed(); });
+        s.async_read_some(asio::buffer(buf),
+                          [&](boost::system::error_code ec, size_t) { closed = ec.failed(); });
         return run_until([&] { return closed; });
     }
 
