@@ -2,16 +2,23 @@
 // trailing bytes, refused nulls and versions, and random garbage.
 #include <gtest/gtest.h>
 
+#include "codec_checks.h"
 #include "kafka/api.h"
 #include "kafka/create_topics_messages.h"
 #include "kafka/wire.h"
-#include "seeded_rng.h"
 
-namespace fjord::kafka {
+namespace fjord::kafka::testing {
 namespace {
 
 constexpr int16_t kMin = kCreateTopicsMinVersion;
 constexpr int16_t kMax = kCreateTopicsMaxVersion;
+constexpr AdminCodecs<CreateTopicsRequest, CreateTopicsResponse> kCodecs{
+    "CreateTopics",
+    ApiKey::create_topics,
+    kMin,
+    kMax,
+    {decode_create_topics_request, encode_create_topics_request},
+    {decode_create_topics_response, encode_create_topics_response}};
 
 CreateTopicsRequest sample_request() {
     CreateTopicsRequest req;
@@ -31,57 +38,12 @@ CreateTopicsResponse sample_response() {
     return resp;
 }
 
-std::string encode(const CreateTopicsRequest& req, int16_t v) {
-    std::string out;
-    encode_create_topics_request(out, req, v);
-    return out;
-}
-
-std::string encode(const CreateTopicsResponse& resp, int16_t v) {
-    std::string out;
-    encode_create_topics_response(out, resp, v);
-    return out;
-}
-
-// Every proper prefix of `bytes` must fail with an error naming the API.
-template <typename Decode>
-void expect_truncations_fail(const std::string& bytes, Decode decode) {
-    for (size_t n = 0; n < bytes.size(); ++n) {
-        auto r = decode(std::string_view(bytes).substr(0, n));
-        ASSERT_FALSE(r.has_value()) << "a " << n << "-byte prefix decoded";
-        EXPECT_EQ(r.error().rfind("CreateTopics v", 0), 0u) << r.error();
-    }
-}
-
-// What decodes must re-encode to something that decodes the same.
-template <typename Decode, typename Encode>
-void expect_garbage_safe(std::string_view bytes, int16_t v, Decode decode, Encode encode_fn) {
-    auto r = decode(bytes, v);
-    if (!r.has_value()) {
-        EXPECT_FALSE(r.error().empty());
-        return;
-    }
-    std::string again;
-    encode_fn(again, r.value(), v);
-    auto r2 = decode(again, v);
-    ASSERT_TRUE(r2.has_value()) << r2.error();
-    EXPECT_TRUE(r2.value() == r.value());
-}
-
 TEST(CreateTopicsCodec, RequestRoundTripsAtEveryVersion) {
-    for (int16_t v = kMin; v <= kMax; ++v) {
-        auto r = decode_create_topics_request(encode(sample_request(), v), v);
-        ASSERT_TRUE(r.has_value()) << "v" << v << ": " << r.error();
-        EXPECT_TRUE(r.value() == sample_request()) << "v" << v;
-    }
+    expect_round_trips(kCodecs, sample_request());
 }
 
 TEST(CreateTopicsCodec, ResponseRoundTripsAtEveryVersion) {
-    for (int16_t v = kMin; v <= kMax; ++v) {
-        auto r = decode_create_topics_response(encode(sample_response(), v), v);
-        ASSERT_TRUE(r.has_value()) << "v" << v << ": " << r.error();
-        EXPECT_TRUE(r.value() == sample_response()) << "v" << v;
-    }
+    expect_round_trips(kCodecs, sample_response());
 }
 
 TEST(CreateTopicsCodec, RequestLayoutMatchesTheSchema) {
@@ -92,7 +54,7 @@ TEST(CreateTopicsCodec, RequestLayoutMatchesTheSchema) {
     // assignments count 4 + (partition_index 4 + broker_ids 4+4);
     // configs count 4 + (name 2+1 + null value 2); timeout_ms 4; validate_only 1.
     const size_t expected = 4 + 3 + 4 + 2 + (4 + 4 + 8) + (4 + 3 + 2) + 4 + 1;
-    for (int16_t v = kMin; v <= kMax; ++v) EXPECT_EQ(encode(req, v).size(), expected) << "v" << v;
+    for (int16_t v = kMin; v <= kMax; ++v) EXPECT_EQ(kCodecs.encode(req, v).size(), expected) << "v" << v;
 }
 
 TEST(CreateTopicsCodec, ResponseBytesMatchTheSchema) {
@@ -107,29 +69,24 @@ TEST(CreateTopicsCodec, ResponseBytesMatchTheSchema) {
         "\0\x24"
         "\xff\xff",
         15);
-    for (int16_t v = kMin; v <= kMax; ++v) EXPECT_EQ(encode(resp, v), expected) << "v" << v;
+    for (int16_t v = kMin; v <= kMax; ++v) EXPECT_EQ(kCodecs.encode(resp, v), expected) << "v" << v;
 }
 
 TEST(CreateTopicsCodec, V4CarriesBrokerDefaults) {
     CreateTopicsRequest req;
     req.topics.push_back({"d", -1, -1, {}, {}});
-    auto r = decode_create_topics_request(encode(req, 4), 4);
+    auto r = decode_create_topics_request(kCodecs.encode(req, 4), 4);
     ASSERT_TRUE(r.has_value()) << r.error();
     EXPECT_EQ(r->topics.at(0).num_partitions, -1);
     EXPECT_EQ(r->topics.at(0).replication_factor, -1);
 }
 
 TEST(CreateTopicsCodec, EveryTruncationFailsCleanly) {
-    for (int16_t v = kMin; v <= kMax; ++v) {
-        expect_truncations_fail(encode(sample_request(), v),
-                                [v](std::string_view b) { return decode_create_topics_request(b, v); });
-        expect_truncations_fail(encode(sample_response(), v),
-                                [v](std::string_view b) { return decode_create_topics_response(b, v); });
-    }
+    expect_every_truncation_fails(kCodecs, sample_request(), sample_response());
 }
 
 TEST(CreateTopicsCodec, ErrorsNameTheField) {
-    std::string bytes = encode(sample_request(), 3);
+    std::string bytes = kCodecs.encode(sample_request(), 3);
     auto r = decode_create_topics_request(std::string_view(bytes).substr(0, bytes.size() - 3), 3);
     ASSERT_FALSE(r.has_value());
     EXPECT_EQ(r.error(), "CreateTopics v3 request: timeout_ms: needs 4 bytes, 2 left");
@@ -162,37 +119,12 @@ TEST(CreateTopicsCodec, RefusesNullsTheSchemaForbids) {
 }
 
 TEST(CreateTopicsCodec, RefusesVersionsOutsideTheRange) {
-    std::string bytes = encode(sample_request(), kMin);
-    for (int16_t v : {int16_t(kMin - 1), int16_t(kMax + 1), int16_t(-1)}) {
-        auto r = decode_create_topics_request(bytes, v);
-        ASSERT_FALSE(r.has_value());
-        EXPECT_NE(r.error().find("not supported"), std::string::npos) << r.error();
-        EXPECT_FALSE(decode_create_topics_response(bytes, v).has_value());
-    }
-    for (int16_t v = -1; v <= kMax + 2; ++v) {
-        EXPECT_EQ(supported(static_cast<int16_t>(ApiKey::create_topics), v), v >= kMin && v <= kMax) << v;
-    }
+    expect_versions_outside_refused(kCodecs, sample_request(), {-1});
 }
 
 TEST(CreateTopicsCodec, RandomBytesNeverCrash) {
-    fjord::testing::SeededRng rng(19);
-    const std::string valid[] = {encode(sample_request(), kMin), encode(sample_response(), kMin)};
-    for (int i = 0; i < 2000; ++i) {
-        std::string bytes;
-        if (rng.chance(50)) {
-            bytes.resize(rng.range(0, 64));
-            for (char& c : bytes) c = static_cast<char>(rng.next());
-        } else {
-            // Mutate a valid message, to get deep into the decoder.
-            bytes = valid[rng.range(0, 1)];
-            bytes[rng.range(0, bytes.size() - 1)] = static_cast<char>(rng.next());
-        }
-        for (int16_t v = kMin; v <= kMax; ++v) {
-            expect_garbage_safe(bytes, v, decode_create_topics_request, encode_create_topics_request);
-            expect_garbage_safe(bytes, v, decode_create_topics_response, encode_create_topics_response);
-        }
-    }
+    expect_random_bytes_refused_or_stable(kCodecs, 19, kMin, sample_request(), sample_response());
 }
 
 }  // namespace
-}  // namespace fjord::kafka
+}  // namespace fjord::kafka::testing

@@ -2,16 +2,23 @@
 // trailing bytes, refused nulls and versions, and random garbage.
 #include <gtest/gtest.h>
 
+#include "codec_checks.h"
 #include "kafka/api.h"
 #include "kafka/describe_configs_messages.h"
 #include "kafka/wire.h"
-#include "seeded_rng.h"
 
-namespace fjord::kafka {
+namespace fjord::kafka::testing {
 namespace {
 
 constexpr int16_t kMin = kDescribeConfigsMinVersion;
 constexpr int16_t kMax = kDescribeConfigsMaxVersion;
+constexpr AdminCodecs<DescribeConfigsRequest, DescribeConfigsResponse> kCodecs{
+    "DescribeConfigs",
+    ApiKey::describe_configs,
+    kMin,
+    kMax,
+    {decode_describe_configs_request, encode_describe_configs_request},
+    {decode_describe_configs_response, encode_describe_configs_response}};
 constexpr int8_t kTopic = static_cast<int8_t>(ConfigResourceType::topic);
 constexpr int8_t kBroker = static_cast<int8_t>(ConfigResourceType::broker);
 constexpr int8_t kDynamicTopic = static_cast<int8_t>(ConfigSource::dynamic_topic);
@@ -43,46 +50,9 @@ DescribeConfigsResponse sample_response() {
     return resp;
 }
 
-std::string encode(const DescribeConfigsRequest& req, int16_t v) {
-    std::string out;
-    encode_describe_configs_request(out, req, v);
-    return out;
-}
-
-std::string encode(const DescribeConfigsResponse& resp, int16_t v) {
-    std::string out;
-    encode_describe_configs_response(out, resp, v);
-    return out;
-}
-
-// Every proper prefix of `bytes` must fail with an error naming the API.
-template <typename Decode>
-void expect_truncations_fail(const std::string& bytes, Decode decode) {
-    for (size_t n = 0; n < bytes.size(); ++n) {
-        auto r = decode(std::string_view(bytes).substr(0, n));
-        ASSERT_FALSE(r.has_value()) << "a " << n << "-byte prefix decoded";
-        EXPECT_EQ(r.error().rfind("DescribeConfigs v", 0), 0u) << r.error();
-    }
-}
-
-// What decodes must re-encode to something that decodes the same.
-template <typename Decode, typename Encode>
-void expect_garbage_safe(std::string_view bytes, int16_t v, Decode decode, Encode encode_fn) {
-    auto r = decode(bytes, v);
-    if (!r.has_value()) {
-        EXPECT_FALSE(r.error().empty());
-        return;
-    }
-    std::string again;
-    encode_fn(again, r.value(), v);
-    auto r2 = decode(again, v);
-    ASSERT_TRUE(r2.has_value()) << r2.error();
-    EXPECT_TRUE(r2.value() == r.value());
-}
-
 TEST(DescribeConfigsCodec, RequestRoundTripsAtEveryVersion) {
     for (int16_t v = kMin; v <= kMax; ++v) {
-        auto r = decode_describe_configs_request(encode(sample_request(), v), v);
+        auto r = decode_describe_configs_request(kCodecs.encode(sample_request(), v), v);
         ASSERT_TRUE(r.has_value()) << "v" << v << ": " << r.error();
         EXPECT_TRUE(r.value() == sample_request()) << "v" << v;
         // Null (all keys) and empty (no keys) stay apart.
@@ -92,11 +62,7 @@ TEST(DescribeConfigsCodec, RequestRoundTripsAtEveryVersion) {
 }
 
 TEST(DescribeConfigsCodec, ResponseRoundTripsAtEveryVersion) {
-    for (int16_t v = kMin; v <= kMax; ++v) {
-        auto r = decode_describe_configs_response(encode(sample_response(), v), v);
-        ASSERT_TRUE(r.has_value()) << "v" << v << ": " << r.error();
-        EXPECT_TRUE(r.value() == sample_response()) << "v" << v;
-    }
+    expect_round_trips(kCodecs, sample_response());
 }
 
 TEST(DescribeConfigsCodec, RequestLayoutMatchesTheSchema) {
@@ -106,7 +72,7 @@ TEST(DescribeConfigsCodec, RequestLayoutMatchesTheSchema) {
     // resources count 4; (resource_type 1, "t" 2+1, null keys 4);
     // (resource_type 1, "1" 2+1, keys count 4 + "a" 2+1); include_synonyms 1.
     const size_t expected = 4 + (1 + 3 + 4) + (1 + 3 + 4 + 3) + 1;
-    for (int16_t v = kMin; v <= kMax; ++v) EXPECT_EQ(encode(req, v).size(), expected) << "v" << v;
+    for (int16_t v = kMin; v <= kMax; ++v) EXPECT_EQ(kCodecs.encode(req, v).size(), expected) << "v" << v;
 }
 
 TEST(DescribeConfigsCodec, ResponseLayoutMatchesTheSchema) {
@@ -119,7 +85,7 @@ TEST(DescribeConfigsCodec, ResponseLayoutMatchesTheSchema) {
     //         (no v0 is_default), synonyms count 4 + ("k" 3, "v" 3, source 1).
     const size_t expected = 4 + 4 + 2 + 2 + 1 + 3 + 4 + (3 + 3 + 1 + 1 + 1 + 4 + 7);
     for (int16_t v = kMin; v <= kMax; ++v) {
-        std::string bytes = encode(resp, v);
+        std::string bytes = kCodecs.encode(resp, v);
         EXPECT_EQ(bytes.size(), expected) << "v" << v;
         // config_source and is_sensitive follow read_only, then the synonym count.
         EXPECT_EQ(bytes.substr(expected - 14, 7), std::string("\0\5\0\0\0\0\1", 7)) << "v" << v;
@@ -127,19 +93,14 @@ TEST(DescribeConfigsCodec, ResponseLayoutMatchesTheSchema) {
 }
 
 TEST(DescribeConfigsCodec, EveryTruncationFailsCleanly) {
-    for (int16_t v = kMin; v <= kMax; ++v) {
-        expect_truncations_fail(encode(sample_request(), v),
-                                [v](std::string_view b) { return decode_describe_configs_request(b, v); });
-        expect_truncations_fail(encode(sample_response(), v),
-                                [v](std::string_view b) { return decode_describe_configs_response(b, v); });
-    }
+    expect_every_truncation_fails(kCodecs, sample_request(), sample_response());
 }
 
 TEST(DescribeConfigsCodec, ErrorsNameTheField) {
     DescribeConfigsResponse resp;
     resp.results.push_back(
         {0, std::nullopt, kTopic, "t", {{"k", "v", false, kDefault, false, {{"k", "v", kDefault}}}}});
-    std::string bytes = encode(resp, 1);
+    std::string bytes = kCodecs.encode(resp, 1);
     auto r = decode_describe_configs_response(std::string_view(bytes).substr(0, bytes.size() - 1), 1);
     ASSERT_FALSE(r.has_value());
     EXPECT_EQ(r.error(),
@@ -176,37 +137,12 @@ TEST(DescribeConfigsCodec, RefusesNullsTheSchemaForbids) {
 }
 
 TEST(DescribeConfigsCodec, RefusesVersionsOutsideTheRange) {
-    std::string bytes = encode(sample_request(), kMin);
-    for (int16_t v : {int16_t(kMin - 1), int16_t(kMax + 1)}) {
-        auto r = decode_describe_configs_request(bytes, v);
-        ASSERT_FALSE(r.has_value());
-        EXPECT_NE(r.error().find("not supported"), std::string::npos) << r.error();
-        EXPECT_FALSE(decode_describe_configs_response(bytes, v).has_value());
-    }
-    for (int16_t v = -1; v <= kMax + 2; ++v) {
-        EXPECT_EQ(supported(static_cast<int16_t>(ApiKey::describe_configs), v), v >= kMin && v <= kMax) << v;
-    }
+    expect_versions_outside_refused(kCodecs, sample_request());
 }
 
 TEST(DescribeConfigsCodec, RandomBytesNeverCrash) {
-    fjord::testing::SeededRng rng(32);
-    const std::string valid[] = {encode(sample_request(), kMin), encode(sample_response(), kMin)};
-    for (int i = 0; i < 2000; ++i) {
-        std::string bytes;
-        if (rng.chance(50)) {
-            bytes.resize(rng.range(0, 64));
-            for (char& c : bytes) c = static_cast<char>(rng.next());
-        } else {
-            // Mutate a valid message, to get deep into the decoder.
-            bytes = valid[rng.range(0, 1)];
-            bytes[rng.range(0, bytes.size() - 1)] = static_cast<char>(rng.next());
-        }
-        for (int16_t v = kMin; v <= kMax; ++v) {
-            expect_garbage_safe(bytes, v, decode_describe_configs_request, encode_describe_configs_request);
-            expect_garbage_safe(bytes, v, decode_describe_configs_response, encode_describe_configs_response);
-        }
-    }
+    expect_random_bytes_refused_or_stable(kCodecs, 32, kMin, sample_request(), sample_response());
 }
 
 }  // namespace
-}  // namespace fjord::kafka
+}  // namespace fjord::kafka::testing

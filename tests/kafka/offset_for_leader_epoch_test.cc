@@ -3,16 +3,23 @@
 // bytes, refused nulls and versions, and random garbage.
 #include <gtest/gtest.h>
 
+#include "codec_checks.h"
 #include "kafka/api.h"
 #include "kafka/offset_for_leader_epoch_messages.h"
 #include "kafka/wire.h"
-#include "seeded_rng.h"
 
-namespace fjord::kafka {
+namespace fjord::kafka::testing {
 namespace {
 
 constexpr int16_t kMin = kOffsetForLeaderEpochMinVersion;
 constexpr int16_t kMax = kOffsetForLeaderEpochMaxVersion;
+constexpr AdminCodecs<OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse> kCodecs{
+    "OffsetForLeaderEpoch",
+    ApiKey::offset_for_leader_epoch,
+    kMin,
+    kMax,
+    {decode_offset_for_leader_epoch_request, encode_offset_for_leader_epoch_request},
+    {decode_offset_for_leader_epoch_response, encode_offset_for_leader_epoch_response}};
 
 OffsetForLeaderEpochRequest sample_request() {
     OffsetForLeaderEpochRequest req;
@@ -51,57 +58,12 @@ OffsetForLeaderEpochResponse as_seen_at(OffsetForLeaderEpochResponse resp, int16
     return resp;
 }
 
-std::string encode(const OffsetForLeaderEpochRequest& req, int16_t v) {
-    std::string out;
-    encode_offset_for_leader_epoch_request(out, req, v);
-    return out;
-}
-
-std::string encode(const OffsetForLeaderEpochResponse& resp, int16_t v) {
-    std::string out;
-    encode_offset_for_leader_epoch_response(out, resp, v);
-    return out;
-}
-
-// Every proper prefix of `bytes` must fail with an error naming the API.
-template <typename Decode>
-void expect_truncations_fail(const std::string& bytes, Decode decode) {
-    for (size_t n = 0; n < bytes.size(); ++n) {
-        auto r = decode(std::string_view(bytes).substr(0, n));
-        ASSERT_FALSE(r.has_value()) << "a " << n << "-byte prefix decoded";
-        EXPECT_EQ(r.error().rfind("OffsetForLeaderEpoch v", 0), 0u) << r.error();
-    }
-}
-
-// What decodes must re-encode to something that decodes the same.
-template <typename Decode, typename Encode>
-void expect_garbage_safe(std::string_view bytes, int16_t v, Decode decode, Encode encode_fn) {
-    auto r = decode(bytes, v);
-    if (!r.has_value()) {
-        EXPECT_FALSE(r.error().empty());
-        return;
-    }
-    std::string again;
-    encode_fn(again, r.value(), v);
-    auto r2 = decode(again, v);
-    ASSERT_TRUE(r2.has_value()) << r2.error();
-    EXPECT_TRUE(r2.value() == r.value());
-}
-
 TEST(OffsetForLeaderEpochCodec, RequestRoundTripsAtEveryVersion) {
-    for (int16_t v = kMin; v <= kMax; ++v) {
-        auto r = decode_offset_for_leader_epoch_request(encode(sample_request(), v), v);
-        ASSERT_TRUE(r.has_value()) << "v" << v << ": " << r.error();
-        EXPECT_TRUE(r.value() == as_seen_at(sample_request(), v)) << "v" << v;
-    }
+    expect_round_trips(kCodecs, sample_request(), [](auto m, int16_t v) { return as_seen_at(m, v); });
 }
 
 TEST(OffsetForLeaderEpochCodec, ResponseRoundTripsAtEveryVersion) {
-    for (int16_t v = kMin; v <= kMax; ++v) {
-        auto r = decode_offset_for_leader_epoch_response(encode(sample_response(), v), v);
-        ASSERT_TRUE(r.has_value()) << "v" << v << ": " << r.error();
-        EXPECT_TRUE(r.value() == as_seen_at(sample_response(), v)) << "v" << v;
-    }
+    expect_round_trips(kCodecs, sample_response(), [](auto m, int16_t v) { return as_seen_at(m, v); });
 }
 
 TEST(OffsetForLeaderEpochCodec, RequestLayoutPerVersionMatchesTheSchema) {
@@ -110,10 +72,10 @@ TEST(OffsetForLeaderEpochCodec, RequestLayoutPerVersionMatchesTheSchema) {
     // then current_leader_epoch 4 from v2 and replica_id 4 from v3.
     const size_t v0 = 4 + 3 + 4 + 4 + 4;
     const size_t expected[] = {v0, v0, v0 + 4, v0 + 8};
-    for (int16_t v = kMin; v <= kMax; ++v) EXPECT_EQ(encode(req, v).size(), expected[v]) << "v" << v;
+    for (int16_t v = kMin; v <= kMax; ++v) EXPECT_EQ(kCodecs.encode(req, v).size(), expected[v]) << "v" << v;
     // v3 starts with replica_id -1; v2 puts current_leader_epoch before leader_epoch.
-    EXPECT_EQ(encode(req, 3).substr(0, 4), std::string("\xff\xff\xff\xff", 4));
-    EXPECT_EQ(encode(req, 2).substr(v0 - 8), std::string("\0\0\0\0\0\0\0\5\0\0\0\4", 12));
+    EXPECT_EQ(kCodecs.encode(req, 3).substr(0, 4), std::string("\xff\xff\xff\xff", 4));
+    EXPECT_EQ(kCodecs.encode(req, 2).substr(v0 - 8), std::string("\0\0\0\0\0\0\0\5\0\0\0\4", 12));
 }
 
 TEST(OffsetForLeaderEpochCodec, ResponseBytesPerVersionMatchTheSchema) {
@@ -130,26 +92,19 @@ TEST(OffsetForLeaderEpochCodec, ResponseBytesPerVersionMatchTheSchema) {
     const std::string epoch("\0\0\0\4", 4);
     const std::string end("\1\2\3\4\5\6\7\x08", 8);
     const std::string throttle("\0\0\0\x09", 4);
-    EXPECT_EQ(encode(resp, 0), head + end);
-    EXPECT_EQ(encode(resp, 1), head + epoch + end);
-    EXPECT_EQ(encode(resp, 2), throttle + head + epoch + end);
-    EXPECT_EQ(encode(resp, 3), throttle + head + epoch + end);
+    EXPECT_EQ(kCodecs.encode(resp, 0), head + end);
+    EXPECT_EQ(kCodecs.encode(resp, 1), head + epoch + end);
+    EXPECT_EQ(kCodecs.encode(resp, 2), throttle + head + epoch + end);
+    EXPECT_EQ(kCodecs.encode(resp, 3), throttle + head + epoch + end);
 }
 
 TEST(OffsetForLeaderEpochCodec, EveryTruncationFailsCleanly) {
-    for (int16_t v = kMin; v <= kMax; ++v) {
-        expect_truncations_fail(encode(sample_request(), v), [v](std::string_view b) {
-            return decode_offset_for_leader_epoch_request(b, v);
-        });
-        expect_truncations_fail(encode(sample_response(), v), [v](std::string_view b) {
-            return decode_offset_for_leader_epoch_response(b, v);
-        });
-    }
+    expect_every_truncation_fails(kCodecs, sample_request(), sample_response());
 }
 
 TEST(OffsetForLeaderEpochCodec, ErrorsNameTheField) {
     OffsetForLeaderEpochRequest req{-1, {{"orders", {{0, 5, 4}}}}};
-    std::string bytes = encode(req, 2);
+    std::string bytes = kCodecs.encode(req, 2);
     // Cut inside the topic name: topics count, name length, 4 of its 6 bytes.
     auto r = decode_offset_for_leader_epoch_request(std::string_view(bytes).substr(0, 4 + 2 + 4), 2);
     ASSERT_FALSE(r.has_value());
@@ -163,7 +118,7 @@ TEST(OffsetForLeaderEpochCodec, ErrorsNameTheField) {
         "OffsetForLeaderEpoch v2 request: topics.partitions: array length 1 does not fit the 9 bytes left");
 
     // A v3 body read as v2 does not parse: its replica_id -1 reads as a null topics array.
-    r = decode_offset_for_leader_epoch_request(encode(req, 3), 2);
+    r = decode_offset_for_leader_epoch_request(kCodecs.encode(req, 3), 2);
     ASSERT_FALSE(r.has_value());
 
     // A partition count the bytes left cannot hold is refused before allocating.
@@ -188,40 +143,12 @@ TEST(OffsetForLeaderEpochCodec, RefusesNullsTheSchemaForbids) {
 }
 
 TEST(OffsetForLeaderEpochCodec, RefusesVersionsOutsideTheRange) {
-    std::string bytes = encode(sample_request(), kMin);
-    for (int16_t v : {int16_t(kMin - 1), int16_t(kMax + 1)}) {
-        auto r = decode_offset_for_leader_epoch_request(bytes, v);
-        ASSERT_FALSE(r.has_value());
-        EXPECT_NE(r.error().find("not supported"), std::string::npos) << r.error();
-        EXPECT_FALSE(decode_offset_for_leader_epoch_response(bytes, v).has_value());
-    }
-    for (int16_t v = -1; v <= kMax + 2; ++v) {
-        EXPECT_EQ(supported(static_cast<int16_t>(ApiKey::offset_for_leader_epoch), v), v >= kMin && v <= kMax)
-            << v;
-    }
+    expect_versions_outside_refused(kCodecs, sample_request());
 }
 
 TEST(OffsetForLeaderEpochCodec, RandomBytesNeverCrash) {
-    fjord::testing::SeededRng rng(23);
-    const std::string valid[] = {encode(sample_request(), kMax), encode(sample_response(), kMax)};
-    for (int i = 0; i < 2000; ++i) {
-        std::string bytes;
-        if (rng.chance(50)) {
-            bytes.resize(rng.range(0, 64));
-            for (char& c : bytes) c = static_cast<char>(rng.next());
-        } else {
-            // Mutate a valid message, to get deep into the decoder.
-            bytes = valid[rng.range(0, 1)];
-            bytes[rng.range(0, bytes.size() - 1)] = static_cast<char>(rng.next());
-        }
-        for (int16_t v = kMin; v <= kMax; ++v) {
-            expect_garbage_safe(bytes, v, decode_offset_for_leader_epoch_request,
-                                encode_offset_for_leader_epoch_request);
-            expect_garbage_safe(bytes, v, decode_offset_for_leader_epoch_response,
-                                encode_offset_for_leader_epoch_response);
-        }
-    }
+    expect_random_bytes_refused_or_stable(kCodecs, 23, kMax, sample_request(), sample_response());
 }
 
 }  // namespace
-}  // namespace fjord::kafka
+}  // namespace fjord::kafka::testing
