@@ -14,7 +14,7 @@ constexpr std::array<ApiRange, 12> kApis{{
     {ApiKey::produce, 3, 7},
     {ApiKey::fetch, 4, 11},
     {ApiKey::list_offsets, 1, 3},
-    {ApiKey::metadata, 0, 5},
+    {ApiKey::metadata, 0, 7},
     {ApiKey::api_versions, 0, 2},
     {ApiKey::create_topics, 2, 4},
     {ApiKey::delete_topics, 0, 1},

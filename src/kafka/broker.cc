@@ -79,6 +79,7 @@ MetadataTopic describe_topic(const cluster::ClusterNode& node, const cluster::To
         mp.partition_index = p.partition;
         auto view = node.partition(topic.name, p.partition);
         mp.leader_id = view ? static_cast<int32_t>(view->leader) : -1;
+        if (view && view->leader >= 0) mp.leader_epoch = static_cast<int32_t>(view->term);
         for (uint64_t r : p.replicas) {
             mp.replica_nodes.push_back(static_cast<int32_t>(r));
             if (!alive.contains(r)) mp.offline_replicas.push_back(static_cast<int32_t>(r));

@@ -77,6 +77,7 @@ MetadataPartition read_partition(Reader& r, int16_t version) {
     p.error_code = r.i16("partitions error_code");
     p.partition_index = r.i32("partitions partition_index");
     p.leader_id = r.i32("partitions leader_id");
+    if (version >= 7) p.leader_epoch = r.i32("partitions leader_epoch");
     p.replica_nodes = read_node_ids(r, "partitions replica_nodes");
     p.isr_nodes = read_node_ids(r, "partitions isr_nodes");
     if (version >= 5) p.offline_replicas = read_node_ids(r, "partitions offline_replicas");
@@ -87,6 +88,7 @@ void write_partition(Writer& w, const MetadataPartition& p, int16_t version) {
     w.i16(p.error_code);
     w.i32(p.partition_index);
     w.i32(p.leader_id);
+    if (version >= 7) w.i32(p.leader_epoch);
     write_node_ids(w, p.replica_nodes);
     write_node_ids(w, p.isr_nodes);
     if (version >= 5) write_node_ids(w, p.offline_replicas);

@@ -1,4 +1,4 @@
-// Metadata (key 3) in versions 0-5: which brokers exist and who leads each
+// Metadata (key 3) in versions 0-7: which brokers exist and who leads each
 // partition. Clients route every Produce and Fetch by its answer.
 //
 //   request  topics [name]; allow_auto_topic_creation (v4+)
@@ -7,7 +7,7 @@
 //            cluster_id (v2+, nullable); controller_id (v1+);
 //            topics [error_code, name, is_internal (v1+),
 //                    partitions [error_code, partition_index, leader_id,
-//                                replica_nodes, isr_nodes,
+//                                leader_epoch (v7+), replica_nodes, isr_nodes,
 //                                offline_replicas (v5+)]]
 #pragma once
 
@@ -42,6 +42,7 @@ struct MetadataPartition {
     int16_t error_code{0};
     int32_t partition_index{0};
     int32_t leader_id{-1};
+    int32_t leader_epoch{-1};  // v7+: the leader's Raft term
     std::vector<int32_t> replica_nodes;
     std::vector<int32_t> isr_nodes;
     std::vector<int32_t> offline_replicas;  // v5+

@@ -13,7 +13,7 @@ MetadataResponse sample() {
     r.brokers = {{1, "h", 9092, "r"}};
     r.cluster_id = "c";
     r.controller_id = 1;
-    r.topics = {{0, "t", true, {{0, 0, 1, {1}, {1}, {2}}}}};
+    r.topics = {{0, "t", true, {{0, 0, 1, 5, {1}, {1}, {2}}}}};
     return r;
 }
 
@@ -30,6 +30,7 @@ MetadataResponse expected_at(MetadataResponse r, int16_t version) {
         if (version < 1) t.is_internal = false;
         for (MetadataPartition& p : t.partitions) {
             if (version < 5) p.offline_replicas.clear();
+            if (version < 7) p.leader_epoch = -1;
         }
     }
     return r;
@@ -79,7 +80,7 @@ TEST(MetadataTest, V1NullMeansAllAndEmptyMeansNone) {
 }
 
 TEST(MetadataTest, V4AddsAllowAutoTopicCreation) {
-    for (int16_t v = 4; v <= 5; ++v) {
+    for (int16_t v = 4; v <= 7; ++v) {
         std::string out;
         encode_metadata_request(out, {std::vector<std::string>{"abc"}, false}, v);
         EXPECT_EQ(out, unhex("00000001 0003 616263 00"));
@@ -91,7 +92,7 @@ TEST(MetadataTest, V4AddsAllowAutoTopicCreation) {
 
 TEST(MetadataTest, RequestRoundTripsAndDecodesStrictlyAtEveryVersion) {
     MetadataRequest req{std::vector<std::string>{"orders", "payments"}, false};
-    for (int16_t v = 0; v <= 5; ++v) {
+    for (int16_t v = 0; v <= 7; ++v) {
         std::string out;
         encode_metadata_request(out, req, v);
         auto decoded = request_at(v, out);
@@ -106,9 +107,9 @@ TEST(MetadataTest, RequestRoundTripsAndDecodesStrictlyAtEveryVersion) {
 TEST(MetadataTest, ResponseSizesFollowTheSchema) {
     // v0: brokers 4 + (4 + 3 + 4); topics 4 + (2 + 3 + 4 + partition 26).
     // v1 adds rack (3), controller_id (4) and is_internal (1); v2 cluster_id
-    // (3); v3 throttle_time_ms (4); v5 offline_replicas (8).
-    const size_t sizes[] = {54, 62, 65, 69, 69, 77};
-    for (int16_t v = 0; v <= 5; ++v) {
+    // (3); v3 throttle_time_ms (4); v5 offline_replicas (8); v7 leader_epoch (4).
+    const size_t sizes[] = {54, 62, 65, 69, 69, 77, 77, 81};
+    for (int16_t v = 0; v <= 7; ++v) {
         std::string out;
         encode_metadata_response(out, sample(), v);
         EXPECT_EQ(out.size(), sizes[v]) << "v" << v;
@@ -122,7 +123,7 @@ TEST(MetadataTest, ResponseSizesFollowTheSchema) {
 }
 
 TEST(MetadataTest, ResponseRoundTripsAtEveryVersion) {
-    for (int16_t v = 0; v <= 5; ++v) {
+    for (int16_t v = 0; v <= 7; ++v) {
         std::string out;
         encode_metadata_response(out, sample(), v);
         auto decoded = decode_metadata_response(out, v);
@@ -136,12 +137,12 @@ TEST(MetadataTest, ResponseNullsRoundTrip) {
     r.brokers[0].rack.reset();
     r.cluster_id.reset();
     std::string out;
-    encode_metadata_response(out, r, 5);
-    EXPECT_EQ(*decode_metadata_response(out, 5), r);
+    encode_metadata_response(out, r, 7);
+    EXPECT_EQ(*decode_metadata_response(out, 7), r);
 }
 
 TEST(MetadataTest, ResponseDecodingIsStrict) {
-    for (int16_t v = 0; v <= 5; ++v) {
+    for (int16_t v = 0; v <= 7; ++v) {
         std::string out;
         encode_metadata_response(out, sample(), v);
         expect_strict_decoding(out, 0x3E70 + static_cast<uint64_t>(v),
@@ -156,7 +157,7 @@ TEST(MetadataTest, ResponseDecodingIsStrict) {
 }
 
 TEST(MetadataTest, UnsupportedVersionsAreRefused) {
-    EXPECT_EQ(request_at(6, "").error(), "Metadata v6 is not supported");
+    EXPECT_EQ(request_at(8, "").error(), "Metadata v8 is not supported");
     EXPECT_FALSE(decode_metadata_response("", 9));
 }
 
