@@ -15,8 +15,9 @@ constexpr int64_t kInitialCampaignMs = 1000;
 constexpr int kCampaignEveryTicks = 3;
 constexpr int kStallRetryMs = 1000;
 
-double seconds_since(int64_t start_ms, int64_t now_ms) {
-    return static_cast<double>(now_ms - start_ms) / 1000.0;
+// Latencies for the metrics, finer than the host's millisecond clock.
+double seconds_since(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 }  // namespace
@@ -220,6 +221,7 @@ void Replica::process_ready() {
 void Replica::persist_entries() {
     const raft::Ready& rd = *_persisting;
     int64_t now = _host.now_ms();
+    auto started = std::chrono::steady_clock::now();
     if (!rd.entries.empty()) {
         size_t bytes = 0;
         for (const raft::Entry& e : rd.entries) bytes += e.data.size();
@@ -229,17 +231,17 @@ void Replica::persist_entries() {
         if (!appended) return fail("appending", appended.error().detail);
         if (!_stall.empty()) spdlog::info("{}: space is back, writing again", name());
         _stall.clear();
-        _host.observe_append(bytes, seconds_since(now, _host.now_ms()));
+        _host.observe_append(bytes, seconds_since(started));
         settle_local(rd.entries.back().index.value);
     }
     bool must_sync = rd.snapshot || !rd.entries.empty();
     if (!must_sync) return finish_ready();
-    _persist_started_ms = now;
+    _persist_started = std::chrono::steady_clock::now();
     _store->sync([self = _self](storage::StorageResult<int64_t> synced) {
         Replica* r = *self;
         if (!r) return;
         if (!synced) return r->fail("syncing", synced.error().detail);
-        r->_host.observe_fsync(seconds_since(r->_persist_started_ms, r->_host.now_ms()));
+        r->_host.observe_fsync(seconds_since(r->_persist_started));
         r->finish_ready();
     });
 }

@@ -10,6 +10,7 @@
 // the node reports why on /health. A restart recovers from what the disk holds.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -170,7 +171,7 @@ class Replica {
     std::unique_ptr<RaftLogStore> _store;
     std::unique_ptr<raft::Node> _node;
     std::optional<raft::Ready> _persisting;  // the Ready whose fsync is in flight
-    int64_t _persist_started_ms{0};
+    std::chrono::steady_clock::time_point _persist_started;
     bool _scheduled{false};
     uint64_t _applied{0};
     raft::Role _last_role{raft::Role::follower};
