@@ -57,6 +57,28 @@ def _raise_on_sigterm(signum, frame):
     raise SystemExit("terminated by signal %d" % signum)
 
 
+# --- CRC-32C (Castagnoli), as fjord's frames and Kafka's record batches use --
+
+def _crc32c_table():
+    table = []
+    for n in range(256):
+        c = n
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+        table.append(c)
+    return table
+
+
+_CRC32C = _crc32c_table()
+
+
+def crc32c(data):
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc = _CRC32C[(crc ^ b) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+
+
 # --- ports -----------------------------------------------------------------
 
 

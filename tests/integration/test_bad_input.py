@@ -16,30 +16,10 @@ import time
 import unittest
 
 import fjord_cluster
-from fjord_cluster import Cluster
+from fjord_cluster import Cluster, crc32c
 
 # --- the node-to-node frame, written from its documentation (net/frame.h) ---
 #   [u32 body length][u8 version = 1][u32 crc32c(body)][body], big-endian.
-
-
-def _crc32c_table():
-    table = []
-    for n in range(256):
-        c = n
-        for _ in range(8):
-            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-        table.append(c)
-    return table
-
-
-_CRC32C = _crc32c_table()
-
-
-def crc32c(data):
-    crc = 0xFFFFFFFF
-    for b in data:
-        crc = _CRC32C[(crc ^ b) & 0xFF] ^ (crc >> 8)
-    return crc ^ 0xFFFFFFFF
 
 
 def frame(body, version=1, length=None, crc=None):

@@ -20,7 +20,7 @@ import unittest
 import uuid
 
 import fjord_cluster
-from fjord_cluster import Cluster
+from fjord_cluster import Cluster, crc32c
 
 KCAT = "/usr/bin/kcat"
 TOPIC = "bad-input"
@@ -32,26 +32,6 @@ IO_TIMEOUT = 10.0
 
 
 # --- Kafka wire encoding ---------------------------------------------------
-
-def _crc32c_table():
-    table = []
-    for i in range(256):
-        crc = i
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
-        table.append(crc)
-    return table
-
-
-_CRC32C = _crc32c_table()
-
-
-def crc32c(data):
-    crc = 0xFFFFFFFF
-    for b in data:
-        crc = _CRC32C[(crc ^ b) & 0xFF] ^ (crc >> 8)
-    return crc ^ 0xFFFFFFFF
-
 
 def varint(n):
     """Zigzag varint, as record fields use."""
