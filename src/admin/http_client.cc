@@ -2,14 +2,6 @@
 // coroutine on a private io_context until it finishes or the deadline passes.
 // The client's only Beast TU.
 
-// GCC 12 wrongly reports Asio's coroutine frames (allocated by
-// thread_info_base::allocate, freed by its operator delete) as mismatched
-// new/delete when inlining heavily (seen at -O1 with sanitizers); a known false
-// positive in every Asio coroutine TU.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-
 #include "admin/http_client.h"
 
 #include <boost/asio/as_tuple.hpp>
