@@ -56,6 +56,11 @@ Result<Ok, std::string> load_config_file(const std::string& path, cluster::NodeC
             {"election-timeout-ms", setter(c.election_timeout_ms)},
             {"heartbeat-interval-ms", setter(c.heartbeat_interval_ms)},
             {"replica-lag-time-ms", setter(c.replica_lag_time_ms)},
+            {"redis-write-mode", setter(c.redis_write_mode)},
+            {"redis-read-mode", setter(c.redis_read_mode)},
+            {"redis-max-value-bytes", setter(c.redis_max_value_bytes)},
+            {"kv-shards", setter(c.kv_shards)},
+            {"kv-snapshot-every", setter(c.kv_snapshot_every)},
         };
     for (const auto& [key, node] : table) {
         auto it = keys.find(std::string(key.str()));

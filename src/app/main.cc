@@ -86,6 +86,24 @@ void add_serve(CLI::App& app, fjord::cluster::NodeConfig& c, std::string& initia
         ->add_option("--replica-lag-time-ms", c.replica_lag_time_ms,
                      "A follower not caught up for this long leaves the ISR")
         ->capture_default_str();
+    serve
+        ->add_option("--redis-write-mode", c.redis_write_mode,
+                     "sync: answer writes after a majority commit; async: after the leader's append")
+        ->capture_default_str();
+    serve
+        ->add_option("--redis-read-mode", c.redis_read_mode,
+                     "linearizable (ReadIndex), lease (leader lease) or stale (any replica)")
+        ->capture_default_str();
+    serve->add_option("--redis-max-value-bytes", c.redis_max_value_bytes, "Largest value a write may store")
+        ->capture_default_str();
+    serve
+        ->add_option("--kv-shards", c.kv_shards,
+                     "Key-value shards, created once with the cluster (0: no key-value store)")
+        ->capture_default_str();
+    serve
+        ->add_option("--kv-snapshot-every", c.kv_snapshot_every,
+                     "Entries a shard applies between two snapshots (its log is compacted below each)")
+        ->capture_default_str();
 }
 
 }  // namespace

@@ -12,6 +12,8 @@
 #include "common/host_port.h"
 #include "kafka/broker.h"
 #include "kafka/kafka_server.h"
+#include "kv/kv_service.h"
+#include "kv/redis_server.h"
 
 namespace fjord::app {
 
@@ -28,6 +30,14 @@ int run_serve(cluster::NodeConfig config) {
     }
     boost::asio::io_context io;
     cluster::ClusterNode node(io, config);
+    kv::KvOptions kv_options;
+    kv_options.write_mode = config.redis_write_mode == "async" ? kv::WriteMode::async : kv::WriteMode::sync;
+    kv_options.read_mode = config.redis_read_mode == "lease"   ? kv::ReadMode::lease
+                           : config.redis_read_mode == "stale" ? kv::ReadMode::stale
+                                                               : kv::ReadMode::linearizable;
+    kv_options.limits.max_value_bytes = static_cast<size_t>(config.redis_max_value_bytes);
+    kv::KvService kv_service(io, node, kv_options);
+    kv_service.start();  // before the node opens the shards' replicas
     if (auto started = node.start(); !started) {
         spdlog::error("fjord serve: {}", started.error());
         return 1;
@@ -51,6 +61,14 @@ int run_serve(cluster::NodeConfig config) {
     }
     spdlog::info("node {}: Kafka listener on {} (advertised as {})", config.node_id, config.kafka_addr,
                  config.advertised_kafka_addr);
+    kv::RedisServer redis_server(io, kv_service);
+    auto [redis_host, redis_port] = split_host_port(config.redis_addr);
+    if (auto bound = redis_server.listen(redis_host, redis_port); !bound) {
+        spdlog::error("fjord serve: {}", bound.error());
+        return 1;
+    }
+    spdlog::info("node {}: Redis listener on {} ({} writes, {} reads)", config.node_id, config.redis_addr,
+                 config.redis_write_mode, config.redis_read_mode);
 
     boost::asio::signal_set signals(io, SIGINT, SIGTERM);
     bool stopping = false;
@@ -67,6 +85,8 @@ int run_serve(cluster::NodeConfig config) {
             signals.async_wait(on_signal);
             node.shutdown(kHandOverTimeoutMs, [&] {
                 kafka_server.stop();
+                redis_server.stop();
+                kv_service.stop();
                 admin.stop();
                 io.stop();
             });

@@ -178,6 +178,10 @@ void ClusterNode::send_raft(uint64_t group, const raft::Message& m) {
     _transport->send(m.to.value, std::move(item));
 }
 
+void ClusterNode::send_item(uint64_t to, net::Item item) {
+    _transport->send(to, std::move(item));
+}
+
 void ClusterNode::on_applied(uint64_t group) {
     if (_applied_listener) _applied_listener(group);
 }
@@ -251,6 +255,10 @@ void ClusterNode::receive(uint64_t from, std::vector<net::Item>& items) {
                     (void)r->transfer_leadership(be::load64(item.payload.data()));
                 break;
             }
+            case net::ItemKind::kv_request:
+            case net::ItemKind::kv_response:
+                if (_item_handler) _item_handler(from, item);
+                break;
         }
     }
 }
@@ -285,6 +293,25 @@ void ClusterNode::on_gossip() {
     for (const auto& [id, peer] : _peers)
         _transport->send(id, net::Item{net::ItemKind::node_status, 0, payload});
     register_nodes();
+    ensure_kv_topic();
+}
+
+// The controller's leader creates the key-value shards once every founding
+// node is registered, so that they are spread over all of them.
+void ClusterNode::ensure_kv_topic() {
+    if (_config.kv_shards <= 0 || _kv_topic_requested || !replica(kControllerGroup)->is_leader() ||
+        metadata().topic(kKvTopic) || metadata().nodes().size() < _config.initial_cluster.size())
+        return;
+    _kv_topic_requested = true;
+    CreateTopic create;
+    create.name = kKvTopic;
+    create.partitions = _config.kv_shards;
+    create.replication_factor = 0;  // the cluster's default
+    submit(create, [this](ClusterResult<Ok> r) {
+        _kv_topic_requested = false;
+        if (!r && r.error().code != ClusterErrc::already_exists)
+            spdlog::warn("controller: creating the key-value shards failed: {}", r.error().detail);
+    });
 }
 
 bool ClusterNode::alive(uint64_t node) const {
@@ -413,6 +440,7 @@ void ClusterNode::reconcile_partitions() {
         }
         std::string dir = it->second->log().dir();
         spdlog::info("{}: topic deleted, removing the replica and {}", it->second->name(), dir);
+        _state_machines.erase(it->first);
         it = _replicas.erase(it);
         std::error_code ec;
         std::filesystem::remove_all(dir, ec);
@@ -435,11 +463,15 @@ void ClusterNode::reconcile_partitions() {
             options.log = log_config_of(topic);
             options.replica_lag_ms = _config.replica_lag_time_ms;
             options.campaign_if_new = p.replicas.front() == _config.node_id;
-            auto opened = Replica::open(*this, std::move(options), nullptr);
+            std::shared_ptr<StateMachine> state_machine;
+            if (_state_machine_factory) state_machine = _state_machine_factory(name, p.partition, p.group);
+            if (state_machine) options.snapshot_every = _config.kv_snapshot_every;
+            auto opened = Replica::open(*this, std::move(options), state_machine.get());
             if (!opened) {
                 spdlog::error("{}", opened.error());
                 continue;
             }
+            if (state_machine) _state_machines[p.group] = std::move(state_machine);
             spdlog::info("{}-{}: replica opened (group {}, replicas {})", name, p.partition, p.group,
                          fmt::join(p.replicas, ","));
             _replicas.emplace(p.group, std::move(*opened));
@@ -470,7 +502,7 @@ void ClusterNode::on_balance() {
 
 void ClusterNode::on_retention() {
     for (const auto& [group, r] : _replicas) {
-        if (group != kControllerGroup) r->enforce_retention();
+        if (group != kControllerGroup && !_state_machines.contains(group)) r->enforce_retention();
     }
 }
 

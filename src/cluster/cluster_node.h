@@ -161,6 +161,21 @@ class ClusterNode final : public ReplicaHost {
     // Creates the topic through the controller's leader, wherever it is; the
     // outcome is not reported (clients see the topic appear in metadata).
     void request_topic(const CreateTopic& request);
+    // This node's replica of a group, if it has one.
+    Replica* replica(uint64_t group) const;
+
+    // Partitions whose state is not the log itself (the key-value shards)
+    // get a state machine from this factory; null means none (Kafka topics).
+    // Such partitions are compacted below snapshots, never by retention.
+    using StateMachineFactory =
+        std::function<std::shared_ptr<StateMachine>(const std::string& topic, int32_t partition, uint64_t group)>;
+    void set_state_machine_factory(StateMachineFactory factory) { _state_machine_factory = std::move(factory); }
+    // Items of kinds the cluster layer does not handle itself (kv_request,
+    // kv_response) go to this handler; send_item() sends one to a peer.
+    void set_item_handler(std::function<void(uint64_t from, net::Item& item)> handler) {
+        _item_handler = std::move(handler);
+    }
+    void send_item(uint64_t to, net::Item item);
 
   private:
     struct Timers;
@@ -181,7 +196,7 @@ class ClusterNode final : public ReplicaHost {
     NodeStatus self_status() const;
     bool alive(uint64_t node) const;
     bool serving(uint64_t node) const;
-    Replica* replica(uint64_t group) const;
+    void ensure_kv_topic();
     raft::Config raft_config(uint64_t group) const;
     // The freshest leader report for a group: our own, or a live peer's.
     std::optional<std::pair<uint64_t, LeaderReport>> leader_report(uint64_t group) const;
@@ -197,6 +212,10 @@ class ClusterNode final : public ReplicaHost {
     std::unique_ptr<Timers> _timers;
     NodeMetrics _metrics;
     Controller _controller;
+    StateMachineFactory _state_machine_factory;
+    std::function<void(uint64_t from, net::Item& item)> _item_handler;
+    // Declared before the replicas, which point to them, so that they outlive them.
+    std::map<uint64_t, std::shared_ptr<StateMachine>> _state_machines;  // by group
     std::map<uint64_t, std::unique_ptr<Replica>> _replicas;  // by group; the controller's is group 0
     std::map<uint64_t, PeerState> _peers;
     std::set<uint64_t> _registering;
@@ -204,6 +223,7 @@ class ClusterNode final : public ReplicaHost {
     bool _shutting_down{false};
     std::function<void(uint64_t group)> _applied_listener;
     std::set<std::string> _requested_topics;  // auto-creations asked of the controller, not yet seen
+    bool _kv_topic_requested{false};
 };
 
 }  // namespace fjord::cluster

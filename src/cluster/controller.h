@@ -16,6 +16,8 @@ namespace fjord::cluster {
 
 inline constexpr uint64_t kControllerGroup = 0;
 inline constexpr const char* kControllerTopic = "__controller";
+// The key-value store's shards: one partition each (kv/).
+inline constexpr const char* kKvTopic = "__kv";
 
 class Controller final : public StateMachine {
   public:

@@ -109,6 +109,15 @@ Result<Ok, std::string> validate(NodeConfig& c) {
         return make_unexpected("--election-timeout-ms " + std::to_string(c.election_timeout_ms) +
                                " must be at least twice --heartbeat-interval-ms (" +
                                std::to_string(c.heartbeat_interval_ms) + ")");
+    if (c.redis_write_mode != "sync" && c.redis_write_mode != "async")
+        return make_unexpected("--redis-write-mode '" + c.redis_write_mode + "' is not sync or async");
+    if (c.redis_read_mode != "linearizable" && c.redis_read_mode != "lease" && c.redis_read_mode != "stale")
+        return make_unexpected("--redis-read-mode '" + c.redis_read_mode +
+                               "' is not linearizable, lease or stale");
+    if (c.redis_max_value_bytes < 1 || c.redis_max_value_bytes > (512 << 20))
+        return make_unexpected(std::string("--redis-max-value-bytes must be between 1 and 536870912"));
+    if (c.kv_shards < 0 || c.kv_shards > 1024)
+        return make_unexpected(std::string("--kv-shards must be between 0 and 1024"));
     if (c.replica_lag_time_ms < c.election_timeout_ms)
         return make_unexpected(std::string("--replica-lag-time-ms must be at least --election-timeout-ms"));
     return Ok{};

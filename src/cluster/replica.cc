@@ -14,6 +14,9 @@ namespace {
 constexpr int64_t kInitialCampaignMs = 1000;
 constexpr int kCampaignEveryTicks = 3;
 constexpr int kStallRetryMs = 1000;
+// The leader defers a snapshot while an active follower still needs the log
+// below it, unless the log grew this many times past the snapshot interval.
+constexpr uint64_t kSnapshotDeferFactor = 4;
 
 // Latencies for the metrics, finer than the host's millisecond clock.
 double seconds_since(std::chrono::steady_clock::time_point start) {
@@ -64,6 +67,14 @@ Result<Ok, std::string> Replica::start() {
         }
     }
     _options.raft.stamp_entry = stamp_batch_entry;
+    if (auto snap = _store->snapshot(); snap && snap->meta.index.value > 0 && _state_machine &&
+                                        _state_machine->has_image()) {
+        if (!_state_machine->restore(snap->data))
+            return make_unexpected("cannot restore " + name + " from its snapshot at index " +
+                                   std::to_string(snap->meta.index.value) + ": the image is malformed");
+        _applied = snap->meta.index.value;
+        _applied_term = snap->meta.term.value;
+    }
     _node = std::make_unique<raft::Node>(_options.raft, *_store);
     // Its peers may open the group a little later (they learn of it from the
     // controller's next heartbeat), so it keeps trying for a short while.
@@ -83,6 +94,7 @@ void Replica::tick() {
     }
     _node->tick();
     if (_node->role() == raft::Role::leader) track_in_sync();
+    expire_reads(false);
     schedule();
 }
 
@@ -92,15 +104,15 @@ void Replica::step(raft::Message m) {
     schedule();
 }
 
-void Replica::propose(std::string batch, uint32_t records, ProposeDone done, bool local_only) {
+uint64_t Replica::propose(std::string batch, uint32_t records, ProposeDone done, bool local_only) {
     if (!_failure.empty()) {
         done(make_unexpected(ProposeError{ProposeErrc::failed, 0, _failure}));
-        return;
+        return 0;
     }
     if (_node->role() != raft::Role::leader) {
         done(make_unexpected(
             ProposeError{ProposeErrc::not_leader, _node->leader().value, name() + ": not the leader"}));
-        return;
+        return 0;
     }
     auto index = _node->propose(std::move(batch), records);
     if (!index) {
@@ -110,10 +122,64 @@ void Replica::propose(std::string batch, uint32_t records, ProposeDone done, boo
                                                            : ProposeErrc::busy;
         done(make_unexpected(
             ProposeError{code, _node->leader().value, name() + ": " + std::string(raft::to_string(e))}));
-        return;
+        return 0;
     }
     _pending.emplace(index->value, Pending{_node->term().value, records, std::move(done), local_only});
     schedule();
+    return index->value;
+}
+
+void Replica::read(raft::ReadMode mode, int64_t timeout_ms, ReadDone done) {
+    if (!is_leader()) {
+        done(make_unexpected(
+            ProposeError{ProposeErrc::not_leader, leader(), name() + ": not the leader"}));
+        return;
+    }
+    uint64_t context = ++_read_context;
+    if (auto started = _node->read_index(context, mode); !started) {
+        done(make_unexpected(ProposeError{ProposeErrc::busy, leader(),
+                                          name() + ": " + std::string(raft::to_string(started.error()))}));
+        return;
+    }
+    _reads.emplace(context, Read{_host.now_ms() + timeout_ms, std::move(done)});
+    schedule();
+}
+
+void Replica::await_applied(uint64_t index, ReadDone done) {
+    _read_ready.emplace(index, std::move(done));
+    release_reads();
+}
+
+void Replica::take_read_states(std::vector<raft::ReadState>& states) {
+    for (const raft::ReadState& rs : states) {
+        auto it = _reads.find(rs.context);
+        if (it == _reads.end()) continue;  // timed out already
+        _read_ready.emplace(rs.index.value, std::move(it->second.done));
+        _reads.erase(it);
+    }
+    states.clear();
+    release_reads();
+}
+
+void Replica::release_reads() {
+    while (!_read_ready.empty() && _read_ready.begin()->first <= _applied) {
+        auto node = _read_ready.extract(_read_ready.begin());
+        node.mapped()(node.key());
+    }
+}
+
+// The core forgets reads when leadership moves: they end here, as retryable.
+void Replica::expire_reads(bool all) {
+    int64_t now = _host.now_ms();
+    for (auto it = _reads.begin(); it != _reads.end();) {
+        if (!all && it->second.deadline > now) {
+            ++it;
+            continue;
+        }
+        ReadDone done = std::move(it->second.done);
+        it = _reads.erase(it);
+        done(make_unexpected(ProposeError{ProposeErrc::busy, leader(), name() + ": no read point in time"}));
+    }
 }
 
 Result<Ok, raft::Error> Replica::transfer_leadership(uint64_t to) {
@@ -204,10 +270,12 @@ void Replica::process_ready() {
     raft::Ready rd = _node->ready();
     for (const raft::Message& m : rd.messages) _host.send_raft(group(), m);
     rd.messages.clear();
+    take_read_states(rd.read_states);
     int64_t now = _host.now_ms();
     if (rd.snapshot) {
         auto installed = _store->install_snapshot(*rd.snapshot, now);
         if (!installed) return fail("installing a snapshot", installed.error().detail);
+        restore_image(*rd.snapshot);
     }
     _persisting = std::move(rd);
     persist_entries();
@@ -255,22 +323,64 @@ void Replica::finish_ready() {
     }
     for (const raft::Message& m : rd.persisted_messages) _host.send_raft(group(), m);
     apply(rd.committed);
-    if (!rd.committed.empty()) _host.on_applied(group());
     _node->advance(rd);
+    if (!rd.committed.empty()) {
+        release_reads();
+        maybe_snapshot();
+        _host.on_applied(group());
+    }
     raft::Role role = _node->role();
     if (role == raft::Role::leader && _last_role != raft::Role::leader) {
         spdlog::info("{}: leader in term {}", name(), term());
         _catchup.clear();
         _host.observe_election_won();
     }
+    if (role != raft::Role::leader && _last_role == raft::Role::leader) expire_reads(true);
     _last_role = role;
     schedule();
+}
+
+void Replica::restore_image(const raft::Snapshot& snap) {
+    _applied = snap.meta.index.value;
+    _applied_term = snap.meta.term.value;
+    if (!_state_machine || !_state_machine->has_image()) return;
+    if (!_state_machine->restore(snap.data))
+        return fail("restoring a snapshot", "the image at index " + std::to_string(_applied) + " is malformed");
+    spdlog::info("{}: restored from a snapshot at index {}", name(), _applied);
+}
+
+// Compacts the log below an image of the state machine, after every
+// `snapshot_every` applied entries. A leader waits while an active follower
+// still replicates below that point, so that a follower that is merely slow
+// is not sent the whole state.
+void Replica::maybe_snapshot() {
+    if (_options.snapshot_every == 0 || !_state_machine || !_state_machine->has_image() || _persisting)
+        return;
+    uint64_t since = _store->snapshot_meta().index.value;
+    if (_applied < since + _options.snapshot_every) return;
+    if (is_leader() && _applied < since + kSnapshotDeferFactor * _options.snapshot_every) {
+        for (const raft::FollowerStatus& f : _node->followers()) {
+            if (f.id != _options.raft.id && f.recent_active && f.match.value < _applied) return;
+        }
+    }
+    auto term = _store->term_at(raft::Index{_applied});
+    if (!term) return;
+    auto started = std::chrono::steady_clock::now();
+    raft::Snapshot snap;
+    snap.meta = {raft::Index{_applied}, *term, _node->membership()};
+    snap.data = _state_machine->image();
+    size_t bytes = snap.data.size();
+    if (auto compacted = _store->compact(snap); !compacted)
+        return fail("writing a snapshot", compacted.error().detail);
+    spdlog::info("{}: snapshot at index {} ({} bytes, {:.1f} ms); the log now starts there", name(), _applied,
+                 bytes, seconds_since(started) * 1000);
 }
 
 void Replica::apply(const std::vector<raft::Entry>& committed) {
     for (const raft::Entry& e : committed) {
         if (e.type == raft::EntryType::normal && _state_machine) _state_machine->apply(e);
         _applied = e.index.value;
+        _applied_term = e.term.value;
         // Proposals at or below a committed index are settled: theirs if the
         // committed entry is the one they proposed, lost otherwise.
         while (!_pending.empty() && _pending.begin()->first <= e.index.value) {
@@ -322,6 +432,9 @@ void Replica::fail(const std::string& what, const std::string& detail) {
     _persisting.reset();
     auto pending = std::move(_pending);
     for (auto& [index, p] : pending) p.done(make_unexpected(ProposeError{ProposeErrc::failed, 0, _failure}));
+    expire_reads(true);
+    auto ready = std::move(_read_ready);
+    for (auto& [index, done] : ready) done(make_unexpected(ProposeError{ProposeErrc::failed, 0, _failure}));
 }
 
 }  // namespace fjord::cluster

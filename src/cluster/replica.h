@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cluster/node_status.h"
@@ -59,6 +60,17 @@ class StateMachine {
   public:
     virtual ~StateMachine() = default;
     virtual void apply(const raft::Entry& entry) = 0;
+    // Whether the state can be written as an image, so that the replica may
+    // compact its log below it (ReplicaOptions::snapshot_every).
+    virtual bool has_image() const { return false; }
+    // The state after the last applied entry.
+    virtual std::string image() const { return {}; }
+    // Replaces the state with an image (a snapshot from the leader, or the
+    // local one at start-up); false if `image` is not one.
+    virtual bool restore(std::string_view image) {
+        (void)image;
+        return false;
+    }
 };
 
 struct ReplicaOptions {
@@ -70,6 +82,9 @@ struct ReplicaOptions {
     storage::LogConfig log;
     int64_t replica_lag_ms{10000};  // a follower not caught up for this long leaves the ISR
     bool campaign_if_new{false};    // a new group's preferred replica stands for election at once
+    // With a state machine that has an image: compact the log below an image
+    // once this many entries were applied after the last one (0: never).
+    uint64_t snapshot_every{0};
 };
 
 // Where a committed proposal landed, in Kafka offsets.
@@ -93,6 +108,8 @@ struct ProposeError {
     std::string detail;
 };
 using ProposeDone = std::function<void(Result<Appended, ProposeError>)>;
+// A read point: the Raft index the state machine has applied when it runs.
+using ReadDone = std::function<void(Result<uint64_t, ProposeError>)>;
 
 class Replica {
   public:
@@ -106,8 +123,16 @@ class Replica {
     void step(raft::Message m);
     // Proposes one record batch of `records` records; `done` runs once it
     // commits (or, with `local_only`, once the leader has written it, as
-    // Kafka's acks=1), or definitely failed.
-    void propose(std::string batch, uint32_t records, ProposeDone done, bool local_only = false);
+    // Kafka's acks=1), or definitely failed. Returns the entry's Raft index,
+    // or 0 when it was refused (`done` has then run already).
+    uint64_t propose(std::string batch, uint32_t records, ProposeDone done, bool local_only = false);
+    // Runs `done` once the state machine reflects every write committed before
+    // the call, confirmed by a heartbeat round (ReadIndex) or by the leader's
+    // lease; only on the leader (not_leader elsewhere), busy after
+    // `timeout_ms` (e.g. when leadership is lost meanwhile).
+    void read(raft::ReadMode mode, int64_t timeout_ms, ReadDone done);
+    // Runs `done` once the state machine has applied `index` (at once if it has).
+    void await_applied(uint64_t index, ReadDone done);
     Result<Ok, raft::Error> transfer_leadership(uint64_t to);
     // Applies the log's retention (by size and time, whole segments): the log
     // below the retention point becomes an empty snapshot, so followers that
@@ -124,6 +149,10 @@ class Replica {
     uint64_t term() const { return _node->term().value; }
     // Offsets below this are committed and applied here (Kafka's high watermark).
     int64_t high_watermark() const { return static_cast<int64_t>(_applied); }
+    uint64_t applied_index() const { return _applied; }
+    // A leader may evaluate writes against its applied state once it has
+    // applied an entry of its own term: everything earlier is then applied too.
+    bool applied_own_term() const { return is_leader() && _applied_term == term(); }
     uint64_t commit_index() const { return _node->commit_index().value; }
     int64_t last_index() const { return static_cast<int64_t>(_node->last_index().value); }
     // A leader's view of replication, for status and the ISR.
@@ -147,6 +176,11 @@ class Replica {
     void finish_ready();
     void stall(const std::string& detail);
     void apply(const std::vector<raft::Entry>& committed);
+    void restore_image(const raft::Snapshot& snap);
+    void maybe_snapshot();
+    void take_read_states(std::vector<raft::ReadState>& states);
+    void release_reads();
+    void expire_reads(bool all);
     void track_in_sync();
     void fail(const std::string& what, const std::string& detail);
 
@@ -174,6 +208,14 @@ class Replica {
     std::chrono::steady_clock::time_point _persist_started;
     bool _scheduled{false};
     uint64_t _applied{0};
+    uint64_t _applied_term{0};
+    struct Read {
+        int64_t deadline;
+        ReadDone done;
+    };
+    uint64_t _read_context{0};
+    std::map<uint64_t, Read> _reads;                // by context, waiting for a read index
+    std::multimap<uint64_t, ReadDone> _read_ready;  // by read index, waiting for it to apply
     raft::Role _last_role{raft::Role::follower};
     std::map<uint64_t, Pending> _pending;  // by Raft index
     std::map<uint64_t, Catchup> _catchup;  // by follower id

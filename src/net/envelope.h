@@ -31,7 +31,16 @@ struct Hello {
 
 // create_topic asks the controller's leader to create a topic (payload: the
 // metadata command), for a node that auto-creates a topic a client named.
-enum class ItemKind : uint8_t { raft = 1, node_status = 2, transfer_leadership = 3, create_topic = 4 };
+// kv_request and kv_response carry key-value commands forwarded to a shard's
+// leader and their answers (payloads: kv/forward_codec.h).
+enum class ItemKind : uint8_t {
+    raft = 1,
+    node_status = 2,
+    transfer_leadership = 3,
+    create_topic = 4,
+    kv_request = 5,
+    kv_response = 6,
+};
 
 struct Item {
     ItemKind kind{ItemKind::raft};

@@ -1,0 +1,40 @@
+#include "kv/effect.h"
+
+#include "common/byte_codec.h"
+
+namespace fjord::kv {
+
+void encode_effects(const std::vector<Effect>& effects, std::string& out) {
+    ByteWriter w(out);
+    for (const Effect& e : effects) {
+        w.u8(static_cast<uint8_t>(e.kind));
+        if (e.kind == Effect::Kind::flush) continue;
+        w.bytes(e.key);
+        if (e.kind == Effect::Kind::put) w.bytes(e.value);
+        if (e.kind != Effect::Kind::del) w.i64(e.expire_at_ms);
+    }
+}
+
+Result<std::vector<Effect>, std::string> decode_effects(std::string_view bytes) {
+    ByteReader r(bytes);
+    std::vector<Effect> effects;
+    while (r.ok() && r.remaining() > 0) {
+        Effect e;
+        uint8_t kind = r.u8("effect kind");
+        if (kind < 1 || kind > 4) {
+            r.fail("unknown effect kind " + std::to_string(kind));
+            break;
+        }
+        e.kind = static_cast<Effect::Kind>(kind);
+        if (e.kind != Effect::Kind::flush) {
+            e.key = std::string(r.bytes("key"));
+            if (e.kind == Effect::Kind::put) e.value = std::string(r.bytes("value"));
+            if (e.kind != Effect::Kind::del) e.expire_at_ms = r.i64("expiry");
+        }
+        effects.push_back(std::move(e));
+    }
+    if (!r.ok()) return make_unexpected(r.error());
+    return effects;
+}
+
+}  // namespace fjord::kv

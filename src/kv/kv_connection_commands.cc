@@ -1,0 +1,247 @@
+// Commands answered by the node a client is connected to: PING, ECHO,
+// SELECT, INFO, COMMAND, CLIENT, CONFIG, HELLO, WAIT, and fjord's READONLY /
+// READWRITE / WRITEMODE / READMODE, which set the connection's modes.
+#include <unistd.h>
+
+#include <boost/asio/steady_timer.hpp>
+
+#include "cluster/cluster_node.h"
+#include "kv/kv_service.h"
+#include "kv/kv_store.h"
+#include "kv/shard.h"
+
+namespace fjord::kv {
+
+namespace {
+
+constexpr int kWaitPollMs = 5;
+
+Reply command_entry(const CommandSpec& spec) {
+    std::vector<Reply> flags;
+    flags.push_back(Reply::simple(spec.write ? "write" : "readonly"));
+    if (spec.cls == CommandClass::connection) flags = {Reply::simple("fast")};
+    return Reply::array({Reply::bulk(std::string(spec.name)), Reply::integer_of(spec.arity), Reply::array(flags),
+                         Reply::integer_of(spec.first_key), Reply::integer_of(spec.last_key),
+                         Reply::integer_of(spec.key_step)});
+}
+
+const char* name_of(WriteMode m) {
+    return m == WriteMode::sync ? "sync" : "async";
+}
+const char* name_of(ReadMode m) {
+    return m == ReadMode::linearizable ? "linearizable" : m == ReadMode::lease ? "lease" : "stale";
+}
+
+}  // namespace
+
+Reply KvService::connection_command(const std::shared_ptr<Session>& session, const Command& c,
+                                    std::function<void(Reply)>& done, bool& answered_later) {
+    std::string name = upper(c[0]);
+    if (name == "PING") {
+        if (c.size() > 2) return Reply::error("ERR wrong number of arguments for 'ping' command");
+        return c.size() == 2 ? Reply::bulk(c[1]) : Reply::simple("PONG");
+    }
+    if (name == "ECHO") return Reply::bulk(c[1]);
+    if (name == "QUIT") return Reply::ok();
+    if (name == "SELECT") {
+        if (c[1] != "0") return Reply::error("ERR DB index is out of range (fjord has only database 0)");
+        return Reply::ok();
+    }
+    if (name == "READONLY" || name == "READWRITE") {
+        session->read_mode = name == "READONLY" ? ReadMode::stale : _options.read_mode;
+        return Reply::ok();
+    }
+    if (name == "WRITEMODE") {
+        std::string mode = upper(c[1]);
+        if (mode != "SYNC" && mode != "ASYNC") return Reply::error("ERR WRITEMODE takes SYNC or ASYNC");
+        session->write_mode = mode == "SYNC" ? WriteMode::sync : WriteMode::async;
+        return Reply::ok();
+    }
+    if (name == "READMODE") {
+        std::string mode = upper(c[1]);
+        if (mode == "LINEARIZABLE") {
+            session->read_mode = ReadMode::linearizable;
+        } else if (mode == "LEASE") {
+            session->read_mode = ReadMode::lease;
+        } else if (mode == "STALE") {
+            session->read_mode = ReadMode::stale;
+        } else {
+            return Reply::error("ERR READMODE takes LINEARIZABLE, LEASE or STALE");
+        }
+        return Reply::ok();
+    }
+    if (name == "CLIENT") {
+        std::string sub = upper(c[1]);
+        if (sub == "SETNAME" && c.size() == 3) {
+            if (c[2].find_first_of(" \n") != std::string::npos)
+                return Reply::error("ERR Client names cannot contain spaces, newlines or special characters.");
+            session->name = c[2];
+            return Reply::ok();
+        }
+        if (sub == "GETNAME" && c.size() == 2) return session->name.empty() ? Reply::nil() : Reply::bulk(session->name);
+        if (sub == "ID" && c.size() == 2) return Reply::integer_of(static_cast<int64_t>(session->id));
+        if (sub == "SETINFO" && c.size() == 4) return Reply::ok();
+        return Reply::error("ERR unknown subcommand or wrong number of arguments for 'client|" + c[1] + "'");
+    }
+    if (name == "CONFIG") {
+        // Enough for redis-benchmark's start-up probe: fjord has no Redis configuration to report.
+        if (upper(c[1]) == "GET" && c.size() == 3) return Reply::array({});
+        return Reply::error("ERR CONFIG " + c[1] + " is not supported by fjord");
+    }
+    if (name == "HELLO") {
+        if (c.size() >= 2 && c[1] != "2") return Reply::error("NOPROTO fjord speaks RESP2 only");
+        return Reply::array({Reply::bulk("server"), Reply::bulk("fjord"), Reply::bulk("version"),
+                             Reply::bulk("7.0.0"), Reply::bulk("proto"), Reply::integer_of(2), Reply::bulk("id"),
+                             Reply::integer_of(static_cast<int64_t>(session->id)), Reply::bulk("mode"),
+                             Reply::bulk("standalone"), Reply::bulk("role"), Reply::bulk("master"),
+                             Reply::bulk("modules"), Reply::array({})});
+    }
+    if (name == "COMMAND") {
+        std::string sub = c.size() > 1 ? upper(c[1]) : "";
+        if (sub == "COUNT") return Reply::integer_of(static_cast<int64_t>(command_table().size()));
+        if (sub == "DOCS") return Reply::array({});
+        if (sub == "INFO") {
+            std::vector<Reply> entries;
+            for (size_t i = 2; i < c.size(); ++i) {
+                const CommandSpec* spec = find_command(c[i]);
+                entries.push_back(spec ? command_entry(*spec) : Reply::nil_array());
+            }
+            return Reply::array(std::move(entries));
+        }
+        if (!sub.empty()) return Reply::error("ERR unknown subcommand '" + c[1] + "'");
+        std::vector<Reply> entries;
+        for (const CommandSpec& spec : command_table()) entries.push_back(command_entry(spec));
+        return Reply::array(std::move(entries));
+    }
+    if (name == "INFO") return info(c.size() > 1 ? c[1] : "default");
+    if (name == "WAIT") {
+        int64_t wanted = 0, timeout = 0;
+        if (!parse_int64(c[1], wanted) || !parse_int64(c[2], timeout) || timeout < 0)
+            return Reply::error("ERR value is not an integer or out of range");
+        answered_later = true;
+        int64_t deadline = timeout == 0 ? std::numeric_limits<int64_t>::max() : now_ms() + timeout;
+        wait_for_replicas(session, wanted, deadline, std::move(done));
+        return Reply::nil();
+    }
+    return Reply::error("ERR unknown command '" + c[0] + "'");
+}
+
+// How many replicas other than the leader hold the log up to `index`, as the
+// shard's leader reports it (our own view, or its gossip).
+int64_t KvService::replicas_holding(uint64_t group, uint64_t index) const {
+    auto where = _node.metadata().locate_group(group);
+    if (!where) return 0;
+    auto view = _node.partition(where->first, where->second);
+    if (!view) return 0;
+    int64_t n = 0;
+    for (const cluster::ReplicaView& r : view->replica_status) {
+        if (static_cast<int64_t>(r.node) != view->leader && r.match >= static_cast<int64_t>(index)) ++n;
+    }
+    return n;
+}
+
+void KvService::wait_for_replicas(const std::shared_ptr<Session>& session, int64_t wanted, int64_t deadline,
+                                  std::function<void(Reply)> done) {
+    uint64_t group = session->last_write_group;
+    int64_t holding = 0;
+    if (group == 0) {
+        // No write yet: every replica holds all of it.
+        auto groups = shard_groups();
+        if (!groups.empty()) {
+            if (auto where = _node.metadata().locate_group(groups.front())) {
+                if (auto view = _node.partition(where->first, where->second))
+                    holding = static_cast<int64_t>(view->replicas.size()) - 1;
+            }
+        }
+    } else {
+        holding = replicas_holding(group, session->last_write.at(group));
+    }
+    if (holding >= wanted || now_ms() >= deadline || session->closed) return done(Reply::integer_of(holding));
+    auto timer = std::make_shared<boost::asio::steady_timer>(_io, std::chrono::milliseconds(kWaitPollMs));
+    timer->async_wait([this, timer, alive = std::weak_ptr<bool>(_alive), session, wanted, deadline,
+                       done = std::move(done)](boost::system::error_code ec) mutable {
+        if (ec || alive.expired()) return;
+        wait_for_replicas(session, wanted, deadline, std::move(done));
+    });
+}
+
+Reply KvService::info(const std::string& requested) const {
+    std::string section = upper(requested);
+    bool all = section == "DEFAULT" || section == "ALL" || section == "EVERYTHING";
+    std::string out;
+    auto line = [&out](const std::string& k, const std::string& v) { out += k + ":" + v + "\r\n"; };
+    if (all || section == "SERVER") {
+        out += "# Server\r\n";
+        line("redis_version", "7.0.0");
+        line("fjord_node_id", std::to_string(_node.id()));
+        line("redis_mode", "standalone");
+        line("fjord_write_mode", name_of(_options.write_mode));
+        line("fjord_read_mode", name_of(_options.read_mode));
+        line("process_id", std::to_string(::getpid()));
+        line("uptime_in_seconds", std::to_string((now_ms() - _started_ms) / 1000));
+        out += "\r\n";
+    }
+    if (all || section == "CLIENTS") {
+        out += "# Clients\r\n";
+        line("connected_clients", std::to_string(_connections));
+        out += "\r\n";
+    }
+    int64_t now = wall_ms();
+    if (all || section == "REPLICATION") {
+        out += "# Replication\r\n";
+        size_t leading = 0;
+        int64_t offset = 0;
+        std::map<uint64_t, std::pair<int64_t, int64_t>> followers;  // node -> (sum of matches, max lag)
+        std::string shards;
+        for (const auto& [group, kv] : _shards) {
+            cluster::Replica* r = _node.replica(group);
+            if (!r) continue;
+            offset += r->high_watermark();
+            bool leads = r->is_leader();
+            if (leads) {
+                ++leading;
+                cluster::LeaderReport report = r->report();
+                for (const cluster::FollowerReport& f : report.followers) {
+                    auto& [match, lag] = followers[f.node];
+                    match += f.match;
+                    lag = std::max(lag, report.last - f.match);
+                }
+            }
+            shards += "shard" + std::to_string(kv->partition()) + ":role=" + (leads ? "leader" : "follower") +
+                      ",leader=" + std::to_string(r->leader()) + ",term=" + std::to_string(r->term()) +
+                      ",applied=" + std::to_string(r->applied_index()) +
+                      ",commit=" + std::to_string(r->commit_index()) + ",last=" + std::to_string(r->last_index()) +
+                      "\r\n";
+        }
+        // Each node leads some shards: it is a master for those and a replica of the others.
+        line("role", leading > 0 ? "master" : "slave");
+        line("leading_shards", std::to_string(leading));
+        line("connected_slaves", std::to_string(followers.size()));
+        size_t i = 0;
+        for (const auto& [node, f] : followers) {
+            auto info = _node.node(node);
+            std::string addr = info ? info->info.redis_addr : "";
+            std::string ip = addr.substr(0, addr.rfind(':'));
+            std::string port = addr.substr(addr.rfind(':') + 1);
+            line("slave" + std::to_string(i++), "ip=" + ip + ",port=" + port + ",node=" + std::to_string(node) +
+                                                    ",state=" + (info && info->alive ? "online" : "offline") +
+                                                    ",offset=" + std::to_string(f.first) +
+                                                    ",lag=" + std::to_string(f.second));
+        }
+        line("master_repl_offset", std::to_string(offset));
+        out += shards;
+        out += "\r\n";
+    }
+    if (all || section == "KEYSPACE") {
+        out += "# Keyspace\r\n";
+        size_t keys = 0;
+        for (const auto& [group, kv] : _shards) {
+            if (_node.replica(group)) keys += kv->store().live_size(now);
+        }
+        if (keys > 0) line("db0", "keys=" + std::to_string(keys) + ",expires=0,avg_ttl=0");
+        out += "\r\n";
+    }
+    return Reply::bulk(std::move(out));
+}
+
+}  // namespace fjord::kv

@@ -1,0 +1,389 @@
+#include "kv/kv_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+
+#include "cluster/cluster_node.h"
+#include "common/crc32c.h"
+#include "kv/shard.h"
+#include "net/envelope.h"
+
+namespace fjord::kv {
+
+namespace asio = boost::asio;
+
+namespace {
+constexpr int kRetryEveryMs = 10;
+constexpr int kHousekeepingMs = 100;
+constexpr size_t kExpirePerRound = 256;
+constexpr int64_t kReadTimeoutMs = 2000;
+
+// The part of a key that picks its shard: the first non-empty {tag}, else all of it.
+std::string_view hash_part(std::string_view key) {
+    size_t open = key.find('{');
+    if (open == std::string_view::npos) return key;
+    size_t close = key.find('}', open + 1);
+    if (close == std::string_view::npos || close == open + 1) return key;
+    return key.substr(open + 1, close - open - 1);
+}
+
+ShardAnswer answer(Reply reply, uint64_t write_index = 0) {
+    ShardAnswer a;
+    a.reply = std::move(reply);
+    a.write_index = write_index;
+    return a;
+}
+
+ShardAnswer retry(uint64_t leader) {
+    ShardAnswer a;
+    a.status = ShardAnswer::Status::retry;
+    a.leader = leader;
+    return a;
+}
+
+}  // namespace
+
+struct KvService::Pending {
+    int64_t deadline;
+    uint64_t group;
+    AnswerDone done;
+};
+
+struct KvService::Timers {
+    explicit Timers(asio::io_context& io) : housekeeping(io) {}
+    asio::steady_timer housekeeping;
+};
+
+KvService::KvService(asio::io_context& io, cluster::ClusterNode& node, KvOptions options)
+    : _io(io), _node(node), _options(options), _alive(std::make_shared<bool>(true)) {}
+
+KvService::~KvService() {
+    stop();
+}
+
+void KvService::start() {
+    _started_ms = now_ms();
+    _node.set_state_machine_factory([this](const std::string& topic, int32_t partition, uint64_t group) {
+        return make_shard(topic, partition, group);
+    });
+    _node.set_item_handler([this](uint64_t from, net::Item& item) { receive(from, item); });
+    _timers = std::make_unique<Timers>(_io);
+    auto tick = std::make_shared<std::function<void()>>();
+    *tick = [this, tick, alive = std::weak_ptr<bool>(_alive)] {
+        if (alive.expired()) return;
+        _timers->housekeeping.expires_after(std::chrono::milliseconds(kHousekeepingMs));
+        _timers->housekeeping.async_wait([this, tick, alive](boost::system::error_code ec) {
+            if (ec || alive.expired()) return;
+            expire_keys();
+            expire_forwards();
+            (*tick)();
+        });
+    };
+    (*tick)();
+}
+
+void KvService::stop() {
+    if (_timers) _timers->housekeeping.cancel();
+    _alive.reset();
+}
+
+std::shared_ptr<cluster::StateMachine> KvService::make_shard(const std::string& topic, int32_t partition,
+                                                             uint64_t group) {
+    if (topic != cluster::kKvTopic) return nullptr;
+    auto shard = std::make_shared<KvShard>(group, partition);
+    _shards[group] = shard;
+    return shard;
+}
+
+KvShard* KvService::shard(uint64_t group) const {
+    auto it = _shards.find(group);
+    return it == _shards.end() ? nullptr : it->second.get();
+}
+
+int64_t KvService::now_ms() const {
+    return _node.now_ms();
+}
+
+int64_t KvService::wall_ms() {
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::vector<uint64_t> KvService::shard_groups() const {
+    std::vector<uint64_t> groups;
+    if (const cluster::TopicInfo* topic = _node.metadata().topic(cluster::kKvTopic)) {
+        for (const cluster::PartitionInfo& p : topic->partitions) groups.push_back(p.group);
+    }
+    return groups;
+}
+
+uint64_t KvService::shard_of(std::string_view key, const std::vector<uint64_t>& groups) const {
+    return groups[crc32c(hash_part(key)) % groups.size()];
+}
+
+ShardRequest KvService::request_for(const Session& session, uint64_t group, Command command) const {
+    ShardRequest r;
+    r.group = group;
+    r.command = std::move(command);
+    r.write_mode = session.write_mode;
+    r.read_mode = session.read_mode;
+    if (auto it = session.last_write.find(group); it != session.last_write.end()) r.min_index = it->second;
+    return r;
+}
+
+void KvService::execute(const std::shared_ptr<Session>& session, Command command, std::function<void(Reply)> done) {
+    const CommandSpec* spec = find_command(command[0]);
+    if (!spec) {
+        std::string args;
+        for (size_t i = 1; i < command.size() && i <= 8; ++i) args += "'" + command[i] + "' ";
+        done(Reply::error("ERR unknown command '" + command[0] + "', with args beginning with: " + args));
+        return;
+    }
+    if (!arity_ok(*spec, command.size())) {
+        done(Reply::error("ERR wrong number of arguments for '" + std::string(spec->name) + "' command"));
+        return;
+    }
+    if (session->id == 0) session->id = _next_session++;
+    switch (spec->cls) {
+        case CommandClass::connection: {
+            bool later = false;
+            Reply reply = connection_command(session, command, done, later);
+            if (!later) done(std::move(reply));
+            return;
+        }
+        case CommandClass::multi_read:
+        case CommandClass::multi_write:
+            return run_multi(session, *spec, std::move(command), std::move(done));
+        case CommandClass::keyspace:
+            return run_keyspace(session, std::move(command), std::move(done));
+        case CommandClass::read:
+        case CommandClass::write:
+            break;
+    }
+    std::vector<uint64_t> groups = shard_groups();
+    if (groups.empty()) {
+        done(Reply::error("TRYAGAIN the key-value shards are not created yet; the cluster is still forming"));
+        return;
+    }
+    uint64_t group = shard_of(command[1], groups);
+    run_for(session, request_for(*session, group, std::move(command)),
+            [done = std::move(done)](ShardAnswer a) { done(std::move(a.reply)); });
+}
+
+void KvService::run_for(const std::shared_ptr<Session>& session, ShardRequest request, AnswerDone done) {
+    uint64_t group = request.group;
+    bool write = find_command(request.command[0])->write;
+    if (!write && session->writes_in_flight[group] > 0) {
+        session->reads_waiting[group].push_back(
+            [this, session, request = std::move(request), done = std::move(done)]() mutable {
+                run_for(session, std::move(request), std::move(done));
+            });
+        return;
+    }
+    if (!write) {
+        if (auto it = session->last_write.find(group); it != session->last_write.end())
+            request.min_index = it->second;
+    } else {
+        ++session->writes_in_flight[group];
+    }
+    auto alive = std::weak_ptr<bool>(_alive);
+    run(std::move(request), now_ms() + _options.retry_ms,
+        [session, group, write, alive, done = std::move(done)](ShardAnswer a) {
+            if (a.write_index > 0) {
+                session->last_write[group] = a.write_index;
+                session->last_write_group = group;
+            }
+            std::vector<std::function<void()>> released;
+            if (write && --session->writes_in_flight[group] == 0) released.swap(session->reads_waiting[group]);
+            done(std::move(a));
+            if (alive.expired()) return;
+            for (auto& read : released) read();
+        });
+}
+
+// Runs a command on its shard's leader, wherever that is; retries while no
+// node leads the shard (the command then surely did not run).
+void KvService::run(ShardRequest request, int64_t deadline, AnswerDone done) {
+    cluster::Replica* replica = _node.replica(request.group);
+    bool write = find_command(request.command[0])->write;
+    if (!write && request.read_mode == ReadMode::stale && replica && shard(request.group)) {
+        return run_here(request, std::move(done));
+    }
+    uint64_t leader = replica ? replica->leader() : 0;
+    if (leader == 0) {
+        if (auto where = _node.metadata().locate_group(request.group)) {
+            if (auto view = _node.partition(where->first, where->second); view && view->leader > 0)
+                leader = static_cast<uint64_t>(view->leader);
+        }
+    }
+    auto on_answer = [this, request, deadline, done = std::move(done)](ShardAnswer a) mutable {
+        if (a.status == ShardAnswer::Status::answer) return done(std::move(a));
+        retry_later(std::move(request), deadline, std::move(done));
+    };
+    if (leader == _node.id()) return run_here(request, std::move(on_answer));
+    if (leader == 0) return on_answer(retry(0));
+    forward(leader, request, std::move(on_answer));
+}
+
+void KvService::retry_later(ShardRequest request, int64_t deadline, AnswerDone done) {
+    if (now_ms() >= deadline) {
+        int32_t partition = 0;
+        if (auto where = _node.metadata().locate_group(request.group)) partition = where->second;
+        done(answer(Reply::error("TRYAGAIN no leader for key-value shard " + std::to_string(partition) +
+                                 " yet; the command was not run")));
+        return;
+    }
+    auto timer = std::make_shared<asio::steady_timer>(_io, std::chrono::milliseconds(kRetryEveryMs));
+    timer->async_wait([this, timer, alive = std::weak_ptr<bool>(_alive), request = std::move(request), deadline,
+                       done = std::move(done)](boost::system::error_code ec) mutable {
+        if (ec || alive.expired()) return;
+        run(std::move(request), deadline, std::move(done));
+    });
+}
+
+// On the shard's leader (or on any replica, for a stale read).
+void KvService::run_here(const ShardRequest& request, AnswerDone done) {
+    cluster::Replica* replica = _node.replica(request.group);
+    KvShard* kv = shard(request.group);
+    if (!replica || !kv) return done(retry(0));
+    const CommandSpec* spec = find_command(request.command[0]);
+    if (!spec->write && request.read_mode == ReadMode::stale) {
+        return done(answer(evaluate_read(request.command, kv->store(), wall_ms())));
+    }
+    if (!replica->is_leader()) return done(retry(replica->leader()));
+    std::string shard_name = replica->name();
+    if (spec->write) {
+        // A new leader first applies what earlier leaders committed.
+        if (!replica->applied_own_term()) return done(retry(_node.id()));
+        auto reply = std::make_shared<Reply>();
+        *reply = kv->write(
+            *replica, request.command, wall_ms(), _options.limits, request.write_mode == WriteMode::async,
+            [reply, done, shard_name, self = _node.id()](Result<uint64_t, cluster::ProposeError> r) {
+                if (r) return done(answer(std::move(*reply), *r));
+                switch (r.error().code) {
+                    case cluster::ProposeErrc::not_leader:
+                    case cluster::ProposeErrc::busy:
+                    case cluster::ProposeErrc::lost:
+                        return done(retry(r.error().leader));
+                    case cluster::ProposeErrc::storage_full:
+                        return done(answer(Reply::error("ERR disk full on node " + std::to_string(self) +
+                                                        ", the leader of " + shard_name +
+                                                        ": the write was not stored there and may or may "
+                                                        "not be applied")));
+                    case cluster::ProposeErrc::failed:
+                        return done(answer(Reply::error("ERR " + r.error().detail +
+                                                        "; the write may or may not be applied")));
+                    case cluster::ProposeErrc::invalid:
+                        return done(answer(Reply::error("ERR " + r.error().detail)));
+                }
+            });
+        schedule_flush();
+        return;
+    }
+    raft::ReadMode mode =
+        request.read_mode == ReadMode::lease ? raft::ReadMode::lease : raft::ReadMode::read_index;
+    uint64_t min_index = request.min_index;
+    uint64_t group = request.group;
+    Command command = request.command;
+    auto alive = std::weak_ptr<bool>(_alive);
+    replica->read(mode, kReadTimeoutMs,
+                  [this, alive, group, min_index, command, done](Result<uint64_t, cluster::ProposeError> r) {
+                      if (alive.expired()) return;
+                      if (!r) return done(retry(r.error().leader));
+                      auto serve = [this, alive, group, command, done](Result<uint64_t, cluster::ProposeError>) {
+                          if (alive.expired()) return;
+                          KvShard* s = shard(group);
+                          if (!s) return done(retry(0));
+                          done(answer(evaluate_read(command, s->store(), wall_ms())));
+                      };
+                      cluster::Replica* rep = _node.replica(group);
+                      // Read-your-writes: an async write this connection made may not be applied yet.
+                      if (rep && *r < min_index) return rep->await_applied(min_index, serve);
+                      serve(*r);
+                  });
+}
+
+void KvService::forward(uint64_t leader, const ShardRequest& request, AnswerDone done) {
+    uint64_t id = _next_request++;
+    _forwarded.emplace(id, std::make_unique<Pending>(Pending{now_ms() + _options.timeout_ms, request.group,
+                                                             std::move(done)}));
+    _node.send_item(leader, net::Item{net::ItemKind::kv_request, request.group, encode_request(id, request)});
+}
+
+void KvService::receive(uint64_t from, net::Item& item) {
+    if (item.kind == net::ItemKind::kv_request) {
+        auto decoded = decode_request(item.payload, item.group);
+        if (!decoded) {
+            spdlog::warn("kv: dropping a request from node {}: {}", from, decoded.error());
+            return;
+        }
+        auto [id, request] = std::move(*decoded);
+        if (!find_command(request.command[0])) {
+            spdlog::warn("kv: dropping a request from node {}: unknown command", from);
+            return;
+        }
+        run_here(request, [this, from, id = id, group = item.group](ShardAnswer a) {
+            _node.send_item(from, net::Item{net::ItemKind::kv_response, group, encode_answer(id, a)});
+        });
+        return;
+    }
+    auto decoded = decode_answer(item.payload);
+    if (!decoded) {
+        spdlog::warn("kv: dropping an answer from node {}: {}", from, decoded.error());
+        return;
+    }
+    auto it = _forwarded.find(decoded->first);
+    if (it == _forwarded.end()) return;  // timed out already
+    AnswerDone done = std::move(it->second->done);
+    _forwarded.erase(it);
+    done(std::move(decoded->second));
+}
+
+void KvService::expire_forwards() {
+    int64_t now = now_ms();
+    for (auto it = _forwarded.begin(); it != _forwarded.end();) {
+        if (it->second->deadline > now) {
+            ++it;
+            continue;
+        }
+        AnswerDone done = std::move(it->second->done);
+        it = _forwarded.erase(it);
+        done(answer(Reply::error("ERR the shard's leader did not answer within " +
+                                 std::to_string(_options.timeout_ms) +
+                                 " ms; the command may or may not have run")));
+    }
+}
+
+void KvService::schedule_flush() {
+    if (_flush_posted) return;
+    _flush_posted = true;
+    asio::post(_io, [this, alive = std::weak_ptr<bool>(_alive)] {
+        if (alive.expired()) return;
+        _flush_posted = false;
+        flush_batches();
+    });
+}
+
+void KvService::flush_batches() {
+    for (auto& [group, kv] : _shards) {
+        if (!kv->has_open_batch()) continue;
+        if (cluster::Replica* replica = _node.replica(group)) kv->flush(*replica);
+    }
+}
+
+// The leader decides when a key has expired and replicates its deletion.
+void KvService::expire_keys() {
+    int64_t now = wall_ms();
+    for (auto& [group, kv] : _shards) {
+        cluster::Replica* replica = _node.replica(group);
+        if (!replica || !replica->applied_own_term()) continue;
+        kv->expire_keys(*replica, now, kExpirePerRound);
+    }
+    schedule_flush();
+}
+
+}  // namespace fjord::kv

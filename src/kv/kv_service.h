@@ -1,0 +1,137 @@
+// The key-value store on one node: the shards this node holds (created for
+// the cluster's `__kv` partitions) and the path of every Redis command.
+//
+//   - A key belongs to shard crc32c(key) mod the shard count; a key with a
+//     {hash tag} to the shard of the tag, as in Redis Cluster, so that
+//     multi-key commands on one tag are atomic.
+//   - A command on one shard runs on the shard's leader: here, or forwarded
+//     over the node transport and answered back. A node that does not lead
+//     the shard (yet) says so, and the command is retried for a while.
+//   - Commands on several shards (MGET, MSET, DEL, EXISTS) and on all of
+//     them (KEYS, SCAN, DBSIZE, FLUSHDB) are split, run per shard, and their
+//     answers merged: each shard's part is atomic, the whole is not.
+//
+// Everything runs on the node's event loop.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kv/commands.h"
+#include "kv/forward_codec.h"
+
+namespace boost::asio {
+class io_context;
+}
+namespace fjord::cluster {
+class ClusterNode;
+class StateMachine;
+}  // namespace fjord::cluster
+namespace fjord::net {
+struct Item;
+}
+
+namespace fjord::kv {
+
+class KvShard;
+
+struct KvOptions {
+    WriteMode write_mode{WriteMode::sync};
+    ReadMode read_mode{ReadMode::linearizable};
+    Limits limits;
+    int64_t retry_ms{3000};    // how long a command waits for its shard to have a leader
+    int64_t timeout_ms{5000};  // how long a forwarded command waits for its answer
+};
+
+// A client connection's state.
+struct Session {
+    WriteMode write_mode{WriteMode::sync};
+    ReadMode read_mode{ReadMode::linearizable};
+    std::string name;
+    uint64_t id{0};
+    std::map<uint64_t, uint64_t> last_write;  // by shard group: the Raft index of the last write
+    uint64_t last_write_group{0};
+    // A read waits for the connection's earlier writes to its shard, so that
+    // a pipelined GET after a SET sees it.
+    std::map<uint64_t, int> writes_in_flight;                      // by shard group
+    std::map<uint64_t, std::vector<std::function<void()>>> reads_waiting;  // by shard group
+    bool closed{false};
+};
+
+class KvService {
+  public:
+    KvService(boost::asio::io_context& io, cluster::ClusterNode& node, KvOptions options);
+    ~KvService();
+    KvService(const KvService&) = delete;
+    KvService& operator=(const KvService&) = delete;
+
+    // Registers with the node (state machines for the shards, forwarded
+    // commands) and starts the timers; call before the node starts.
+    void start();
+    void stop();
+
+    // Runs one command of a connection; `done` runs once, on the loop.
+    void execute(const std::shared_ptr<Session>& session, Command command, std::function<void(Reply)> done);
+    void connection_opened() { ++_connections; }
+    void connection_closed() { --_connections; }
+
+  private:
+    struct Pending;
+    struct Timers;
+    using AnswerDone = std::function<void(ShardAnswer)>;
+
+    std::shared_ptr<cluster::StateMachine> make_shard(const std::string& topic, int32_t partition, uint64_t group);
+    void receive(uint64_t from, net::Item& item);
+
+    // Connection commands (kv_connection_commands.cc).
+    Reply connection_command(const std::shared_ptr<Session>& session, const Command& command,
+                             std::function<void(Reply)>& done, bool& answered_later);
+    Reply info(const std::string& section) const;
+    void wait_for_replicas(const std::shared_ptr<Session>& session, int64_t wanted, int64_t deadline,
+                           std::function<void(Reply)> done);
+    int64_t replicas_holding(uint64_t group, uint64_t index) const;
+
+    // Splitting and merging (kv_fanout.cc).
+    void run_multi(const std::shared_ptr<Session>& session, const CommandSpec& spec, Command command,
+                   std::function<void(Reply)> done);
+    void run_keyspace(const std::shared_ptr<Session>& session, Command command, std::function<void(Reply)> done);
+    void run_parts(const std::shared_ptr<Session>& session, std::vector<ShardRequest> parts,
+                   std::function<void(std::vector<Reply>)> done);
+
+    // Routing and running on a shard (kv_service.cc).
+    std::vector<uint64_t> shard_groups() const;
+    uint64_t shard_of(std::string_view key, const std::vector<uint64_t>& groups) const;
+    ShardRequest request_for(const Session& session, uint64_t group, Command command) const;
+    // Runs a command of a session on its shard, after the session's earlier writes there if it is a read.
+    void run_for(const std::shared_ptr<Session>& session, ShardRequest request, AnswerDone done);
+    void run(ShardRequest request, int64_t deadline, AnswerDone done);
+    void run_here(const ShardRequest& request, AnswerDone done);
+    void forward(uint64_t leader, const ShardRequest& request, AnswerDone done);
+    void retry_later(ShardRequest request, int64_t deadline, AnswerDone done);
+    void schedule_flush();
+    void flush_batches();
+    void expire_keys();
+    void expire_forwards();
+    KvShard* shard(uint64_t group) const;
+    int64_t now_ms() const;  // monotonic, for deadlines
+    static int64_t wall_ms();  // for expiry
+
+    boost::asio::io_context& _io;
+    cluster::ClusterNode& _node;
+    KvOptions _options;
+    std::map<uint64_t, std::shared_ptr<KvShard>> _shards;  // by group
+    std::map<uint64_t, std::unique_ptr<Pending>> _forwarded;  // by request id
+    uint64_t _next_request{1};
+    uint64_t _next_session{1};
+    bool _flush_posted{false};
+    int64_t _connections{0};
+    int64_t _started_ms{0};
+    std::unique_ptr<Timers> _timers;
+    std::shared_ptr<bool> _alive;
+};
+
+}  // namespace fjord::kv

@@ -1,0 +1,80 @@
+// One shard's keys and values, as every replica holds them: changed only by
+// applying replicated effects (kv/effect.h), in log order. Expiry times are
+// absolute and come with the effects; the store itself never expires a key
+// (the leader decides, and replicates a delete), it only tells whether a key
+// is past its time for whoever reads.
+//
+// Keys are ordered by a 32-bit hash and then by the key itself, so that SCAN
+// can resume from a hash value: a key present for the whole scan is returned
+// whatever is added or removed meanwhile.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "kv/effect.h"
+
+namespace fjord::kv {
+
+struct Value {
+    std::string data;
+    int64_t expire_at_ms{0};  // 0: never
+    bool expired(int64_t now_ms) const { return expire_at_ms != 0 && expire_at_ms <= now_ms; }
+};
+
+uint32_t key_hash(std::string_view key);
+
+class KvStore {
+  public:
+    // The value of `key`, unless it is missing or past its expiry at `now_ms`.
+    const Value* find(std::string_view key, int64_t now_ms) const;
+    void apply(const Effect& effect);
+
+    // Keys including those past their expiry but not yet deleted.
+    size_t size() const { return _keys.size(); }
+    size_t live_size(int64_t now_ms) const;
+
+    struct ScanPage {
+        std::vector<std::string> keys;
+        std::optional<uint32_t> next;  // where to resume; none once the shard is done
+    };
+    // Live keys whose hash is at least `from`, matching `pattern` (a glob; empty: all), about `count` of
+    // them: a page ends only between two hash values, so resuming neither skips nor repeats a key.
+    ScanPage scan(uint32_t from, size_t count, std::string_view pattern, int64_t now_ms) const;
+    // Keys past their expiry at `now_ms`, at most `max`, earliest first.
+    std::vector<std::string> expired_keys(int64_t now_ms, size_t max) const;
+
+    // The whole state, for a snapshot; restore() replaces the state with one
+    // and returns false (leaving the store empty) if `image` is malformed.
+    std::string image() const;
+    bool restore(std::string_view image);
+
+  private:
+    struct Slot {
+        uint32_t hash;
+        std::string key;
+    };
+    struct SlotView {
+        uint32_t hash;
+        std::string_view key;
+    };
+    struct SlotLess {
+        using is_transparent = void;
+        template <typename A, typename B>
+        bool operator()(const A& a, const B& b) const {
+            return a.hash != b.hash ? a.hash < b.hash : std::string_view(a.key) < std::string_view(b.key);
+        }
+    };
+    void erase_expiry(const std::string& key, int64_t expire_at_ms);
+
+    std::map<Slot, Value, SlotLess> _keys;
+    std::set<std::pair<int64_t, std::string>> _expiries;  // (expire_at_ms, key) of keys with an expiry
+};
+
+}  // namespace fjord::kv

@@ -1,0 +1,224 @@
+#include "kv/redis_server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio.hpp>
+#include <deque>
+#include <optional>
+
+#include "kv/commands.h"
+#include "kv/kv_service.h"
+#include "kv/resp.h"
+
+namespace fjord::kv {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+constexpr size_t kMaxInFlight = 1024;  // commands read but not yet answered
+constexpr size_t kReadBytes = 64 << 10;
+
+std::string peer_of(const tcp::socket& s) {
+    boost::system::error_code ec;
+    auto ep = s.remote_endpoint(ec);
+    return ec ? std::string("unknown peer") : ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+
+}  // namespace
+
+class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
+  public:
+    RedisConnection(tcp::socket socket, KvService& service)
+        : _socket(std::move(socket)),
+          _service(service),
+          _room(_socket.get_executor()),
+          _peer(peer_of(_socket)),
+          _session(std::make_shared<Session>()) {
+        _room.expires_at(asio::steady_timer::time_point::max());
+    }
+
+    asio::awaitable<void> serve() {
+        auto self = shared_from_this();
+        _service.connection_opened();
+        boost::system::error_code ec;
+        _socket.set_option(tcp::no_delay(true), ec);
+        std::string buffer;
+        size_t parsed = 0;  // bytes of `buffer` already consumed
+        while (!_closed) {
+            while (_slots.size() >= kMaxInFlight && !_closed) co_await _room.async_wait(use_tuple);
+            if (_closed) break;
+            size_t have = buffer.size();
+            buffer.resize(have + kReadBytes);
+            auto [rec, n] = co_await _socket.async_read_some(asio::buffer(buffer.data() + have, kReadBytes), use_tuple);
+            buffer.resize(have + n);
+            if (rec) {
+                close(rec == asio::error::eof ? "" : rec.message());
+                break;
+            }
+            while (!_closed && _slots.size() < kMaxInFlight) {
+                CommandParse p = parse_command(std::string_view(buffer).substr(parsed));
+                if (p.status == ParseStatus::incomplete) break;
+                if (p.status == ParseStatus::error) {
+                    answer_then_close(Reply::error(p.error), "protocol error: " + p.error);
+                    break;
+                }
+                parsed += p.consumed;
+                if (!p.command.empty()) dispatch(std::move(p.command));
+            }
+            // Keep only the unparsed tail.
+            buffer.erase(0, parsed);
+            parsed = 0;
+        }
+        _session->closed = true;
+        _service.connection_closed();
+    }
+
+    void stop() { close(""); }
+
+  private:
+    struct Slot {
+        uint64_t id;
+        std::optional<Reply> reply;
+        bool close_after{false};
+    };
+
+    void dispatch(Command command) {
+        uint64_t id = _next_id++;
+        bool quit = command.size() == 1 && upper(command[0]) == "QUIT";
+        _slots.push_back(Slot{id, std::nullopt, quit});
+        _service.execute(_session, std::move(command),
+                         [self = shared_from_this(), id](Reply r) { self->complete(id, std::move(r)); });
+    }
+
+    void answer_then_close(Reply reply, const std::string& why) {
+        spdlog::warn("redis: closing connection from {}: {}", _peer, why);
+        _slots.push_back(Slot{_next_id++, std::move(reply), true});
+        flush();
+    }
+
+    void complete(uint64_t id, Reply reply) {
+        for (Slot& s : _slots) {
+            if (s.id == id) {
+                s.reply = std::move(reply);
+                break;
+            }
+        }
+        flush();
+    }
+
+    // Writes every answered command at the head of the queue, in order.
+    void flush() {
+        if (_writing || _closed) return;
+        std::string out;
+        bool close_after = false;
+        while (!_slots.empty() && _slots.front().reply) {
+            encode_reply(*_slots.front().reply, out);
+            close_after = _slots.front().close_after;
+            _slots.pop_front();
+            if (close_after) break;
+        }
+        _room.cancel();
+        if (out.empty()) return;
+        _writing = true;
+        auto buffer = std::make_shared<std::string>(std::move(out));
+        asio::async_write(_socket, asio::buffer(*buffer),
+                          [self = shared_from_this(), buffer, close_after](boost::system::error_code ec, size_t) {
+                              self->_writing = false;
+                              if (ec) return self->close("write failed: " + ec.message());
+                              if (close_after) return self->close("");
+                              self->flush();
+                          });
+    }
+
+    void close(const std::string& why) {
+        if (_closed) return;
+        _closed = true;
+        _session->closed = true;
+        if (!why.empty()) spdlog::warn("redis: closing connection from {}: {}", _peer, why);
+        boost::system::error_code ec;
+        _socket.close(ec);
+        _room.cancel();
+    }
+
+    tcp::socket _socket;
+    KvService& _service;
+    asio::steady_timer _room;  // wakes the reader when the in-flight queue shrinks
+    std::string _peer;
+    std::shared_ptr<Session> _session;
+    std::deque<Slot> _slots;
+    uint64_t _next_id{0};
+    bool _writing{false};
+    bool _closed{false};
+};
+
+class RedisServer::Impl : public std::enable_shared_from_this<Impl> {
+  public:
+    Impl(asio::io_context& io, KvService& service) : _io(io), _service(service), _acceptor(io) {}
+
+    Result<uint16_t, std::string> listen(const std::string& host, uint16_t port) {
+        std::string where = host + ":" + std::to_string(port);
+        boost::system::error_code ec;
+        auto address = asio::ip::make_address(host, ec);
+        if (ec) return make_unexpected("redis address " + where + ": " + ec.message());
+        tcp::endpoint endpoint(address, port);
+        _acceptor.open(endpoint.protocol(), ec);
+        if (!ec) _acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+        if (!ec) _acceptor.bind(endpoint, ec);
+        if (!ec) _acceptor.listen(asio::socket_base::max_listen_connections, ec);
+        if (ec) return make_unexpected("cannot listen on redis address " + where + ": " + ec.message());
+        asio::co_spawn(_io, accept_loop(), asio::detached);
+        return _acceptor.local_endpoint().port();
+    }
+
+    void stop() {
+        _stopped = true;
+        boost::system::error_code ec;
+        _acceptor.close(ec);
+        for (const auto& weak : _connections) {
+            if (auto c = weak.lock()) c->stop();
+        }
+        _connections.clear();
+    }
+
+  private:
+    asio::awaitable<void> accept_loop() {
+        auto self = shared_from_this();
+        while (!_stopped) {
+            auto [ec, socket] = co_await _acceptor.async_accept(use_tuple);
+            if (ec) {
+                if (_stopped) co_return;
+                spdlog::warn("redis: accept failed: {}", ec.message());
+                continue;
+            }
+            auto connection = std::make_shared<RedisConnection>(std::move(socket), _service);
+            std::erase_if(_connections, [](const std::weak_ptr<RedisConnection>& w) { return w.expired(); });
+            _connections.push_back(connection);
+            asio::co_spawn(_io, connection->serve(), asio::detached);
+        }
+    }
+
+    asio::io_context& _io;
+    KvService& _service;
+    tcp::acceptor _acceptor;
+    std::vector<std::weak_ptr<RedisConnection>> _connections;
+    bool _stopped{false};
+};
+
+RedisServer::RedisServer(asio::io_context& io, KvService& service) : _impl(std::make_shared<Impl>(io, service)) {}
+
+RedisServer::~RedisServer() {
+    _impl->stop();
+}
+
+Result<uint16_t, std::string> RedisServer::listen(const std::string& host, uint16_t port) {
+    return _impl->listen(host, port);
+}
+
+void RedisServer::stop() {
+    _impl->stop();
+}
+
+}  // namespace fjord::kv

@@ -1,0 +1,98 @@
+// One key-value shard on one node: the state machine its replica feeds
+// (every replica applies the same effects in log order), and, while this node
+// leads the shard, the leader's side of writes.
+//
+// The leader evaluates a write against the applied state plus the writes it
+// has proposed that are not applied yet (the "overlay"), so that pipelined
+// writes to one key see each other (INCR after INCR) without waiting for a
+// commit. This is only sound once every entry of earlier terms is applied,
+// so a new leader evaluates no write until it applied an entry of its own
+// term. Writes that arrive in one turn of the event loop share one record
+// batch (one Raft entry): one record per command.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "cluster/replica.h"
+#include "kv/commands.h"
+#include "kv/kv_store.h"
+
+namespace fjord::kv {
+
+// Where a command's record landed (its batch's Raft index), or why it did not.
+using WriteDone = std::function<void(Result<uint64_t, cluster::ProposeError>)>;
+
+class KvShard final : public cluster::StateMachine, private KeyView {
+  public:
+    KvShard(uint64_t group, int32_t partition) : _group(group), _partition(partition) {}
+
+    // StateMachine
+    void apply(const raft::Entry& entry) override;
+    bool has_image() const override { return true; }
+    std::string image() const override { return _store.image(); }
+    bool restore(std::string_view image) override;
+
+    uint64_t group() const { return _group; }
+    int32_t partition() const { return _partition; }
+    const KvStore& store() const { return _store; }
+
+    // Evaluates a write on the leader (`replica` must lead and have applied
+    // an entry of its term) and adds its record to the open batch; `done` runs
+    // once the batch is committed (or, with `local_only`, written by the
+    // leader), or failed. The reply is final only if `done` succeeds.
+    Reply write(cluster::Replica& replica, const Command& command, int64_t now_ms, const Limits& limits,
+                bool local_only, WriteDone done);
+    // Deletes keys past their expiry (decided by this leader's clock), at most `max`.
+    void expire_keys(cluster::Replica& replica, int64_t now_ms, size_t max);
+    // Proposes the open batch, if any; called once per turn of the loop.
+    void flush(cluster::Replica& replica);
+    bool has_open_batch() const { return !_open.records.empty(); }
+
+  private:
+    struct OverlayEntry {
+        std::optional<Value> value;  // none: deleted
+        uint64_t seq;                // the batch that wrote it last
+    };
+    struct OpenBatch {
+        uint64_t seq{0};
+        bool local_only{false};
+        std::vector<std::string> records;
+        std::vector<WriteDone> waiters;
+        std::vector<std::string> keys;
+        std::unordered_set<std::string> touched;
+        // What the overlay held before this batch touched each key, to undo a refused batch.
+        std::vector<std::pair<std::string, std::optional<OverlayEntry>>> undo;
+        std::optional<std::optional<uint64_t>> undo_flush;
+    };
+    struct InFlight {
+        uint64_t seq;
+        uint64_t index;
+        std::vector<std::string> keys;
+        bool flushes;
+    };
+
+    // KeyView: the applied state with the overlay on top.
+    const Value* find(std::string_view key, int64_t now_ms) const override;
+    void stage(std::vector<Effect> effects, bool local_only, WriteDone done, cluster::Replica& replica);
+    void forget_overlay();
+    void prune(uint64_t applied_index);
+
+    uint64_t _group;
+    int32_t _partition;
+    KvStore _store;
+    uint64_t _overlay_term{0};
+    std::unordered_map<std::string, OverlayEntry> _overlay;
+    std::optional<uint64_t> _flush_seq;  // a FLUSHDB proposed, not yet applied
+    std::deque<InFlight> _in_flight;
+    OpenBatch _open;
+    uint64_t _next_seq{1};
+};
+
+}  // namespace fjord::kv
