@@ -84,8 +84,13 @@ Reply KvService::connection_command(const std::shared_ptr<Session>& session, con
         return Reply::error("ERR unknown subcommand or wrong number of arguments for 'client|" + c[1] + "'");
     }
     if (name == "CONFIG") {
-        // Enough for redis-benchmark's start-up probe: fjord has no Redis configuration to report.
-        if (upper(c[1]) == "GET" && c.size() == 3) return Reply::array({});
+        // Enough for redis-benchmark's start-up probe; fjord persists through its log, not RDB or AOF.
+        if (upper(c[1]) == "GET" && c.size() == 3) {
+            std::string param = upper(c[2]);
+            if (param == "SAVE") return Reply::array({Reply::bulk("save"), Reply::bulk("")});
+            if (param == "APPENDONLY") return Reply::array({Reply::bulk("appendonly"), Reply::bulk("no")});
+            return Reply::array({});
+        }
         return Reply::error("ERR CONFIG " + c[1] + " is not supported by fjord");
     }
     if (name == "HELLO") {

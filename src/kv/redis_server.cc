@@ -47,13 +47,12 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
         _socket.set_option(tcp::no_delay(true), ec);
         std::string buffer;
         size_t parsed = 0;  // bytes of `buffer` already consumed
+        auto chunk = std::make_unique<char[]>(kReadBytes);
         while (!_closed) {
             while (_slots.size() >= kMaxInFlight && !_closed) co_await _room.async_wait(use_tuple);
             if (_closed) break;
-            size_t have = buffer.size();
-            buffer.resize(have + kReadBytes);
-            auto [rec, n] = co_await _socket.async_read_some(asio::buffer(buffer.data() + have, kReadBytes), use_tuple);
-            buffer.resize(have + n);
+            auto [rec, n] = co_await _socket.async_read_some(asio::buffer(chunk.get(), kReadBytes), use_tuple);
+            buffer.append(chunk.get(), n);
             if (rec) {
                 close(rec == asio::error::eof ? "" : rec.message());
                 break;
