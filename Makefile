@@ -15,7 +15,7 @@ export CCACHE_NOHASHDIR  := 1
 export ASAN_OPTIONS      := detect_leaks=1
 export UBSAN_OPTIONS     := print_stacktrace=1
 
-.PHONY: all deps build build-asan build-tsan build-fuzz test fuzz run demo bench format clean
+.PHONY: all deps build build-asan build-tsan build-fuzz test fuzz run demo bench bench-redis format clean
 
 all: build
 
@@ -92,6 +92,11 @@ demo: build
 bench: build
 	./$(BUILD_DIR)/fjord-bench-raft
 	./$(BUILD_DIR)/fjord-bench-storage
+
+# fjord's Redis face against Redis 7 with two replicas (needs Debian's redis-server).
+bench-redis: build
+	@command -v redis-server >/dev/null || ./scripts/install-deps redis-server
+	/usr/bin/python3 bench/redis_compare.py --fjord $(BUILD_DIR)/fjord --runs 3
 
 format:
 	find $(FORMAT_DIRS) -type f \( -name '*.h' -o -name '*.cc' \) -print0 2>/dev/null | \

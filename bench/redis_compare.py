@@ -11,7 +11,8 @@ What it measures
       pipelining): the closest Redis gets to "answered once a majority has
       the write".
   fjord: `fjord dev-cluster --nodes 3`, once per --redis-write-mode (sync,
-  async), the same redis-benchmark runs against node 1, and the same
+  async), with lease reads (the read mode the GET target names), the same
+  redis-benchmark runs against node 1, and the same
   single-client loop with plain SET (in sync mode a SET is answered after a
   Raft majority commit, so it needs no WAIT).
 
@@ -359,7 +360,7 @@ def measure_redis(sizes, workdir):
 def fjord_command(fjord_path, base_port, data_dir, mode):
     """`fjord dev-cluster` with 3 nodes, every node in the given Redis write mode."""
     return [fjord_path, "dev-cluster", "--nodes", str(FJORD_NODES), "--base-port", str(base_port),
-            "--data-dir", data_dir, "--", "--redis-write-mode", mode]
+            "--data-dir", data_dir, "--", "--redis-write-mode", mode, "--redis-read-mode", "lease"]
 
 
 def fjord_is_ready(port):
