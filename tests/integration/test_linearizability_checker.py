@@ -3,6 +3,7 @@
 
 Usage: test_linearizability_checker.py [unittest options]"""
 
+import itertools
 import os
 import random
 import sys
@@ -253,11 +254,13 @@ class SmallHistoriesTest(unittest.TestCase):
 # --- generated histories -----------------------------------------------------
 
 
-def simulate(seed, clients=8, keys=4, n_ops=4000, unknown_rate=0.0):
+def simulate(seed, clients=8, keys=4, n_ops=4000, unknown_rate=0.0, unique=False):
     """A history of a real atomic register per key: each op takes effect at
     a random point inside its interval.  Clients run one op at a time,
     except that after an op with an unknown outcome the client moves on
-    (that op stays in flight forever, maybe taking effect, maybe not)."""
+    (that op stays in flight forever, maybe taking effect, maybe not).
+    Sets write small numbers (often repeated, and INCR-able), or with
+    unique=True only unique values, with no incrs."""
     rng = random.Random(seed)
     key_names = [f"key{i}" for i in range(keys)]
     now = [rng.random() for _ in range(clients)]
@@ -269,10 +272,14 @@ def simulate(seed, clients=8, keys=4, n_ops=4000, unknown_rate=0.0):
         now[c] = ret
         key = rng.choice(key_names)
         roll = rng.random()
+        if unique:
+            roll = 0.2 if roll < 0.5 else 0.6  # get or set
+            v = f"v{n}"
         if roll < 0.45:
             op = Op(c, "get", key, None, None, call, ret)
         elif roll < 0.75:
-            v = str(rng.randrange(100)) if rng.random() < 0.8 else f"s{n}"
+            if not unique:
+                v = str(rng.randrange(100)) if rng.random() < 0.8 else f"s{n}"
             op = Op(c, "set", key, v, None, call, ret)
         else:
             op = Op(c, "incr", key, None, None, call, ret)
@@ -371,6 +378,29 @@ class GeneratedHistoryTest(unittest.TestCase):
             r = check(history, timeout_s=10)
             self.assertTrue(r.ok, f"seed {seed}: {r.detail}")
 
+    def test_large_history_with_unknown_outcomes_and_late_stale_read(self):
+        # One key, 10 clients, 1% of the ops with unknown outcome (in flight
+        # forever): linearizable; then a read near the end returns a value
+        # overwritten long before, which must be refuted, not timed out.
+        history = simulate(seed=5, clients=10, keys=1, n_ops=3000,
+                           unknown_rate=0.01, unique=True)
+        self.assertGreater(sum(op.ret is None for op in history), 10)
+        r = check(history, timeout_s=30)
+        self.assertTrue(r.ok, r.detail)
+        sets = sorted((op for op in history if op.kind == "set" and op.ret is not None),
+                      key=lambda op: op.ret)
+        gets = sorted((op for op in history if op.kind == "get" and op.ret is not None),
+                      key=lambda op: op.call)
+        victim = gets[len(gets) * 9 // 10]
+        stale = [op for op in sets if op.ret < victim.call][-20]
+        victim.output = stale.arg
+        t0 = time.monotonic()
+        r = check(history, timeout_s=30)
+        self.assertFalse(r.ok)
+        self.assertFalse(r.unknown, r.detail)
+        self.assertLess(time.monotonic() - t0, 15)
+        self.assertIn(repr(stale.arg), r.detail)
+
     def test_timeout_gives_unknown(self):
         history = simulate(seed=3, keys=1, n_ops=3000)
         r = check(history, timeout_s=0)
@@ -378,6 +408,122 @@ class GeneratedHistoryTest(unittest.TestCase):
         self.assertTrue(r.unknown)
         self.assertEqual(r.key, "key0")
         self.assertIn("timed out", r.detail)
+
+
+# --- against brute force -------------------------------------------------------
+
+
+def brute_force_linearizable(history):
+    """Straight from the definition, for tiny histories: some subset of the
+    unknown-outcome sets/incrs plus all known ops has an order that respects
+    real time (a before b when a returns before b is called) and the model."""
+    for key in {op.key for op in history}:
+        ops = [op for op in history
+               if op.key == key and not (op.ret is None and op.kind == "get")]
+        known = [op for op in ops if op.ret is not None]
+        unknown = [op for op in ops if op.ret is None]
+        if not any(legal(order)
+                   for r in range(len(unknown) + 1)
+                   for subset in itertools.combinations(unknown, r)
+                   for order in itertools.permutations(known + list(subset))):
+            return False
+    return True
+
+
+def legal(order):
+    for x, a in enumerate(order):
+        for b in order[x + 1:]:
+            if b.ret is not None and b.ret < a.call:
+                return False
+    state = None
+    for op in order:
+        if op.kind == "get":
+            if op.output != state:
+                return False
+        elif op.kind == "set":
+            state = op.arg
+        else:
+            if state is None:
+                n = 1
+            elif state.isdigit() and (state == "0" or state[0] != "0"):
+                n = int(state) + 1
+            else:
+                return False
+            if op.ret is not None and op.output != n:
+                return False
+            state = str(n)
+    return True
+
+
+def tiny_history(rng):
+    """Up to 7 ops on a small time grid (touching intervals are common),
+    either random or from a simulated register with one output perturbed."""
+    n = rng.randrange(1, 8)
+    values = ["0", "1", "5", "a"]
+    if rng.random() < 0.5:
+        history = []
+        for _ in range(n):
+            call = rng.randrange(8)
+            ret = None if rng.random() < 0.25 else call + rng.randrange(4)
+            kind = rng.choice(["get", "get", "set", "incr"])
+            arg = rng.choice(values) if kind == "set" else None
+            out = None
+            if kind == "get":
+                out = rng.choice([None, "1", "2", "a"])
+            elif kind == "incr" and ret is not None:
+                out = rng.choice([1, 2, 3])
+            history.append(Op(rng.randrange(3), kind, "k", arg, out, call, ret))
+        return history
+    planned = []
+    for j in range(n):
+        call = rng.randrange(10)
+        ret = call + rng.randrange(5)
+        kind = rng.choice(["get", "get", "set", "incr", "incr"])
+        op = Op(rng.randrange(3), kind, "k",
+                rng.choice(values) if kind == "set" else None, None, call, ret)
+        effect = True
+        if rng.random() < 0.3:
+            op.ret = None
+            effect = rng.random() < 0.5
+        planned.append((call + rng.random() * (ret - call), j, op, effect))
+    planned.sort(key=lambda t: t[:2])
+    state, history = None, []
+    for _, _, op, effect in planned:
+        if op.kind == "get":
+            op.output = state
+        elif op.kind == "set":
+            state = op.arg if effect else state
+        else:
+            if state is not None and not state.isdigit():
+                continue
+            if effect:
+                state = str(int(state or 0) + 1)
+            op.output = int(state) if op.ret is not None else None  # known: effect
+        history.append(op)
+    if history and rng.random() < 0.4:
+        op = rng.choice(history)
+        if op.ret is not None and op.kind == "get":
+            op.output = rng.choice([None, "0", "1", "2", "5", "a"])
+        elif op.ret is not None and op.kind == "incr":
+            op.output = rng.choice([1, 2, 3, 6])
+    return history
+
+
+class BruteForceTest(unittest.TestCase):
+    def test_agrees_with_brute_force(self):
+        rng = random.Random(42)
+        verdicts = [0, 0]
+        for n in range(1500):
+            history = tiny_history(rng)
+            expect = brute_force_linearizable(history)
+            verdicts[expect] += 1
+            r = check(history, timeout_s=10)
+            self.assertFalse(r.unknown)
+            if r.ok != expect:
+                self.fail(f"history {n}: checker says {r.ok}, brute force {expect}:\n"
+                          + "\n".join(map(str, history)) + "\n" + r.detail)
+        # Both verdicts well represented.
+        self.assertGreater(min(verdicts), 300, verdicts)
 
 
 if __name__ == "__main__":
