@@ -167,9 +167,11 @@ class ClusterNode final : public ReplicaHost {
     // Partitions whose state is not the log itself (the key-value shards)
     // get a state machine from this factory; null means none (Kafka topics).
     // Such partitions are compacted below snapshots, never by retention.
-    using StateMachineFactory =
-        std::function<std::shared_ptr<StateMachine>(const std::string& topic, int32_t partition, uint64_t group)>;
-    void set_state_machine_factory(StateMachineFactory factory) { _state_machine_factory = std::move(factory); }
+    using StateMachineFactory = std::function<std::shared_ptr<StateMachine>(
+        const std::string& topic, int32_t partition, uint64_t group)>;
+    void set_state_machine_factory(StateMachineFactory factory) {
+        _state_machine_factory = std::move(factory);
+    }
     // Items of kinds the cluster layer does not handle itself (kv_request,
     // kv_response) go to this handler; send_item() sends one to a peer.
     void set_item_handler(std::function<void(uint64_t from, net::Item& item)> handler) {

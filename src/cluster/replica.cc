@@ -67,8 +67,8 @@ Result<Ok, std::string> Replica::start() {
         }
     }
     _options.raft.stamp_entry = stamp_batch_entry;
-    if (auto snap = _store->snapshot(); snap && snap->meta.index.value > 0 && _state_machine &&
-                                        _state_machine->has_image()) {
+    if (auto snap = _store->snapshot();
+        snap && snap->meta.index.value > 0 && _state_machine && _state_machine->has_image()) {
         if (!_state_machine->restore(snap->data))
             return make_unexpected("cannot restore " + name + " from its snapshot at index " +
                                    std::to_string(snap->meta.index.value) + ": the image is malformed");
@@ -131,8 +131,7 @@ uint64_t Replica::propose(std::string batch, uint32_t records, ProposeDone done,
 
 void Replica::read(raft::ReadMode mode, int64_t timeout_ms, ReadDone done) {
     if (!is_leader()) {
-        done(make_unexpected(
-            ProposeError{ProposeErrc::not_leader, leader(), name() + ": not the leader"}));
+        done(make_unexpected(ProposeError{ProposeErrc::not_leader, leader(), name() + ": not the leader"}));
         return;
     }
     uint64_t context = ++_read_context;
@@ -345,7 +344,8 @@ void Replica::restore_image(const raft::Snapshot& snap) {
     _applied_term = snap.meta.term.value;
     if (!_state_machine || !_state_machine->has_image()) return;
     if (!_state_machine->restore(snap.data))
-        return fail("restoring a snapshot", "the image at index " + std::to_string(_applied) + " is malformed");
+        return fail("restoring a snapshot",
+                    "the image at index " + std::to_string(_applied) + " is malformed");
     spdlog::info("{}: restored from a snapshot at index {}", name(), _applied);
 }
 

@@ -96,8 +96,8 @@ Evaluation set(const Command& c, const KeyView& view, int64_t now, const Limits&
             get = true;
         } else if (opt == "KEEPTTL" && !has_expiry) {
             keepttl = true;
-        } else if ((opt == "EX" || opt == "PX" || opt == "EXAT" || opt == "PXAT") && !has_expiry && !keepttl &&
-                   i + 1 < c.size()) {
+        } else if ((opt == "EX" || opt == "PX" || opt == "EXAT" || opt == "PXAT") && !has_expiry &&
+                   !keepttl && i + 1 < c.size()) {
             int64_t n = 0;
             if (!parse_int64(c[++i], n)) return {Reply::error(kNotInteger), {}};
             bool seconds = opt == "EX" || opt == "EXAT";
@@ -135,7 +135,8 @@ Evaluation incr_by(const Command& c, const KeyView& view, int64_t now, int64_t d
 Evaluation expire(const Command& c, const KeyView& view, int64_t now, bool seconds) {
     int64_t n = 0;
     if (!parse_int64(c[2], n)) return {Reply::error(kNotInteger), {}};
-    if (seconds && (n > std::numeric_limits<int64_t>::max() / 1000 || n < std::numeric_limits<int64_t>::min() / 1000))
+    if (seconds &&
+        (n > std::numeric_limits<int64_t>::max() / 1000 || n < std::numeric_limits<int64_t>::min() / 1000))
         return {Reply::error("ERR invalid expire time in '" + std::string(seconds ? "expire" : "pexpire") +
                              "' command"),
                 {}};
@@ -145,7 +146,9 @@ Evaluation expire(const Command& c, const KeyView& view, int64_t now, bool secon
     // A time already past deletes the key, as in Redis.
     if (ms <= 0) return {Reply::integer_of(1), {del(c[1])}};
     if (ms > std::numeric_limits<int64_t>::max() - now)
-        return {Reply::error("ERR invalid expire time in 'expire' command"), {}};
+        return {Reply::error("ERR invalid expire time in '" + std::string(seconds ? "expire" : "pexpire") +
+                             "' command"),
+                {}};
     return {Reply::integer_of(1), {Effect{Effect::Kind::expire, c[1], {}, now + ms}}};
 }
 
@@ -160,7 +163,9 @@ std::string upper(std::string_view s) {
 }
 
 bool parse_int64(std::string_view s, int64_t& out) {
-    if (s.empty() || s.size() > 20 || (s.size() > 1 && s[0] == '0') || s == "-0" || s[0] == '+') return false;
+    if (s.empty() || s.size() > 20 || s[0] == '+') return false;
+    // No leading zeros ("01", "-0", "-01"), as in Redis's string2ll.
+    if (s.size() > 1 && (s[0] == '0' || (s[0] == '-' && s[1] == '0'))) return false;
     auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
     return ec == std::errc() && end == s.data() + s.size();
 }
@@ -184,7 +189,8 @@ const std::vector<CommandSpec>& command_table() {
 }
 
 bool arity_ok(const CommandSpec& spec, size_t argc) {
-    return spec.arity >= 0 ? argc == static_cast<size_t>(spec.arity) : argc >= static_cast<size_t>(-spec.arity);
+    return spec.arity >= 0 ? argc == static_cast<size_t>(spec.arity)
+                           : argc >= static_cast<size_t>(-spec.arity);
 }
 
 Evaluation evaluate_write(const Command& c, const KeyView& view, int64_t now, const Limits& limits) {
@@ -309,8 +315,8 @@ Reply evaluate_read(const Command& c, const KvStore& store, int64_t now) {
         auto page = store.scan(static_cast<uint32_t>(from), static_cast<size_t>(count), pattern, now);
         std::vector<Reply> keys;
         for (std::string& k : page.keys) keys.push_back(Reply::bulk(std::move(k)));
-        return Reply::array({Reply::bulk(page.next ? std::to_string(*page.next) : "done"),
-                             Reply::array(std::move(keys))});
+        return Reply::array(
+            {Reply::bulk(page.next ? std::to_string(*page.next) : "done"), Reply::array(std::move(keys))});
     }
     return Reply::error("ERR unknown read command '" + c[0] + "'");
 }

@@ -18,9 +18,9 @@ enum class CommandClass : uint8_t {
     connection,  // answered by the node that received it (PING, INFO, WAIT, ...)
     read,        // one key: runs on its shard
     write,
-    multi_read,  // several keys (MGET, EXISTS): split by shard, answers merged
-    multi_write, // MSET, DEL: split by shard, atomic per shard
-    keyspace,    // every shard (KEYS, SCAN, DBSIZE, FLUSHDB)
+    multi_read,   // several keys (MGET, EXISTS): split by shard, answers merged
+    multi_write,  // MSET, DEL: split by shard, atomic per shard
+    keyspace,     // every shard (KEYS, SCAN, DBSIZE, FLUSHDB)
 };
 
 struct CommandSpec {

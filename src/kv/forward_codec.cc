@@ -16,7 +16,8 @@ std::string encode_request(uint64_t id, const ShardRequest& request) {
     return out;
 }
 
-Result<std::pair<uint64_t, ShardRequest>, std::string> decode_request(std::string_view bytes, uint64_t group) {
+Result<std::pair<uint64_t, ShardRequest>, std::string> decode_request(std::string_view bytes,
+                                                                      uint64_t group) {
     ByteReader r(bytes);
     ShardRequest request;
     request.group = group;

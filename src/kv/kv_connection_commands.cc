@@ -20,9 +20,9 @@ Reply command_entry(const CommandSpec& spec) {
     std::vector<Reply> flags;
     flags.push_back(Reply::simple(spec.write ? "write" : "readonly"));
     if (spec.cls == CommandClass::connection) flags = {Reply::simple("fast")};
-    return Reply::array({Reply::bulk(std::string(spec.name)), Reply::integer_of(spec.arity), Reply::array(flags),
-                         Reply::integer_of(spec.first_key), Reply::integer_of(spec.last_key),
-                         Reply::integer_of(spec.key_step)});
+    return Reply::array({Reply::bulk(std::string(spec.name)), Reply::integer_of(spec.arity),
+                         Reply::array(flags), Reply::integer_of(spec.first_key),
+                         Reply::integer_of(spec.last_key), Reply::integer_of(spec.key_step)});
 }
 
 const char* name_of(WriteMode m) {
@@ -74,11 +74,13 @@ Reply KvService::connection_command(const std::shared_ptr<Session>& session, con
         std::string sub = upper(c[1]);
         if (sub == "SETNAME" && c.size() == 3) {
             if (c[2].find_first_of(" \n") != std::string::npos)
-                return Reply::error("ERR Client names cannot contain spaces, newlines or special characters.");
+                return Reply::error(
+                    "ERR Client names cannot contain spaces, newlines or special characters.");
             session->name = c[2];
             return Reply::ok();
         }
-        if (sub == "GETNAME" && c.size() == 2) return session->name.empty() ? Reply::nil() : Reply::bulk(session->name);
+        if (sub == "GETNAME" && c.size() == 2)
+            return session->name.empty() ? Reply::nil() : Reply::bulk(session->name);
         if (sub == "ID" && c.size() == 2) return Reply::integer_of(static_cast<int64_t>(session->id));
         if (sub == "SETINFO" && c.size() == 4) return Reply::ok();
         return Reply::error("ERR unknown subcommand or wrong number of arguments for 'client|" + c[1] + "'");
@@ -96,10 +98,10 @@ Reply KvService::connection_command(const std::shared_ptr<Session>& session, con
     if (name == "HELLO") {
         if (c.size() >= 2 && c[1] != "2") return Reply::error("NOPROTO fjord speaks RESP2 only");
         return Reply::array({Reply::bulk("server"), Reply::bulk("fjord"), Reply::bulk("version"),
-                             Reply::bulk("7.0.0"), Reply::bulk("proto"), Reply::integer_of(2), Reply::bulk("id"),
-                             Reply::integer_of(static_cast<int64_t>(session->id)), Reply::bulk("mode"),
-                             Reply::bulk("standalone"), Reply::bulk("role"), Reply::bulk("master"),
-                             Reply::bulk("modules"), Reply::array({})});
+                             Reply::bulk("7.0.0"), Reply::bulk("proto"), Reply::integer_of(2),
+                             Reply::bulk("id"), Reply::integer_of(static_cast<int64_t>(session->id)),
+                             Reply::bulk("mode"), Reply::bulk("standalone"), Reply::bulk("role"),
+                             Reply::bulk("master"), Reply::bulk("modules"), Reply::array({})});
     }
     if (name == "COMMAND") {
         std::string sub = c.size() > 1 ? upper(c[1]) : "";
@@ -215,8 +217,8 @@ Reply KvService::info(const std::string& requested) const {
             shards += "shard" + std::to_string(kv->partition()) + ":role=" + (leads ? "leader" : "follower") +
                       ",leader=" + std::to_string(r->leader()) + ",term=" + std::to_string(r->term()) +
                       ",applied=" + std::to_string(r->applied_index()) +
-                      ",commit=" + std::to_string(r->commit_index()) + ",last=" + std::to_string(r->last_index()) +
-                      "\r\n";
+                      ",commit=" + std::to_string(r->commit_index()) +
+                      ",last=" + std::to_string(r->last_index()) + "\r\n";
         }
         // Each node leads some shards: it is a master for those and a replica of the others.
         line("role", leading > 0 ? "master" : "slave");
@@ -228,10 +230,10 @@ Reply KvService::info(const std::string& requested) const {
             std::string addr = info ? info->info.redis_addr : "";
             std::string ip = addr.substr(0, addr.rfind(':'));
             std::string port = addr.substr(addr.rfind(':') + 1);
-            line("slave" + std::to_string(i++), "ip=" + ip + ",port=" + port + ",node=" + std::to_string(node) +
-                                                    ",state=" + (info && info->alive ? "online" : "offline") +
-                                                    ",offset=" + std::to_string(f.first) +
-                                                    ",lag=" + std::to_string(f.second));
+            line("slave" + std::to_string(i++),
+                 "ip=" + ip + ",port=" + port + ",node=" + std::to_string(node) +
+                     ",state=" + (info && info->alive ? "online" : "offline") +
+                     ",offset=" + std::to_string(f.first) + ",lag=" + std::to_string(f.second));
         }
         line("master_repl_offset", std::to_string(offset));
         out += shards;

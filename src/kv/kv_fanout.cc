@@ -31,7 +31,8 @@ void KvService::run_parts(const std::shared_ptr<Session>& session, std::vector<S
         size_t left;
         std::function<void(std::vector<Reply>)> done;
     };
-    auto gather = std::make_shared<Gather>(Gather{std::vector<Reply>(parts.size()), parts.size(), std::move(done)});
+    auto gather =
+        std::make_shared<Gather>(Gather{std::vector<Reply>(parts.size()), parts.size(), std::move(done)});
     if (parts.empty()) return gather->done({});
     for (size_t i = 0; i < parts.size(); ++i) {
         run_for(session, std::move(parts[i]), [gather, i](ShardAnswer a) {
@@ -47,7 +48,8 @@ void KvService::run_multi(const std::shared_ptr<Session>& session, const Command
     if (groups.empty()) return done(Reply::error("TRYAGAIN the key-value shards are not created yet"));
     size_t step = spec.key_step;
     if ((command.size() - 1) % step != 0)
-        return done(Reply::error("ERR wrong number of arguments for '" + std::string(spec.name) + "' command"));
+        return done(
+            Reply::error("ERR wrong number of arguments for '" + std::string(spec.name) + "' command"));
     // One part per shard, and for every key, which part and position answer it.
     std::vector<ShardRequest> parts;
     std::map<uint64_t, size_t> part_of_group;

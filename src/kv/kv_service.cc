@@ -135,7 +135,8 @@ ShardRequest KvService::request_for(const Session& session, uint64_t group, Comm
     return r;
 }
 
-void KvService::execute(const std::shared_ptr<Session>& session, Command command, std::function<void(Reply)> done) {
+void KvService::execute(const std::shared_ptr<Session>& session, Command command,
+                        std::function<void(Reply)> done) {
     const CommandSpec* spec = find_command(command[0]);
     if (!spec) {
         std::string args;
@@ -198,7 +199,8 @@ void KvService::run_for(const std::shared_ptr<Session>& session, ShardRequest re
                 session->last_write_group = group;
             }
             std::vector<std::function<void()>> released;
-            if (write && --session->writes_in_flight[group] == 0) released.swap(session->reads_waiting[group]);
+            if (write && --session->writes_in_flight[group] == 0)
+                released.swap(session->reads_waiting[group]);
             done(std::move(a));
             if (alive.expired()) return;
             for (auto& read : released) read();
@@ -238,8 +240,8 @@ void KvService::retry_later(ShardRequest request, int64_t deadline, AnswerDone d
         return;
     }
     auto timer = std::make_shared<asio::steady_timer>(_io, std::chrono::milliseconds(kRetryEveryMs));
-    timer->async_wait([this, timer, alive = std::weak_ptr<bool>(_alive), request = std::move(request), deadline,
-                       done = std::move(done)](boost::system::error_code ec) mutable {
+    timer->async_wait([this, timer, alive = std::weak_ptr<bool>(_alive), request = std::move(request),
+                       deadline, done = std::move(done)](boost::system::error_code ec) mutable {
         if (ec || alive.expired()) return;
         run(std::move(request), deadline, std::move(done));
     });
@@ -294,7 +296,8 @@ void KvService::run_here(const ShardRequest& request, AnswerDone done) {
                   [this, alive, group, min_index, command, done](Result<uint64_t, cluster::ProposeError> r) {
                       if (alive.expired()) return;
                       if (!r) return done(retry(r.error().leader));
-                      auto serve = [this, alive, group, command, done](Result<uint64_t, cluster::ProposeError>) {
+                      auto serve = [this, alive, group, command,
+                                    done](Result<uint64_t, cluster::ProposeError>) {
                           if (alive.expired()) return;
                           KvShard* s = shard(group);
                           if (!s) return done(retry(0));
@@ -309,8 +312,8 @@ void KvService::run_here(const ShardRequest& request, AnswerDone done) {
 
 void KvService::forward(uint64_t leader, const ShardRequest& request, AnswerDone done) {
     uint64_t id = _next_request++;
-    _forwarded.emplace(id, std::make_unique<Pending>(Pending{now_ms() + _options.timeout_ms, request.group,
-                                                             std::move(done)}));
+    _forwarded.emplace(id, std::make_unique<Pending>(
+                               Pending{now_ms() + _options.timeout_ms, request.group, std::move(done)}));
     _node.send_item(leader, net::Item{net::ItemKind::kv_request, request.group, encode_request(id, request)});
 }
 

@@ -57,7 +57,7 @@ struct Session {
     uint64_t last_write_group{0};
     // A read waits for the connection's earlier writes to its shard, so that
     // a pipelined GET after a SET sees it.
-    std::map<uint64_t, int> writes_in_flight;                      // by shard group
+    std::map<uint64_t, int> writes_in_flight;                              // by shard group
     std::map<uint64_t, std::vector<std::function<void()>>> reads_waiting;  // by shard group
     bool closed{false};
 };
@@ -84,7 +84,8 @@ class KvService {
     struct Timers;
     using AnswerDone = std::function<void(ShardAnswer)>;
 
-    std::shared_ptr<cluster::StateMachine> make_shard(const std::string& topic, int32_t partition, uint64_t group);
+    std::shared_ptr<cluster::StateMachine> make_shard(const std::string& topic, int32_t partition,
+                                                      uint64_t group);
     void receive(uint64_t from, net::Item& item);
 
     // Connection commands (kv_connection_commands.cc).
@@ -98,7 +99,8 @@ class KvService {
     // Splitting and merging (kv_fanout.cc).
     void run_multi(const std::shared_ptr<Session>& session, const CommandSpec& spec, Command command,
                    std::function<void(Reply)> done);
-    void run_keyspace(const std::shared_ptr<Session>& session, Command command, std::function<void(Reply)> done);
+    void run_keyspace(const std::shared_ptr<Session>& session, Command command,
+                      std::function<void(Reply)> done);
     void run_parts(const std::shared_ptr<Session>& session, std::vector<ShardRequest> parts,
                    std::function<void(std::vector<Reply>)> done);
 
@@ -117,13 +119,13 @@ class KvService {
     void expire_keys();
     void expire_forwards();
     KvShard* shard(uint64_t group) const;
-    int64_t now_ms() const;  // monotonic, for deadlines
+    int64_t now_ms() const;    // monotonic, for deadlines
     static int64_t wall_ms();  // for expiry
 
     boost::asio::io_context& _io;
     cluster::ClusterNode& _node;
     KvOptions _options;
-    std::map<uint64_t, std::shared_ptr<KvShard>> _shards;  // by group
+    std::map<uint64_t, std::shared_ptr<KvShard>> _shards;     // by group
     std::map<uint64_t, std::unique_ptr<Pending>> _forwarded;  // by request id
     uint64_t _next_request{1};
     uint64_t _next_session{1};

@@ -51,7 +51,8 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
         while (!_closed) {
             while (_slots.size() >= kMaxInFlight && !_closed) co_await _room.async_wait(use_tuple);
             if (_closed) break;
-            auto [rec, n] = co_await _socket.async_read_some(asio::buffer(chunk.get(), kReadBytes), use_tuple);
+            auto [rec, n] =
+                co_await _socket.async_read_some(asio::buffer(chunk.get(), kReadBytes), use_tuple);
             buffer.append(chunk.get(), n);
             if (rec) {
                 close(rec == asio::error::eof ? "" : rec.message());
@@ -123,13 +124,14 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
         if (out.empty()) return;
         _writing = true;
         auto buffer = std::make_shared<std::string>(std::move(out));
-        asio::async_write(_socket, asio::buffer(*buffer),
-                          [self = shared_from_this(), buffer, close_after](boost::system::error_code ec, size_t) {
-                              self->_writing = false;
-                              if (ec) return self->close("write failed: " + ec.message());
-                              if (close_after) return self->close("");
-                              self->flush();
-                          });
+        asio::async_write(
+            _socket, asio::buffer(*buffer),
+            [self = shared_from_this(), buffer, close_after](boost::system::error_code ec, size_t) {
+                self->_writing = false;
+                if (ec) return self->close("write failed: " + ec.message());
+                if (close_after) return self->close("");
+                self->flush();
+            });
     }
 
     void close(const std::string& why) {
@@ -206,7 +208,8 @@ class RedisServer::Impl : public std::enable_shared_from_this<Impl> {
     bool _stopped{false};
 };
 
-RedisServer::RedisServer(asio::io_context& io, KvService& service) : _impl(std::make_shared<Impl>(io, service)) {}
+RedisServer::RedisServer(asio::io_context& io, KvService& service)
+    : _impl(std::make_shared<Impl>(io, service)) {}
 
 RedisServer::~RedisServer() {
     _impl->stop();

@@ -26,7 +26,8 @@ int64_t wall_clock_ms() {
 void KvShard::apply(const raft::Entry& entry) {
     auto records = storage::decode_records(entry.data.view());
     if (!records) {
-        // Only a Kafka client producing into the shard's topic could cause this; every replica skips it alike.
+        // Only a Kafka client producing into the shard's topic could cause this; every replica skips it
+        // alike.
         spdlog::error("kv shard {}: entry {} is not a valid record batch ({}); skipped", _partition,
                       entry.index.value, storage::to_string(records.error()));
     } else {
@@ -79,8 +80,9 @@ void KvShard::expire_keys(cluster::Replica& replica, int64_t now_ms, size_t max)
     for (const std::string& key : _store.expired_keys(now_ms, max)) {
         const Value* raw = find(key, kRaw);
         if (!raw || !raw->expired(now_ms)) continue;  // already deleted, or written again since
-        stage({Effect{Effect::Kind::del, key, {}, 0}}, false, [](const Result<uint64_t, cluster::ProposeError>&) {},
-              replica);
+        stage(
+            {Effect{Effect::Kind::del, key, {}, 0}}, false,
+            [](const Result<uint64_t, cluster::ProposeError>&) {}, replica);
     }
 }
 
@@ -135,6 +137,8 @@ void KvShard::stage(std::vector<Effect> effects, bool local_only, WriteDone done
 
 void KvShard::flush(cluster::Replica& replica) {
     if (_open.records.empty()) return;
+    // Evaluated against another term's overlay: those answers may be wrong now.
+    if (replica.term() != _overlay_term || !replica.is_leader()) return forget_overlay();
     OpenBatch batch = std::move(_open);
     _open = OpenBatch{};
     std::vector<storage::Record> records;

@@ -58,7 +58,8 @@ TEST(EffectTest, PutWithEmptyKeyAndValueRoundTrips) {
 }
 
 TEST(EffectTest, PutWithBinaryValueRoundTrips) {
-    std::vector<Effect> effects{put("k\0\r\n"s, "\0\xff\x01 bytes\r\n"s, std::numeric_limits<int64_t>::max())};
+    std::vector<Effect> effects{
+        put("k\0\r\n"s, "\0\xff\x01 bytes\r\n"s, std::numeric_limits<int64_t>::max())};
     EXPECT_EQ(round_trip(effects), effects);
 }
 
@@ -90,8 +91,8 @@ TEST(EffectTest, FlushRoundTripsAsOneByte) {
 
 TEST(EffectTest, EncodingIsTheDocumentedLayout) {
     // put: [u8 1][bytes key][bytes value][i64 expire_at_ms]
-    EXPECT_EQ(encode({put("k", "vv", 0x0102)}),
-              "\x01"s + "\x00\x00\x00\x01"s + "k" + "\x00\x00\x00\x02"s + "vv" + "\x00\x00\x00\x00\x00\x00\x01\x02"s);
+    EXPECT_EQ(encode({put("k", "vv", 0x0102)}), "\x01"s + "\x00\x00\x00\x01"s + "k" + "\x00\x00\x00\x02"s +
+                                                    "vv" + "\x00\x00\x00\x00\x00\x00\x01\x02"s);
     // del: [u8 2][bytes key]
     EXPECT_EQ(encode({del("ab")}), "\x02"s + "\x00\x00\x00\x02"s + "ab");
     // expire: [u8 3][bytes key][i64 expire_at_ms]
@@ -108,8 +109,8 @@ TEST(EffectTest, EncodeAppendsToTheOutput) {
 }
 
 TEST(EffectTest, SeveralEffectsInOneRecordRoundTripInOrder) {
-    std::vector<Effect> effects{put("a", "1", 10), del("b"),  flush(),         put("c", "3"),
-                                expire("c", 99),   flush(),   expire("a", 0), del("")};
+    std::vector<Effect> effects{put("a", "1", 10), del("b"), flush(),        put("c", "3"),
+                                expire("c", 99),   flush(),  expire("a", 0), del("")};
     EXPECT_EQ(round_trip(effects), effects);
 }
 
@@ -139,11 +140,11 @@ TEST(EffectTest, EveryTruncationOfARecordIsAnError) {
     }
     for (size_t cut = 1; cut < bytes.size(); ++cut) {
         auto decoded = decode_effects(std::string_view(bytes).substr(0, cut));
-        bool boundary = std::find(boundaries.begin(), boundaries.end(), cut) != boundaries.end();
-        EXPECT_EQ(decoded.has_value(), boundary) << "cut at " << cut;
+        auto at = std::find(boundaries.begin(), boundaries.end(), cut);
+        EXPECT_EQ(decoded.has_value(), at != boundaries.end()) << "cut at " << cut;
         if (decoded) {
-            size_t n = static_cast<size_t>(std::find(boundaries.begin(), boundaries.end(), cut) - boundaries.begin()) + 1;
-            EXPECT_EQ(*decoded, std::vector<Effect>(effects.begin(), effects.begin() + static_cast<ptrdiff_t>(n)));
+            auto whole = (at - boundaries.begin()) + 1;  // the effects that fit before the cut
+            EXPECT_EQ(*decoded, std::vector<Effect>(effects.begin(), effects.begin() + whole));
         }
     }
 }
