@@ -6,6 +6,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <limits>
 
 #include "cluster/cluster_node.h"
 #include "common/crc32c.h"
@@ -49,7 +50,7 @@ ShardAnswer retry(uint64_t leader) {
 
 struct KvService::Pending {
     int64_t deadline;
-    uint64_t group;
+    uint64_t leader;
     AnswerDone done;
 };
 
@@ -178,33 +179,49 @@ void KvService::execute(const std::shared_ptr<Session>& session, Command command
 void KvService::run_for(const std::shared_ptr<Session>& session, ShardRequest request, AnswerDone done) {
     uint64_t group = request.group;
     bool write = find_command(request.command[0])->write;
-    if (!write && session->writes_in_flight[group] > 0) {
-        session->reads_waiting[group].push_back(
-            [this, session, request = std::move(request), done = std::move(done)]() mutable {
-                run_for(session, std::move(request), std::move(done));
-            });
-        return;
-    }
-    if (!write) {
-        if (auto it = session->last_write.find(group); it != session->last_write.end())
-            request.min_index = it->second;
-    } else {
-        ++session->writes_in_flight[group];
-    }
+    uint64_t id = session->next_op++;
     auto alive = std::weak_ptr<bool>(_alive);
-    run(std::move(request), now_ms() + _options.retry_ms,
-        [session, group, write, alive, done = std::move(done)](ShardAnswer a) {
-            if (a.write_index > 0) {
-                session->last_write[group] = a.write_index;
-                session->last_write_group = group;
-            }
-            std::vector<std::function<void()>> released;
-            if (write && --session->writes_in_flight[group] == 0)
-                released.swap(session->reads_waiting[group]);
-            done(std::move(a));
-            if (alive.expired()) return;
-            for (auto& read : released) read();
-        });
+    auto finish = [this, session, group, id, alive, done = std::move(done)](ShardAnswer a) {
+        if (a.write_index > 0) {
+            session->last_write[group] = a.write_index;
+            session->last_write_group = group;
+        }
+        auto& queue = session->queued[group];
+        std::erase_if(queue, [id](const Session::Queued& q) { return q.id == id; });
+        done(std::move(a));
+        if (!alive.expired()) start_queued(session, group);
+    };
+    std::function<void()> start;
+    if (write) {
+        start = [this, request = std::move(request), finish = std::move(finish)]() mutable {
+            run(std::move(request), now_ms() + _options.retry_ms, std::move(finish));
+        };
+    } else {
+        start = [this, session, request = std::move(request), finish = std::move(finish)]() mutable {
+            run_read(session, std::move(request), std::move(finish));
+        };
+    }
+    session->queued[group].push_back(Session::Queued{id, write, false, std::move(start)});
+    start_queued(session, group);
+}
+
+void KvService::start_queued(const std::shared_ptr<Session>& session, uint64_t group) {
+    std::vector<std::function<void()>> ready;
+    bool writes_before = false, reads_before = false;
+    for (Session::Queued& q : session->queued[group]) {
+        if (!q.started && !(q.write ? reads_before : writes_before)) {
+            q.started = true;
+            ready.push_back(std::move(q.start));
+        }
+        (q.write ? writes_before : reads_before) = true;
+    }
+    for (auto& start : ready) start();
+}
+
+void KvService::run_read(const std::shared_ptr<Session>& session, ShardRequest request, AnswerDone done) {
+    if (auto it = session->last_write.find(request.group); it != session->last_write.end())
+        request.min_index = it->second;
+    run(std::move(request), now_ms() + _options.retry_ms, std::move(done));
 }
 
 // Runs a command on its shard's leader, wherever that is; retries while no
@@ -312,8 +329,8 @@ void KvService::run_here(const ShardRequest& request, AnswerDone done) {
 
 void KvService::forward(uint64_t leader, const ShardRequest& request, AnswerDone done) {
     uint64_t id = _next_request++;
-    _forwarded.emplace(id, std::make_unique<Pending>(
-                               Pending{now_ms() + _options.timeout_ms, request.group, std::move(done)}));
+    _forwarded.emplace(
+        id, std::make_unique<Pending>(Pending{now_ms() + _options.timeout_ms, leader, std::move(done)}));
     _node.send_item(leader, net::Item{net::ItemKind::kv_request, request.group, encode_request(id, request)});
 }
 
@@ -349,15 +366,20 @@ void KvService::receive(uint64_t from, net::Item& item) {
 void KvService::expire_forwards() {
     int64_t now = now_ms();
     for (auto it = _forwarded.begin(); it != _forwarded.end();) {
-        if (it->second->deadline > now) {
+        // A leader that went silent will not answer: say so now rather than at the deadline.
+        auto leader = _node.node(it->second->leader);
+        bool gone = leader && !leader->alive;
+        if (it->second->deadline > now && !gone) {
             ++it;
             continue;
         }
         AnswerDone done = std::move(it->second->done);
+        uint64_t node = it->second->leader;
         it = _forwarded.erase(it);
-        done(answer(Reply::error("ERR the shard's leader did not answer within " +
-                                 std::to_string(_options.timeout_ms) +
-                                 " ms; the command may or may not have run")));
+        std::string why = gone ? "stopped answering"
+                               : "did not answer within " + std::to_string(_options.timeout_ms) + " ms";
+        done(answer(Reply::error("ERR node " + std::to_string(node) + ", the shard's leader, " + why +
+                                 "; the command may or may not have run")));
     }
 }
 

@@ -15,9 +15,11 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -55,10 +57,18 @@ struct Session {
     uint64_t id{0};
     std::map<uint64_t, uint64_t> last_write;  // by shard group: the Raft index of the last write
     uint64_t last_write_group{0};
-    // A read waits for the connection's earlier writes to its shard, so that
-    // a pipelined GET after a SET sees it.
-    std::map<uint64_t, int> writes_in_flight;                              // by shard group
-    std::map<uint64_t, std::vector<std::function<void()>>> reads_waiting;  // by shard group
+    // Per shard, the connection's commands in the order sent: reads run
+    // once every earlier write has its answer, and writes once every earlier
+    // read has its answer, so that a pipeline behaves as if run one by one
+    // (consecutive reads, or consecutive writes, still run together).
+    struct Queued {
+        uint64_t id;
+        bool write;
+        bool started;
+        std::function<void()> start;
+    };
+    uint64_t next_op{1};
+    std::map<uint64_t, std::deque<Queued>> queued;  // by shard group
     bool closed{false};
 };
 
@@ -110,6 +120,8 @@ class KvService {
     ShardRequest request_for(const Session& session, uint64_t group, Command command) const;
     // Runs a command of a session on its shard, after the session's earlier writes there if it is a read.
     void run_for(const std::shared_ptr<Session>& session, ShardRequest request, AnswerDone done);
+    void run_read(const std::shared_ptr<Session>& session, ShardRequest request, AnswerDone done);
+    void start_queued(const std::shared_ptr<Session>& session, uint64_t group);
     void run(ShardRequest request, int64_t deadline, AnswerDone done);
     void run_here(const ShardRequest& request, AnswerDone done);
     void forward(uint64_t leader, const ShardRequest& request, AnswerDone done);

@@ -48,17 +48,25 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
         std::string buffer;
         size_t parsed = 0;  // bytes of `buffer` already consumed
         auto chunk = std::make_unique<char[]>(kReadBytes);
+        bool more_buffered = false;  // commands left in `buffer` when the in-flight limit was hit
         while (!_closed) {
             while (_slots.size() >= kMaxInFlight && !_closed) co_await _room.async_wait(use_tuple);
             if (_closed) break;
-            auto [rec, n] =
-                co_await _socket.async_read_some(asio::buffer(chunk.get(), kReadBytes), use_tuple);
-            buffer.append(chunk.get(), n);
-            if (rec) {
-                close(rec == asio::error::eof ? "" : rec.message());
-                break;
+            if (!more_buffered) {
+                auto [rec, n] =
+                    co_await _socket.async_read_some(asio::buffer(chunk.get(), kReadBytes), use_tuple);
+                buffer.append(chunk.get(), n);
+                if (rec) {
+                    close(rec == asio::error::eof ? "" : rec.message());
+                    break;
+                }
             }
-            while (!_closed && _slots.size() < kMaxInFlight) {
+            more_buffered = false;
+            while (!_closed) {
+                if (_slots.size() >= kMaxInFlight) {
+                    more_buffered = parsed < buffer.size();
+                    break;
+                }
                 CommandParse p = parse_command(std::string_view(buffer).substr(parsed));
                 if (p.status == ParseStatus::incomplete) break;
                 if (p.status == ParseStatus::error) {

@@ -1,0 +1,229 @@
+#!/usr/bin/python3
+"""redis-py against a 3-node cluster: 10,000 SETs through node 1 (pipelined
+in batches of 500, and some one at a time) read back linearizably through
+nodes 2 and 3 with MGET; a pipeline of mixed SET / INCR / GET / DEL answers
+each command in its place; MSET / MGET across shards; SCAN (scan_iter) walks
+every key exactly once; KEYS and DBSIZE count them; CLIENT SETNAME /
+GETNAME; WAIT 2 after a write; READONLY (stale) reads on a follower of a
+key's shard eventually see a write made through its leader.
+
+Usage: test_redis_py.py FJORD_BIN [unittest options]"""
+
+import collections
+import time
+import unittest
+
+import redis
+
+import fjord_cluster
+from fjord_cluster import Cluster, crc32c
+
+SHARDS = 16
+KEYS = 10000
+PIPELINED = 9500  # the rest are SET one at a time
+BATCH = 500
+READY_TIMEOUT = 30
+
+
+def shard_of(key):
+    return crc32c(key.encode()) % SHARDS
+
+
+def client(node, **kwargs):
+    kwargs.setdefault("socket_timeout", 10)
+    return redis.Redis(host="127.0.0.1", port=node.redis_port, **kwargs)
+
+
+def wait_kv_ready(cluster, timeout=READY_TIMEOUT):
+    """Retries `SET probe x` on every node until each answers OK (-TRYAGAIN
+    until the shards exist and have leaders)."""
+    def ready():
+        for node in cluster.running_nodes():
+            r = client(node, socket_timeout=5)
+            try:
+                if r.set("probe", "x") is not True:
+                    return False
+            except redis.ResponseError as e:
+                if not str(e).startswith("TRYAGAIN"):
+                    raise AssertionError("SET probe x on %r: %s" % (node, e))
+                return False
+            finally:
+                r.close()
+        return True
+    started = time.monotonic()
+    cluster.wait_for(ready, timeout, "SET probe x to answer OK on every node")
+    return time.monotonic() - started
+
+
+def value_of(i):
+    return "value-%d-%s" % (i, "x" * (i % 37))
+
+
+class RedisPyTest(unittest.TestCase):
+    """One cluster for all the tests of this file (each uses its own keys)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = Cluster(3)
+        cls.cluster.__enter__()
+        try:
+            cls.cluster.wait_settled(timeout=20)
+            ready_s = wait_kv_ready(cls.cluster)
+        except BaseException:
+            cls.cluster.close()
+            raise
+        cls.n1, cls.n2, cls.n3 = cls.cluster.node(1), cls.cluster.node(2), cls.cluster.node(3)
+        cls.r1, cls.r2, cls.r3 = client(cls.n1), client(cls.n2), client(cls.n3)
+        print("\nkey-value shards ready %.3f s after the cluster settled" % ready_s)
+
+    @classmethod
+    def tearDownClass(cls):
+        for r in (cls.r1, cls.r2, cls.r3):
+            r.close()
+        cls.cluster.close()
+
+    def test_10000_sets_read_back_scanned_and_counted(self):
+        """10,000 SETs through node 1, read back through nodes 2 and 3; SCAN,
+        KEYS and DBSIZE see each of them once."""
+        r1, r2, r3, n1, n2, n3 = self.r1, self.r2, self.r3, self.n1, self.n2, self.n3
+        keys = ["key:%05d" % i for i in range(KEYS)]
+        started = time.monotonic()
+        pipe = r1.pipeline(transaction=False)
+        for i in range(PIPELINED):
+            pipe.set(keys[i], value_of(i))
+            if (i + 1) % BATCH == 0 or i + 1 == PIPELINED:
+                replies = pipe.execute()
+                self.assertEqual(replies, [True] * len(replies), "pipelined SETs ending at %d" % i)
+        pipelined_s = time.monotonic() - started
+        started = time.monotonic()
+        for i in range(PIPELINED, KEYS):
+            self.assertIs(r1.set(keys[i], value_of(i)), True)
+        single_s = time.monotonic() - started
+        print("%d pipelined SETs (batches of %d) through node 1 in %.3f s (%.0f/s); %d single SETs in %.3f s "
+              "(%.0f/s)" % (PIPELINED, BATCH, pipelined_s, PIPELINED / pipelined_s, KEYS - PIPELINED, single_s,
+                            (KEYS - PIPELINED) / single_s))
+        per_shard = collections.Counter(shard_of(k) for k in keys)
+        self.assertEqual(len(per_shard), SHARDS, per_shard)
+
+        # Read back linearizably (the default read mode) through nodes 2 and 3.
+        for r, node in ((r2, n2), (r3, n3)):
+            started = time.monotonic()
+            wrong = []
+            for lo in range(0, KEYS, BATCH):
+                got = r.mget(keys[lo:lo + BATCH])
+                for i, v in zip(range(lo, lo + BATCH), got):
+                    if v != value_of(i).encode():
+                        wrong.append((keys[i], v))
+            self.assertEqual(wrong[:10], [], "%d keys read through %r differ" % (len(wrong), node))
+            print("all %d keys read back through %r with MGET in %.3f s" % (KEYS, node, time.monotonic() - started))
+
+        # SCAN walks every shard and returns each key once; KEYS and DBSIZE count them.
+        expected = set(keys)
+        for r, node in ((r1, n1), (r2, n2), (r3, n3)):
+            started = time.monotonic()
+            everything = collections.Counter(k.decode() for k in r.scan_iter(count=1000))
+            scan_s = time.monotonic() - started
+            twice = [k for k, c in everything.items() if c > 1]
+            self.assertEqual(twice, [], "SCAN through %r returned keys more than once" % node)
+            seen = {k for k in everything if k.startswith("key:")}
+            missing = expected - seen
+            self.assertEqual(len(missing), 0, "SCAN through %r missed %d keys, e.g. %s"
+                             % (node, len(missing), sorted(missing)[:5]))
+            self.assertEqual(seen - expected, set(), node)
+            matched = collections.Counter(k.decode() for k in r.scan_iter(match="key:0001*", count=100))
+            self.assertEqual(set(matched), {k for k in keys if k.startswith("key:0001")}, node)
+            self.assertEqual(max(matched.values()), 1, node)
+            self.assertEqual(len(r.keys("key:*")), KEYS, node)
+            self.assertEqual(sorted(k.decode() for k in r.keys("key:0000*")), keys[:10], node)
+            dbsize = r.dbsize()
+            self.assertEqual(dbsize, len(everything), node)
+            print("through %r: SCAN returned %d keys once each (%.3f s), KEYS key:* %d, DBSIZE %d"
+                  % (node, len(everything), scan_s, KEYS, dbsize))
+        # A small COUNT walks every shard too.
+        small = collections.Counter(k.decode() for k in r2.scan_iter(match="key:000*", count=3))
+        self.assertEqual(set(small), set(keys[:100]))
+        self.assertEqual(max(small.values()), 1)
+
+    def test_mset_mget_across_shards(self):
+        r1, r2, r3 = self.r1, self.r2, self.r3
+        pairs = {"multi:%d" % i: "m%d" % i for i in range(64)}
+        self.assertGreater(len(set(shard_of(k) for k in pairs)), 8)
+        self.assertIs(r2.mset(pairs), True)
+        names = sorted(pairs) + ["multi:missing"]
+        for r in (r1, r3):
+            self.assertEqual(r.mget(names), [pairs[k].encode() for k in sorted(pairs)] + [None])
+        self.assertEqual(r3.exists(*names), len(pairs))
+        self.assertEqual(r1.delete(*names), len(pairs))
+        self.assertEqual(r2.mget(names), [None] * len(names))
+        self.assertEqual(r2.exists(*names), 0)
+
+    def test_client_setname_getname(self):
+        named = client(self.n2, single_connection_client=True)
+        other = client(self.n2, single_connection_client=True)
+        try:
+            self.assertIsNone(named.client_getname())
+            self.assertIs(named.client_setname("fjord-it"), True)
+            self.assertEqual(named.client_getname(), "fjord-it")
+            self.assertIsNone(other.client_getname())  # per connection
+            with self.assertRaises(redis.ResponseError):
+                named.client_setname("has space")
+            self.assertEqual(named.client_getname(), "fjord-it")
+        finally:
+            named.close()
+            other.close()
+
+    def test_wait_for_two_replicas(self):
+        for node in (self.n1, self.n2, self.n3):
+            w = client(node, single_connection_client=True)
+            try:
+                self.assertIs(w.set("wait:%d" % node.id, "v"), True)
+                started = time.monotonic()
+                acked = w.execute_command("WAIT", 2, 2000)
+                wait_s = time.monotonic() - started
+                self.assertEqual(acked, 2, "WAIT 2 2000 through %r" % node)
+                self.assertLess(wait_s, 1.5, "WAIT 2 through %r took %.3f s" % (node, wait_s))
+                print("WAIT 2 2000 after a SET through %r answered %d in %.3f s" % (node, acked, wait_s))
+            finally:
+                w.close()
+
+    def test_readonly_stale_reads_on_a_follower(self):
+        info = self.r3.info("replication")
+        follower_shards = [s for s in range(SHARDS) if info["shard%d" % s]["role"] == "follower"]
+        self.assertTrue(follower_shards, info)
+        key = next(k for k in ("stale:%d" % i for i in range(1000)) if shard_of(k) in follower_shards)
+        stale = client(self.n3, single_connection_client=True)
+        try:
+            self.assertIs(stale.execute_command("READONLY"), True)
+            self.assertIsNone(stale.get(key))
+            for round_ in range(3):
+                value = "round-%d" % round_
+                self.assertIs(self.r1.set(key, value), True)
+                written = time.monotonic()
+                self.cluster.wait_for(lambda: stale.get(key) == value.encode(), 10,
+                                      "a READONLY read on node 3 (a follower of %s's shard) to see %s" % (key, value))
+                print("READONLY GET on node 3, a follower of shard %d, saw write %d after %.3f s"
+                      % (shard_of(key), round_, time.monotonic() - written))
+            # READWRITE: back to linearizable reads, which see a write at once.
+            self.assertIs(stale.execute_command("READWRITE"), True)
+            self.assertIs(self.r2.set(key, "final"), True)
+            self.assertEqual(stale.get(key), b"final")
+        finally:
+            stale.close()
+
+    def test_pipeline_answers_in_order(self):
+        """A pipeline (no transaction) of SET / INCR / GET / DEL: each command
+        sees the ones before it on its connection, and only those."""
+        for r, node in ((self.r1, self.n1), (self.r2, self.n2), (self.r3, self.n3)):
+            k = "pipe:counter:%d" % node.id
+            other = "pipe:other:%d" % node.id
+            pipe = r.pipeline(transaction=False)
+            pipe.set(k, "1").incr(k).get(k).set(other, "a").incr(k).get(other).get(k)
+            pipe.incrby(k, 10).get(k).delete(k).get(k).incr(k).get(k).exists(k, other)
+            got = pipe.execute()
+            expected = [True, 2, b"2", True, 3, b"a", b"3", 13, b"13", 1, None, 1, b"1", 2]
+            self.assertEqual(got, expected, "pipeline of mixed SET/INCR/GET/DEL through %r" % node)
+        print("pipelines of SET/INCR/GET/DEL through every node answered in order")
+
+
+if __name__ == "__main__":
+    fjord_cluster.main()
