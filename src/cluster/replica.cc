@@ -130,8 +130,8 @@ uint64_t Replica::propose(std::string batch, uint32_t records, ProposeDone done,
 }
 
 void Replica::read(raft::ReadMode mode, int64_t timeout_ms, ReadDone done) {
-    if (!is_leader()) {
-        done(make_unexpected(ProposeError{ProposeErrc::not_leader, leader(), name() + ": not the leader"}));
+    if (leader() == 0) {
+        done(make_unexpected(ProposeError{ProposeErrc::not_leader, 0, name() + ": no leader known"}));
         return;
     }
     uint64_t context = ++_read_context;

@@ -128,8 +128,9 @@ class Replica {
     uint64_t propose(std::string batch, uint32_t records, ProposeDone done, bool local_only = false);
     // Runs `done` once the state machine reflects every write committed before
     // the call, confirmed by a heartbeat round (ReadIndex) or by the leader's
-    // lease; only on the leader (not_leader elsewhere), busy after
-    // `timeout_ms` (e.g. when leadership is lost meanwhile).
+    // lease; on a follower the leader is asked for that read point. not_leader
+    // when no leader is known, busy after `timeout_ms` (e.g. when leadership
+    // moves meanwhile).
     void read(raft::ReadMode mode, int64_t timeout_ms, ReadDone done);
     // Runs `done` once the state machine has applied `index` (at once if it has).
     void await_applied(uint64_t index, ReadDone done);

@@ -229,10 +229,12 @@ void KvService::run_read(const std::shared_ptr<Session>& session, ShardRequest r
 void KvService::run(ShardRequest request, int64_t deadline, AnswerDone done) {
     cluster::Replica* replica = _node.replica(request.group);
     bool write = find_command(request.command[0])->write;
-    if (!write && request.read_mode == ReadMode::stale && replica && shard(request.group)) {
-        return run_here(request, std::move(done));
-    }
     uint64_t leader = replica ? replica->leader() : 0;
+    // A read is served by any replica: a stale one at once, a linearizable
+    // one once the replica has applied the leader's read index (thesis §6.4).
+    bool read_here =
+        !write && replica && shard(request.group) && (request.read_mode == ReadMode::stale || leader != 0);
+    if (read_here) leader = _node.id();
     if (leader == 0) {
         if (auto where = _node.metadata().locate_group(request.group)) {
             if (auto view = _node.partition(where->first, where->second); view && view->leader > 0)
@@ -273,6 +275,7 @@ void KvService::run_here(const ShardRequest& request, AnswerDone done) {
     if (!spec->write && request.read_mode == ReadMode::stale) {
         return done(answer(evaluate_read(request.command, kv->store(), wall_ms())));
     }
+    if (!spec->write) return read_here(*replica, request, std::move(done));
     if (!replica->is_leader()) return done(retry(replica->leader()));
     std::string shard_name = replica->name();
     if (spec->write) {
@@ -303,30 +306,33 @@ void KvService::run_here(const ShardRequest& request, AnswerDone done) {
         schedule_flush();
         return;
     }
-    raft::ReadMode mode =
-        request.read_mode == ReadMode::lease ? raft::ReadMode::lease : raft::ReadMode::read_index;
-    uint64_t min_index = request.min_index;
-    uint64_t group = request.group;
-    Command command = request.command;
-    auto alive = std::weak_ptr<bool>(_alive);
-    replica->read(mode, kReadTimeoutMs,
-                  [this, alive, group, min_index, command, done](Result<uint64_t, cluster::ProposeError> r) {
-                      if (alive.expired()) return;
-                      if (!r) return done(retry(r.error().leader));
-                      auto serve = [this, alive, group, command,
-                                    done](Result<uint64_t, cluster::ProposeError>) {
-                          if (alive.expired()) return;
-                          KvShard* s = shard(group);
-                          if (!s) return done(retry(0));
-                          done(answer(evaluate_read(command, s->store(), wall_ms())));
-                      };
-                      cluster::Replica* rep = _node.replica(group);
-                      // Read-your-writes: an async write this connection made may not be applied yet.
-                      if (rep && *r < min_index) return rep->await_applied(min_index, serve);
-                      serve(*r);
-                  });
 }
 
+// Reads of one shard that arrive in one turn of the loop share one read
+// index; each is served once the replica has applied it (and the
+// connection's own last write there).
+void KvService::read_here(cluster::Replica& replica, const ShardRequest& request, AnswerDone done) {
+    if (!replica.is_leader() && replica.leader() == 0) return done(retry(0));
+    bool lease = request.read_mode == ReadMode::lease;
+    ReadBatch& batch = _read_batches[{request.group, lease}];
+    uint64_t group = request.group;
+    uint64_t min_index = request.min_index;
+    batch.push_back([this, group, min_index, command = request.command,
+                     done = std::move(done)](Result<uint64_t, cluster::ProposeError> r) {
+        if (!r) return done(retry(r.error().leader));
+        auto serve = [this, group, command, done](Result<uint64_t, cluster::ProposeError> applied) {
+            KvShard* s = shard(group);
+            if (!applied || !s) return done(retry(0));
+            done(answer(evaluate_read(command, s->store(), wall_ms())));
+        };
+        cluster::Replica* rep = _node.replica(group);
+        if (!rep) return done(retry(0));
+        // Read-your-writes: an async write this connection made may not be applied yet.
+        if (*r < min_index) return rep->await_applied(min_index, serve);
+        serve(*r);
+    });
+    schedule_flush();
+}
 void KvService::forward(uint64_t leader, const ShardRequest& request, AnswerDone done) {
     uint64_t id = _next_request++;
     _forwarded.emplace(
@@ -397,6 +403,22 @@ void KvService::flush_batches() {
     for (auto& [group, kv] : _shards) {
         if (!kv->has_open_batch()) continue;
         if (cluster::Replica* replica = _node.replica(group)) kv->flush(*replica);
+    }
+    auto reads = std::move(_read_batches);
+    _read_batches.clear();
+    for (auto& [key, waiters] : reads) {
+        auto [group, lease] = key;
+        cluster::Replica* replica = _node.replica(group);
+        auto shared = std::make_shared<ReadBatch>(std::move(waiters));
+        auto answer_all = [shared](Result<uint64_t, cluster::ProposeError> r) {
+            for (auto& w : *shared) w(r);
+        };
+        if (!replica) {
+            answer_all(
+                make_unexpected(cluster::ProposeError{cluster::ProposeErrc::not_leader, 0, "no replica"}));
+            continue;
+        }
+        replica->read(lease ? raft::ReadMode::lease : raft::ReadMode::read_index, kReadTimeoutMs, answer_all);
     }
 }
 

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "common/result.h"
 #include "kv/commands.h"
 #include "kv/forward_codec.h"
 
@@ -31,7 +32,9 @@ class io_context;
 }
 namespace fjord::cluster {
 class ClusterNode;
+class Replica;
 class StateMachine;
+struct ProposeError;
 }  // namespace fjord::cluster
 namespace fjord::net {
 struct Item;
@@ -124,6 +127,7 @@ class KvService {
     void start_queued(const std::shared_ptr<Session>& session, uint64_t group);
     void run(ShardRequest request, int64_t deadline, AnswerDone done);
     void run_here(const ShardRequest& request, AnswerDone done);
+    void read_here(cluster::Replica& replica, const ShardRequest& request, AnswerDone done);
     void forward(uint64_t leader, const ShardRequest& request, AnswerDone done);
     void retry_later(ShardRequest request, int64_t deadline, AnswerDone done);
     void schedule_flush();
@@ -139,6 +143,9 @@ class KvService {
     KvOptions _options;
     std::map<uint64_t, std::shared_ptr<KvShard>> _shards;     // by group
     std::map<uint64_t, std::unique_ptr<Pending>> _forwarded;  // by request id
+    using ReadBatch = std::vector<std::function<void(Result<uint64_t, cluster::ProposeError>)>>;
+    std::map<std::pair<uint64_t, bool>, ReadBatch>
+        _read_batches;  // by (shard group, lease), this turn's reads
     uint64_t _next_request{1};
     uint64_t _next_session{1};
     bool _flush_posted{false};

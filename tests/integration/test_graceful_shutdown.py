@@ -19,10 +19,11 @@ PARTITIONS = 3
 AFTER_EXIT_LIMIT_S = 0.5
 
 
-def leaders_everywhere(cluster, dead):
-    """{(topic, partition): leader} if every running node reports, for every
-    partition it knows (the controller included), a running leader other than
-    `dead`, all nodes agreeing; else None."""
+def leaders_everywhere(cluster, dead, expected):
+    """{(topic, partition): leader} if every running node reports, for each of
+    the `expected` partitions (the controller and the key-value shards
+    included), a running leader other than `dead`, all nodes agreeing; else
+    None."""
     agreed = None
     for node in cluster.running_nodes():
         view = {}
@@ -31,7 +32,7 @@ def leaders_everywhere(cluster, dead):
             if leader in (-1, dead) or not cluster.node(leader).running():
                 return None
             view[(p["topic"], p["partition"])] = leader
-        if len(view) != PARTITIONS + 1 or (agreed is not None and view != agreed):
+        if len(view) != expected or (agreed is not None and view != agreed):
             return None
         agreed = view
     return agreed
@@ -49,9 +50,11 @@ class GracefulShutdownTest(unittest.TestCase):
             controller = cluster.wait_settled(timeout=5)
             print("\ncontroller leader %d, partition leaders %s" % (controller, leaders))
             victim = controller
-            led = 1 + list(leaders.values()).count(victim)  # the controller and its partition
+            # The controller, its partition, and its share of the key-value shards.
+            led = sum(1 for p in cluster.partitions(victim) if p["leader"] == victim)
             self.assertGreaterEqual(led, 2, "node %d should lead the controller and a partition" % victim)
 
+            expected = len(cluster.partitions(victim))
             term_sent = time.monotonic()
             cluster.kill(victim, signal.SIGTERM)
             code = cluster.wait_exit(victim, timeout=15)
@@ -63,7 +66,7 @@ class GracefulShutdownTest(unittest.TestCase):
             self.assertIn("node %d: leads no group any more" % victim, log, cluster.log_tails())
             self.assertNotIn("still leads", log)
 
-            after = cluster.wait_for(lambda: leaders_everywhere(cluster, victim), AFTER_EXIT_LIMIT_S,
+            after = cluster.wait_for(lambda: leaders_everywhere(cluster, victim, expected), AFTER_EXIT_LIMIT_S,
                                      "the other nodes to report live leaders (not %d) for every partition "
                                      "within %.1f s of its exit" % (victim, AFTER_EXIT_LIMIT_S),
                                      interval=0.02)
