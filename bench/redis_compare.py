@@ -12,7 +12,9 @@ What it measures
       the write".
   fjord: `fjord dev-cluster --nodes 3`, once per --redis-write-mode (sync,
   async), with lease reads (the read mode the GET target names), the same
-  redis-benchmark runs against node 1, and the same
+  redis-benchmark runs against the node leading the shard of redis-benchmark's
+  one key (where a Redis client's master would be; through another node each
+  command is forwarded to it), and the same
   single-client loop with plain SET (in sync mode a SET is answered after a
   Raft majority commit, so it needs no WAIT).
 
@@ -59,6 +61,8 @@ FJORD_MODES = ("sync", "async")
 FJORD_NODES = 3
 FJORD_PORT_SPAN = 24      # node i uses B+10*(i-1) .. +3, so 3 nodes fit in B..B+23
 FJORD_REDIS_OFFSET = 3    # node 1's Redis port is B+3
+FJORD_NODE_STRIDE = 10    # node i's ports start at B + 10*(i-1)
+BENCHMARK_KEY = "key:__rand_int__"  # the one key redis-benchmark uses without -r
 
 REPLICATION_DEADLINE_S = 30
 FJORD_READY_DEADLINE_S = 60
@@ -264,7 +268,7 @@ def run_redis_benchmark(port, pipeline, requests):
     return cells
 
 
-def single_client_set_loop(port, iterations, wait_replicas=0, wait_timeout_ms=1000):
+def single_client_set_loop(port, iterations, wait_replicas=0, wait_timeout_ms=1000, tag="bench"):
     """One client, one SET at a time (then WAIT wait_replicas, if > 0); Cell over the loop.
 
     Latency is per iteration (SET plus WAIT when waiting). A tenth of the
@@ -280,7 +284,7 @@ def single_client_set_loop(port, iterations, wait_replicas=0, wait_timeout_ms=10
         if i == warmup:
             started = time.perf_counter()
         t0 = time.perf_counter()
-        if client.set(f"bench:single:{i % 1000}", value) is not True:
+        if client.set(f"{{{tag}}}:single:{i % 1000}", value) is not True:
             raise BenchError(f"SET on port {port} was not answered OK")
         if wait_replicas > 0:
             acked = client.execute_command("WAIT", wait_replicas, wait_timeout_ms)
@@ -298,7 +302,7 @@ def single_client_set_loop(port, iterations, wait_replicas=0, wait_timeout_ms=10
                 p99_ms=percentile(latencies, 99) * 1000)
 
 
-def measure_server(port, sizes, wait_replicas):
+def measure_server(port, sizes, wait_replicas, tag="bench"):
     """All runs against one server: {(test, pipeline): Cell}."""
     cells = {}
     for pipeline in PIPELINES:
@@ -307,7 +311,7 @@ def measure_server(port, sizes, wait_replicas):
             cells[(test, pipeline)] = cell
     single = SINGLE_SET_WAIT if wait_replicas else SINGLE_SET
     log(f"run: {single} loop, {sizes['single']} iterations on port {port}")
-    cells[(single, 1)] = single_client_set_loop(port, sizes["single"], wait_replicas)
+    cells[(single, 1)] = single_client_set_loop(port, sizes["single"], wait_replicas, tag=tag)
     return cells
 
 
@@ -396,16 +400,44 @@ def wait_for_fjord(proc, port, log_path):
         time.sleep(POLL_INTERVAL_S)
 
 
+def crc32c(data):
+    """CRC-32C (Castagnoli), which fjord hashes keys to shards with."""
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    return crc ^ 0xFFFFFFFF
+
+
+def shard_leader_port(base_port, key):
+    """The Redis port of the node leading the shard of `key`, and a hash tag on that shard.
+
+    redis-benchmark's SET and GET use one key, so they load one shard; its
+    leader is where a Redis client's master would be. Node 1's INFO lists
+    every shard it holds with its leader."""
+    info = redis_client(base_port + FJORD_REDIS_OFFSET).info("replication")
+    leaders = {int(name[len("shard"):]): int(dict(kv.split("=") for kv in value.split(","))["leader"])
+               if isinstance(value, str) else int(value["leader"])
+               for name, value in info.items() if name.startswith("shard")}
+    shard = crc32c(key.encode()) % len(leaders)
+    tag = next(f"bench{i}" for i in range(10000) if crc32c(f"bench{i}".encode()) % len(leaders) == shard)
+    return base_port + FJORD_NODE_STRIDE * (leaders[shard] - 1) + FJORD_REDIS_OFFSET, tag
+
+
 def measure_fjord(fjord_path, mode, sizes, workdir):
-    """Start a 3-node dev-cluster in `mode`, measure node 1, stop it."""
+    """Start a 3-node dev-cluster in `mode`, measure the leader of the benchmark key's shard, stop it."""
     base_port = free_port_block(FJORD_PORT_SPAN)
-    redis_port = base_port + FJORD_REDIS_OFFSET
+    node1_port = base_port + FJORD_REDIS_OFFSET
     data_dir = os.path.join(workdir, f"fjord-{mode}")
     log_path = os.path.join(workdir, f"fjord-{mode}.log")
     proc = start_process(fjord_command(fjord_path, base_port, data_dir, mode), log_path)
     try:
-        wait_for_fjord(proc, redis_port, log_path)
-        return measure_server(redis_port, sizes, wait_replicas=0)
+        wait_for_fjord(proc, node1_port, log_path)
+        redis_port, tag = shard_leader_port(base_port, BENCHMARK_KEY)
+        log(f"the benchmark key's shard is led by the node with Redis port {redis_port}; "
+            f"the single client writes {{{tag}}} keys, on the same shard")
+        return measure_server(redis_port, sizes, wait_replicas=0, tag=tag)
     finally:
         stop_process(proc)
 

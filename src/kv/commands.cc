@@ -171,15 +171,16 @@ bool parse_int64(std::string_view s, int64_t& out) {
 }
 
 const CommandSpec* find_command(std::string_view name) {
+    // Lower-cased into a small buffer: every command passes here several times.
+    char lower[16];
+    if (name.size() > sizeof(lower)) return nullptr;
+    for (size_t i = 0; i < name.size(); ++i) {
+        char ch = name[i];
+        lower[i] = ch >= 'A' && ch <= 'Z' ? static_cast<char>(ch - 'A' + 'a') : ch;
+    }
+    std::string_view wanted(lower, name.size());
     for (const CommandSpec& spec : kCommands) {
-        if (spec.name.size() != name.size()) continue;
-        bool same = true;
-        for (size_t i = 0; i < name.size() && same; ++i) {
-            char ch = name[i];
-            if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
-            same = ch == spec.name[i];
-        }
-        if (same) return &spec;
+        if (spec.name == wanted) return &spec;
     }
     return nullptr;
 }

@@ -153,7 +153,7 @@ void KvService::wait_for_replicas(const std::shared_ptr<Session>& session, int64
     int64_t holding = 0;
     if (group == 0) {
         // No write yet: every replica holds all of it.
-        auto groups = shard_groups();
+        const auto& groups = shard_groups();
         if (!groups.empty()) {
             if (auto where = _node.metadata().locate_group(groups.front())) {
                 if (auto view = _node.partition(where->first, where->second))

@@ -44,7 +44,7 @@ void KvService::run_parts(const std::shared_ptr<Session>& session, std::vector<S
 
 void KvService::run_multi(const std::shared_ptr<Session>& session, const CommandSpec& spec, Command command,
                           std::function<void(Reply)> done) {
-    std::vector<uint64_t> groups = shard_groups();
+    const std::vector<uint64_t>& groups = shard_groups();
     if (groups.empty()) return done(Reply::error("TRYAGAIN the key-value shards are not created yet"));
     size_t step = spec.key_step;
     if ((command.size() - 1) % step != 0)
@@ -83,7 +83,7 @@ void KvService::run_multi(const std::shared_ptr<Session>& session, const Command
 // its cursor being (shard << 32 | the hash to resume from).
 void KvService::run_keyspace(const std::shared_ptr<Session>& session, Command command,
                              std::function<void(Reply)> done) {
-    std::vector<uint64_t> groups = shard_groups();
+    const std::vector<uint64_t>& groups = shard_groups();
     if (groups.empty()) return done(Reply::error("TRYAGAIN the key-value shards are not created yet"));
     std::string name = upper(command[0]);
     if (name == "SCAN") {

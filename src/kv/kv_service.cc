@@ -114,12 +114,14 @@ int64_t KvService::wall_ms() {
     return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-std::vector<uint64_t> KvService::shard_groups() const {
-    std::vector<uint64_t> groups;
-    if (const cluster::TopicInfo* topic = _node.metadata().topic(cluster::kKvTopic)) {
-        for (const cluster::PartitionInfo& p : topic->partitions) groups.push_back(p.group);
+const std::vector<uint64_t>& KvService::shard_groups() const {
+    const cluster::TopicInfo* topic = _node.metadata().topic(cluster::kKvTopic);
+    size_t count = topic ? topic->partitions.size() : 0;
+    if (_groups.size() != count || (count > 0 && _groups.front() != topic->partitions.front().group)) {
+        _groups.clear();
+        for (size_t p = 0; p < count; ++p) _groups.push_back(topic->partitions[p].group);
     }
-    return groups;
+    return _groups;
 }
 
 uint64_t KvService::shard_of(std::string_view key, const std::vector<uint64_t>& groups) const {
@@ -166,7 +168,7 @@ void KvService::execute(const std::shared_ptr<Session>& session, Command command
         case CommandClass::write:
             break;
     }
-    std::vector<uint64_t> groups = shard_groups();
+    const std::vector<uint64_t>& groups = shard_groups();
     if (groups.empty()) {
         done(Reply::error("TRYAGAIN the key-value shards are not created yet; the cluster is still forming"));
         return;

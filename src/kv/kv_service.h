@@ -118,7 +118,8 @@ class KvService {
                    std::function<void(std::vector<Reply>)> done);
 
     // Routing and running on a shard (kv_service.cc).
-    std::vector<uint64_t> shard_groups() const;
+    // The shards' Raft groups, by partition (empty until the controller created them).
+    const std::vector<uint64_t>& shard_groups() const;
     uint64_t shard_of(std::string_view key, const std::vector<uint64_t>& groups) const;
     ShardRequest request_for(const Session& session, uint64_t group, Command command) const;
     // Runs a command of a session on its shard, after the session's earlier writes there if it is a read.
@@ -142,6 +143,7 @@ class KvService {
     cluster::ClusterNode& _node;
     KvOptions _options;
     std::map<uint64_t, std::shared_ptr<KvShard>> _shards;     // by group
+    mutable std::vector<uint64_t> _groups;                    // cache of shard_groups()
     std::map<uint64_t, std::unique_ptr<Pending>> _forwarded;  // by request id
     using ReadBatch = std::vector<std::function<void(Result<uint64_t, cluster::ProposeError>)>>;
     std::map<std::pair<uint64_t, bool>, ReadBatch>

@@ -114,7 +114,13 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
                 break;
             }
         }
-        flush();
+        // Replies completed in one turn of the loop (a pipeline's, typically) share one write.
+        if (_flush_posted) return;
+        _flush_posted = true;
+        asio::post(_socket.get_executor(), [self = shared_from_this()] {
+            self->_flush_posted = false;
+            self->flush();
+        });
     }
 
     // Writes every answered command at the head of the queue, in order.
@@ -160,6 +166,7 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
     std::deque<Slot> _slots;
     uint64_t _next_id{0};
     bool _writing{false};
+    bool _flush_posted{false};
     bool _closed{false};
 };
 
