@@ -10,6 +10,8 @@
 #include <set>
 #include <vector>
 
+#include "cluster/controller.h"
+
 namespace fjord::cluster {
 
 namespace {
@@ -243,7 +245,16 @@ Check check_known_topic(const MetadataImage& image, const std::string& name) {
     return Ok{};
 }
 
+// The key-value store hashes keys over its shards: deleting them or adding
+// one would lose or misplace every key.
+Check check_not_kv(const std::string& name, const char* what) {
+    if (name != kKvTopic) return Ok{};
+    return refuse(MetadataErrc::invalid_topic_name,
+                  "topic " + quote(name) + " holds the key-value store's shards: " + what);
+}
+
 Check check_command(const MetadataImage& image, const DeleteTopic& c) {
+    if (auto r = check_not_kv(c.name, "it cannot be deleted"); !r) return r;
     return check_known_topic(image, c.name);
 }
 
@@ -265,6 +276,7 @@ Check check_command(const MetadataImage& image, const SetTopicConfig& c) {
 }
 
 Check check_command(const MetadataImage& image, const AddPartitions& c) {
+    if (auto r = check_not_kv(c.name, "their number is fixed when the cluster forms"); !r) return r;
     if (auto r = check_known_topic(image, c.name); !r) return r;
     const TopicInfo& topic = image.topics.at(c.name);
     const size_t current = topic.partitions.size();

@@ -74,6 +74,7 @@ MetadataTopic describe_topic(const cluster::ClusterNode& node, const cluster::To
                              const std::set<uint64_t>& alive) {
     MetadataTopic t;
     t.name = topic.name;
+    t.is_internal = topic.name == cluster::kKvTopic;
     for (const cluster::PartitionInfo& p : topic.partitions) {
         MetadataPartition mp;
         mp.partition_index = p.partition;

@@ -105,6 +105,11 @@ void BrokerState::produce(const RequestHeader& h, std::string_view body, Done do
         }
         for (size_t p = 0; p < topic.partitions.size(); ++p) {
             const ProducePartitionData& part = topic.partitions[p];
+            if (topic.name == cluster::kKvTopic) {
+                // The key-value shards take their own records only (kv/effect.h).
+                call->settle(t, p, ErrorCode::invalid_topic, -1, -1);
+                continue;
+            }
             auto leader = node.local_leader(topic.name, part.index);
             if (!leader) {
                 call->settle(t, p, error_of(leader.error()), -1, -1);

@@ -248,6 +248,17 @@ TEST(MetadataTest, RefusesDuplicateAndUnknownTopics) {
     EXPECT_EQ(e.detail, "topic \"u\" does not exist");
 }
 
+TEST(MetadataTest, TheKeyValueShardsCanNeitherBeDeletedNorGrow) {
+    Metadata md = with_nodes(1);
+    apply_ok(md, create("__kv", 4, 1));
+    MetadataError e = refusal(md, DeleteTopic{"__kv"});
+    EXPECT_EQ(e.code, MetadataErrc::invalid_topic_name);
+    EXPECT_NE(e.detail.find("cannot be deleted"), std::string::npos) << e.detail;
+    e = refusal(md, AddPartitions{"__kv", 8});
+    EXPECT_EQ(e.code, MetadataErrc::invalid_topic_name);
+    EXPECT_EQ(md.topic("__kv")->partitions.size(), 4u);
+}
+
 TEST(MetadataTest, RefusesPartitionCountsOutsideTheLimits) {
     Metadata md = with_nodes(1);
     for (int32_t bad : {0, -1, 10001, INT32_MAX}) {

@@ -210,6 +210,29 @@ class RedisPyTest(unittest.TestCase):
         finally:
             stale.close()
 
+    def test_kafka_clients_cannot_touch_the_shards(self):
+        """The `__kv` topic is internal: Kafka's produce, delete and create-partitions are refused."""
+        from confluent_kafka import KafkaError, Producer
+        from confluent_kafka.admin import AdminClient, NewPartitions
+        self.assertTrue(client(self.n1).set("guarded", "yes"))
+        admin = AdminClient({"bootstrap.servers": self.n1.kafka_addr})
+        for future in admin.delete_topics(["__kv"], operation_timeout=10).values():
+            with self.assertRaises(Exception) as refused:
+                future.result(timeout=30)
+            self.assertIn("Invalid topic", str(refused.exception))
+        for future in admin.create_partitions([NewPartitions("__kv", 32)]).values():
+            with self.assertRaises(Exception):
+                future.result(timeout=30)
+        errors = []
+        producer = Producer({"bootstrap.servers": self.n1.kafka_addr, "message.send.max.retries": 0})
+        producer.produce("__kv", b"garbage", partition=0, on_delivery=lambda err, msg: errors.append(err))
+        producer.flush(30)
+        self.assertEqual(len(errors), 1)
+        self.assertIsNotNone(errors[0], "a produce into a key-value shard was accepted")
+        self.assertEqual(errors[0].code(), KafkaError.TOPIC_EXCEPTION)
+        self.assertEqual(client(self.n2).get("guarded"), b"yes")
+        print("\nKafka delete, create-partitions and produce on __kv refused; the store is intact")
+
     def test_pipeline_answers_in_order(self):
         """A pipeline (no transaction) of SET / INCR / GET / DEL: each command
         sees the ones before it on its connection, and only those."""
