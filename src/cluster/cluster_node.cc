@@ -115,6 +115,7 @@ Result<Ok, std::string> ClusterNode::start() {
     for (const ClusterMember& m : _config.initial_cluster) controller.founding_voters.push_back(m.id);
     controller.raft = raft_config(kControllerGroup);
     controller.replica_lag_ms = _config.replica_lag_time_ms;
+    controller.tick_ms = _config.tick_ms;
     auto opened = Replica::open(*this, std::move(controller), &_controller);
     if (!opened) return make_unexpected(opened.error());
     _replicas.emplace(kControllerGroup, std::move(*opened));
@@ -462,6 +463,7 @@ void ClusterNode::reconcile_partitions() {
             options.raft = raft_config(p.group);
             options.log = log_config_of(topic);
             options.replica_lag_ms = _config.replica_lag_time_ms;
+            options.tick_ms = _config.tick_ms;
             options.campaign_if_new = p.replicas.front() == _config.node_id;
             std::shared_ptr<StateMachine> state_machine;
             if (_state_machine_factory) state_machine = _state_machine_factory(name, p.partition, p.group);

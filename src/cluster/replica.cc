@@ -17,6 +17,10 @@ constexpr int kStallRetryMs = 1000;
 // The leader defers a snapshot while an active follower still needs the log
 // below it, unless the log grew this many times past the snapshot interval.
 constexpr uint64_t kSnapshotDeferFactor = 4;
+// Readys a leader may have syncing at once (see may_overlap()).
+constexpr size_t kMaxReadysInFlight = 4;
+// Ticks given at once after a pause; more than any election timeout.
+constexpr int kMaxCatchUpTicks = 1000;
 
 // Latencies for the metrics, finer than the host's millisecond clock.
 double seconds_since(std::chrono::steady_clock::time_point start) {
@@ -92,10 +96,25 @@ void Replica::tick() {
             _node->campaign_now();
         }
     }
-    _node->tick();
+    catch_up_ticks();
     if (_node->role() == raft::Role::leader) track_in_sync();
     expire_reads(false);
     schedule();
+}
+
+// The core counts time in ticks. After the process was paused (a stop
+// signal, a long stall), the loop's timer fires once, not once per tick
+// missed, so the core is given every tick the clock says has passed: a
+// paused leader's lease then expires as it should, before it serves a lease
+// read, rather than lasting as many ticks as it did not see.
+void Replica::catch_up_ticks() {
+    int64_t now = _host.now_ms();
+    if (_next_tick_ms == 0) _next_tick_ms = now;
+    for (int n = 0; _next_tick_ms <= now && n < kMaxCatchUpTicks; ++n) {
+        _node->tick();
+        _next_tick_ms += _options.tick_ms;
+    }
+    if (_next_tick_ms <= now) _next_tick_ms = now + _options.tick_ms;
 }
 
 void Replica::step(raft::Message m) {
@@ -134,6 +153,7 @@ void Replica::read(raft::ReadMode mode, int64_t timeout_ms, ReadDone done) {
         done(make_unexpected(ProposeError{ProposeErrc::not_leader, 0, name() + ": no leader known"}));
         return;
     }
+    catch_up_ticks();  // a lease must be judged by the time that has really passed
     uint64_t context = ++_read_context;
     if (auto started = _node->read_index(context, mode); !started) {
         done(make_unexpected(ProposeError{ProposeErrc::busy, leader(),
@@ -188,7 +208,7 @@ Result<Ok, raft::Error> Replica::transfer_leadership(uint64_t to) {
 }
 
 void Replica::enforce_retention() {
-    if (!_failure.empty() || _persisting) return;
+    if (!_failure.empty() || !_persisting.empty()) return;
     int64_t point = std::min(_store->log().retention_point(_host.now_ms()), static_cast<int64_t>(_applied));
     // The entry ending just below the point has Raft index `point`.
     if (point <= _store->log().start_offset()) return;
@@ -264,8 +284,25 @@ void Replica::schedule() {
     });
 }
 
+// A leader in a steady term takes the next Ready while earlier ones are
+// still syncing: its new entries go out to the followers and into the page
+// cache at once, and the Flusher's group commit syncs them with, or right
+// after, the ones before. Readys still finish strictly in order. Anything
+// else (a follower, which may truncate its tail or install a snapshot; a new
+// term; a full disk) waits for the Ready in flight.
+bool Replica::may_overlap() const {
+    if (_persisting.empty()) return true;
+    if (!_stall.empty() || _persisting.size() >= kMaxReadysInFlight) return false;
+    if (_node->role() != raft::Role::leader || _node->log().has_pending_snapshot()) return false;
+    for (const InFlight& f : _persisting) {
+        if (!f.by_leader || f.term != _node->term().value || f.ready.snapshot) return false;
+    }
+    return true;
+}
+
 void Replica::process_ready() {
-    if (!_failure.empty() || _persisting || !_node->has_ready()) return;
+    if (!_failure.empty() || !_node->has_ready() || !may_overlap()) return;
+    bool by_leader = _node->role() == raft::Role::leader;
     raft::Ready rd = _node->ready();
     for (const raft::Message& m : rd.messages) _host.send_raft(group(), m);
     rd.messages.clear();
@@ -276,8 +313,16 @@ void Replica::process_ready() {
         if (!installed) return fail("installing a snapshot", installed.error().detail);
         restore_image(*rd.snapshot);
     }
-    _persisting = std::move(rd);
-    persist_entries();
+    // Committed entries are durable here already (raft/node.h): they are
+    // applied now, in parallel with persisting this Ready's new entries.
+    if (!rd.committed.empty()) {
+        apply(rd.committed);
+        rd.committed.clear();
+        release_reads();
+        _host.on_applied(group());
+    }
+    _persisting.push_back(InFlight{std::move(rd), ++_ready_seq, term(), by_leader, false, {}});
+    persist_entries(_persisting.back());
 }
 
 // Writes the entries of the Ready being persisted, then syncs. A full disk
@@ -285,8 +330,8 @@ void Replica::process_ready() {
 // (so nothing is acknowledged that was not stored), and the write is retried
 // until space returns; meanwhile this replica takes no new Ready, so it sends
 // no heartbeats and acknowledges nothing, and a leader with space takes over.
-void Replica::persist_entries() {
-    const raft::Ready& rd = *_persisting;
+void Replica::persist_entries(InFlight& in_flight) {
+    const raft::Ready& rd = in_flight.ready;
     int64_t now = _host.now_ms();
     auto started = std::chrono::steady_clock::now();
     if (!rd.entries.empty()) {
@@ -302,32 +347,42 @@ void Replica::persist_entries() {
         settle_local(rd.entries.back().index.value);
     }
     bool must_sync = rd.snapshot || !rd.entries.empty();
-    if (!must_sync) return finish_ready();
-    _persist_started = std::chrono::steady_clock::now();
-    _store->sync([self = _self](storage::StorageResult<int64_t> synced) {
+    if (!must_sync) {
+        in_flight.synced = true;
+        return finish_synced();
+    }
+    in_flight.sync_started = std::chrono::steady_clock::now();
+    _store->sync([self = _self, seq = in_flight.seq](storage::StorageResult<int64_t> synced) {
         Replica* r = *self;
         if (!r) return;
         if (!synced) return r->fail("syncing", synced.error().detail);
-        r->_host.observe_fsync(seconds_since(r->_persist_started));
-        r->finish_ready();
+        for (InFlight& f : r->_persisting) {
+            if (f.seq != seq) continue;
+            f.synced = true;
+            r->_host.observe_fsync(seconds_since(f.sync_started));
+        }
+        r->finish_synced();
     });
 }
 
-void Replica::finish_ready() {
-    raft::Ready rd = std::move(*_persisting);
-    _persisting.reset();
+// Finishes the synced Readys at the front, in the order they were taken.
+void Replica::finish_synced() {
+    while (!_persisting.empty() && _persisting.front().synced && _failure.empty()) {
+        raft::Ready rd = std::move(_persisting.front().ready);
+        _persisting.pop_front();
+        finish_ready(rd);
+    }
+    schedule();
+}
+
+void Replica::finish_ready(const raft::Ready& rd) {
     if (rd.hard_state) {
         auto saved = _store->set_hard_state(*rd.hard_state);
         if (!saved) return fail("saving the hard state", saved.error().detail);
     }
     for (const raft::Message& m : rd.persisted_messages) _host.send_raft(group(), m);
-    apply(rd.committed);
     _node->advance(rd);
-    if (!rd.committed.empty()) {
-        release_reads();
-        maybe_snapshot();
-        _host.on_applied(group());
-    }
+    maybe_snapshot();
     raft::Role role = _node->role();
     if (role == raft::Role::leader && _last_role != raft::Role::leader) {
         spdlog::info("{}: leader in term {}", name(), term());
@@ -354,7 +409,8 @@ void Replica::restore_image(const raft::Snapshot& snap) {
 // still replicates below that point, so that a follower that is merely slow
 // is not sent the whole state.
 void Replica::maybe_snapshot() {
-    if (_options.snapshot_every == 0 || !_state_machine || !_state_machine->has_image() || _persisting)
+    if (_options.snapshot_every == 0 || !_state_machine || !_state_machine->has_image() ||
+        !_persisting.empty())
         return;
     uint64_t since = _store->snapshot_meta().index.value;
     if (_applied < since + _options.snapshot_every) return;
@@ -415,21 +471,22 @@ void Replica::stall(const std::string& detail) {
     if (_stall.empty())
         spdlog::error("{}: disk full, retrying every {} ms: {}", name(), kStallRetryMs, detail);
     _stall = name() + ": disk full: " + detail;
-    uint64_t upto = _persisting->entries.back().index.value;
+    uint64_t upto = _persisting.back().ready.entries.back().index.value;
     for (auto it = _pending.begin(); it != _pending.end() && it->first <= upto;) {
         Pending p = std::move(it->second);
         it = _pending.erase(it);
         p.done(make_unexpected(ProposeError{ProposeErrc::storage_full, 0, _stall}));
     }
     _host.post_after(kStallRetryMs, [self = _self] {
-        if (Replica* r = *self; r && r->_persisting && r->_failure.empty()) r->persist_entries();
+        if (Replica* r = *self; r && !r->_persisting.empty() && r->_failure.empty())
+            r->persist_entries(r->_persisting.back());
     });
 }
 
 void Replica::fail(const std::string& what, const std::string& detail) {
     _failure = name() + ": stopped after a storage error while " + what + ": " + detail;
     spdlog::error("{}", _failure);
-    _persisting.reset();
+    _persisting.clear();
     auto pending = std::move(_pending);
     for (auto& [index, p] : pending) p.done(make_unexpected(ProposeError{ProposeErrc::failed, 0, _failure}));
     expire_reads(true);

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -85,6 +86,7 @@ struct ReplicaOptions {
     // With a state machine that has an image: compact the log below an image
     // once this many entries were applied after the last one (0: never).
     uint64_t snapshot_every{0};
+    int tick_ms{10};  // how often the host calls tick()
 };
 
 // Where a committed proposal landed, in Kafka offsets.
@@ -172,9 +174,19 @@ class Replica {
     Replica(ReplicaHost& host, ReplicaOptions options, StateMachine* state_machine);
     Result<Ok, std::string> start();
     void schedule();
+    struct InFlight {
+        raft::Ready ready;
+        uint64_t seq;
+        uint64_t term;
+        bool by_leader;
+        bool synced;
+        std::chrono::steady_clock::time_point sync_started;
+    };
+    bool may_overlap() const;
     void process_ready();
-    void persist_entries();
-    void finish_ready();
+    void persist_entries(InFlight& in_flight);
+    void finish_synced();
+    void finish_ready(const raft::Ready& rd);
     void stall(const std::string& detail);
     void apply(const std::vector<raft::Entry>& committed);
     void restore_image(const raft::Snapshot& snap);
@@ -183,6 +195,7 @@ class Replica {
     void release_reads();
     void expire_reads(bool all);
     void track_in_sync();
+    void catch_up_ticks();
     void fail(const std::string& what, const std::string& detail);
 
     struct Pending {
@@ -205,8 +218,9 @@ class Replica {
     StateMachine* _state_machine;
     std::unique_ptr<RaftLogStore> _store;
     std::unique_ptr<raft::Node> _node;
-    std::optional<raft::Ready> _persisting;  // the Ready whose fsync is in flight
-    std::chrono::steady_clock::time_point _persist_started;
+    std::deque<InFlight> _persisting;  // Readys taken and not yet finished, in order
+    uint64_t _ready_seq{0};
+    int64_t _next_tick_ms{0};  // when the core is due its next tick
     bool _scheduled{false};
     uint64_t _applied{0};
     uint64_t _applied_term{0};

@@ -49,6 +49,8 @@ class RaftLog {
 
     // Handing out to the driver, and its acknowledgements.
     bool has_unpersisted() const { return _handed < _unstable.size() || (_snapshot && !_snapshot_handed); }
+    // A snapshot received from the leader that the driver has not yet been handed.
+    bool has_pending_snapshot() const { return _snapshot && !_snapshot_handed; }
     std::vector<Entry> take_unpersisted();
     std::shared_ptr<const Snapshot> take_snapshot();
     // The newest snapshot, to send to a follower that needs compacted entries.

@@ -21,10 +21,15 @@
 //      term) and every append acknowledgement (an acknowledged entry counts
 //      towards a commit and must never be lost).
 //   3. `committed` entries are already durable locally; the driver applies
-//      them in order. A `snapshot` replaces the state machine before any
-//      later committed entry is applied.
+//      them in order (it need not wait for this Ready's own entries). A
+//      `snapshot` replaces the state machine before any later committed
+//      entry is applied.
 //   4. advance() is called once all of the above is done, and before the
-//      next ready() is taken.
+//      next ready() is taken. One exception: a leader that stays leader in
+//      the same term, with no snapshot pending, may take further Readys
+//      before advancing the earlier ones, provided it persists, sends and
+//      advances them strictly in the order taken. The log hands out each
+//      entry once and only counts entries stable when advance() says so.
 //
 // The simulator enforces this contract by crashing nodes between taking a
 // Ready and persisting it, and between persisting and sending.
