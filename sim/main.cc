@@ -29,9 +29,9 @@ std::string summary(const fjord::sim::Stats& s) {
     return fmt::format(
         "{} proposals ({} acknowledged), {} reads, {} leaders, {} crashes, {} partitions, {} membership "
         "changes, "
-        "{} transfers, {} snapshots taken / {} installed, {} injected, {} messages",
+        "{} transfers, {} snapshots taken / {} installed, {} overlapped Readys, {} injected, {} messages",
         s.proposals, s.acked, s.reads, s.leaders, s.crashes, s.partitions, s.membership_changes, s.transfers,
-        s.snapshots_taken, s.snapshots_installed, s.injected, s.messages);
+        s.snapshots_taken, s.snapshots_installed, s.overlapped_readys, s.injected, s.messages);
 }
 
 }  // namespace

@@ -118,24 +118,25 @@ void Simulation::start(SimNode& n) {
     n.last_commit = n.core->commit_index();
     n.last_role = raft::Role::follower;
     n.last_term = n.core->term();
-    n.persisting.reset();
+    n.persisting.clear();
 }
 
 void Simulation::crash(SimNode& n, const char* why) {
-    if (n.persisting && !n.persisting->snapshot && !n.persisting->entries.empty() && _rng.chance(500)) {
+    for (const SimNode::InFlight& f : n.persisting) {
         // The entries were written but the fsync never came: the disk keeps
-        // what it keeps of them (see SimFileSystem::crash).
-        const std::vector<raft::Entry>& entries = n.persisting->entries;
+        // what it keeps of them (see SimFileSystem::crash). Readys are
+        // written in order, so a later one only if the earlier ones were.
+        if (f.ready.snapshot || f.ready.entries.empty() || !_rng.chance(500)) break;
+        const std::vector<raft::Entry>& entries = f.ready.entries;
         auto prev =
             n.store->entry_at_or_before(raft::Index{entries.front().index.value - entries.front().span});
-        if (ok(n, n.store->append(entries, static_cast<int64_t>(_now)), "append before a crash")) {
-            _checker.on_persist(n.id, *prev, entries);
-        }
+        if (!ok(n, n.store->append(entries, static_cast<int64_t>(_now)), "append before a crash")) break;
+        _checker.on_persist(n.id, *prev, entries);
     }
     n.core.reset();
     n.store.reset();
     n.disk.crash();
-    n.persisting.reset();
+    n.persisting.clear();
     n.kill_at = 0;
     n.restart_at = _now + _rng.between(20, 600);
     ++_stats.crashes;
@@ -164,13 +165,28 @@ void Simulation::send(const raft::Message& m) {
     if (!_network.send(_now, m)) record(message_event(EventKind::drop, m));
 }
 
+// As the node's driver (cluster/replica.cc) does: a leader in a steady term
+// takes further Readys while earlier ones are syncing; anyone else waits.
+bool Simulation::may_take_ready(const SimNode& n) const {
+    if (n.persisting.empty()) return true;
+    const raft::Node& core = *n.core;
+    if (n.persisting.size() >= 4 || core.role() != raft::Role::leader || core.log().has_pending_snapshot())
+        return false;
+    for (const SimNode::InFlight& f : n.persisting) {
+        if (!f.by_leader || f.term != core.term() || f.ready.snapshot) return false;
+    }
+    return true;
+}
+
 void Simulation::process(SimNode& n) {
-    if (n.persisting && _now >= n.persist_at) {
+    while (!n.persisting.empty() && _now >= n.persisting.front().persist_at) {
         bool crash_after_persist = _faults_on && !_options.gentle && _rng.chance(_crash_permille * 5);
         finish_persist(n, crash_after_persist);
         if (!n.up()) return;
     }
-    if (n.persisting || !n.core->has_ready()) return;
+    if (!n.core->has_ready() || !may_take_ready(n)) return;
+    bool by_leader = n.core->role() == raft::Role::leader;
+    raft::Term term = n.core->term();
     raft::Ready rd = n.core->ready();
     for (const raft::Message& m : rd.messages) {
         // The persistence contract, rule 1: what goes out before the Ready is
@@ -188,15 +204,19 @@ void Simulation::process(SimNode& n) {
         send(m);
     }
     rd.messages.clear();
-    n.persisting = std::move(rd);
     // Simulated fsync latency; crashes in between lose the Ready.
-    n.persist_at = _now + _rng.between(0, 4);
-    if (n.persist_at == _now) finish_persist(n, false);
+    uint64_t at = _now + _rng.between(0, 4);
+    if (!n.persisting.empty()) {
+        at = std::max(at, n.persisting.back().persist_at);
+        ++_stats.overlapped_readys;
+    }
+    n.persisting.push_back(SimNode::InFlight{std::move(rd), at, term, by_leader});
+    if (at == _now && n.persisting.size() == 1) finish_persist(n, false);
 }
 
 void Simulation::finish_persist(SimNode& n, bool crash_before_send) {
-    raft::Ready rd = std::move(*n.persisting);
-    n.persisting.reset();
+    raft::Ready rd = std::move(n.persisting.front().ready);
+    n.persisting.pop_front();
     if (rd.snapshot) {
         if (!ok(n, n.store->install_snapshot(*rd.snapshot, static_cast<int64_t>(_now)), "install snapshot"))
             return;
@@ -277,7 +297,7 @@ void Simulation::apply(SimNode& n, const raft::Ready& rd) {
     }
     if (n.was_member && !n.sm.membership.contains(n.id)) {
         n.core.reset();
-        n.persisting.reset();
+        n.persisting.clear();
         n.removed = true;
         record({.time = _now, .kind = EventKind::remove, .node = n.id.value});
     }

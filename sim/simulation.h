@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -44,6 +45,7 @@ struct Stats {
     uint64_t partitions{0};
     uint64_t snapshots_taken{0};
     uint64_t snapshots_installed{0};
+    uint64_t overlapped_readys{0};  // taken by a leader while earlier ones were still syncing
     uint64_t membership_changes{0};
     uint64_t transfers{0};
     uint64_t messages{0};
@@ -79,8 +81,16 @@ class Simulation {
         uint64_t kill_at{0};     // a scheduled crash (0: none)
         uint64_t isolate_at{0};  // a scheduled isolation from every other node (0: none)
         uint64_t tick_phase{0};
-        std::optional<raft::Ready> persisting;  // taken from the core, not yet durable
-        uint64_t persist_at{0};
+        // Readys taken from the core, not yet durable, in the order taken. A
+        // steady leader may have several (raft/node.h, rule 4); each is
+        // durable at its `persist_at`, never before the one ahead of it.
+        struct InFlight {
+            raft::Ready ready;
+            uint64_t persist_at;
+            raft::Term term;
+            bool by_leader;
+        };
+        std::deque<InFlight> persisting;
         raft::Index last_commit;
         raft::Role last_role{raft::Role::follower};
         raft::Term last_term;
@@ -96,6 +106,7 @@ class Simulation {
     void start(SimNode& n);
     void crash(SimNode& n, const char* why);
     void process(SimNode& n);
+    bool may_take_ready(const SimNode& n) const;
     void finish_persist(SimNode& n, bool crash_before_send);
     void apply(SimNode& n, const raft::Ready& rd);
     void observe(SimNode& n);

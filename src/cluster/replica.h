@@ -1,13 +1,19 @@
 // One node's replica of one partition: a Raft core over its log on disk,
 // driven on the node's event loop. It carries out each Ready as the
 // persistence contract in raft/node.h demands: leader messages go out at
-// once, the entries are written and group-committed by the Flusher's fsync,
-// then the hard state is saved, the acknowledgements go out and committed
-// entries are applied. Proposals are answered when their entry commits.
+// once, committed entries are applied to the state machine (if any), the
+// entries are written and group-committed by the Flusher's fsync, then the
+// hard state is saved and the acknowledgements go out. A steady leader keeps
+// several Readys syncing at once. Proposals are answered when their entry
+// commits; reads when the state machine has reached a read index.
 //
-// A storage failure (disk full, failed fsync) stops the replica: it stops
-// ticking and answering, so the other replicas elect a leader without it, and
-// the node reports why on /health. A restart recovers from what the disk holds.
+// A state machine with an image is snapshotted every so many entries and the
+// log compacted below; a snapshot from the leader replaces it.
+//
+// A full disk stalls the replica (writes are refused and retried until space
+// returns); any other storage failure stops it: it stops ticking and
+// answering, so the other replicas elect a leader without it, and the node
+// reports why on /health. A restart recovers from what the disk holds.
 #pragma once
 
 #include <chrono>

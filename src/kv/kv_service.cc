@@ -73,18 +73,18 @@ void KvService::start() {
     });
     _node.set_item_handler([this](uint64_t from, net::Item& item) { receive(from, item); });
     _timers = std::make_unique<Timers>(_io);
-    auto tick = std::make_shared<std::function<void()>>();
-    *tick = [this, tick, alive = std::weak_ptr<bool>(_alive)] {
-        if (alive.expired()) return;
-        _timers->housekeeping.expires_after(std::chrono::milliseconds(kHousekeepingMs));
-        _timers->housekeeping.async_wait([this, tick, alive](boost::system::error_code ec) {
+    arm_housekeeping();
+}
+
+void KvService::arm_housekeeping() {
+    _timers->housekeeping.expires_after(std::chrono::milliseconds(kHousekeepingMs));
+    _timers->housekeeping.async_wait(
+        [this, alive = std::weak_ptr<bool>(_alive)](boost::system::error_code ec) {
             if (ec || alive.expired()) return;
             expire_keys();
             expire_forwards();
-            (*tick)();
+            arm_housekeeping();
         });
-    };
-    (*tick)();
 }
 
 void KvService::stop() {
@@ -280,34 +280,31 @@ void KvService::run_here(const ShardRequest& request, AnswerDone done) {
     if (!spec->write) return read_here(*replica, request, std::move(done));
     if (!replica->is_leader()) return done(retry(replica->leader()));
     std::string shard_name = replica->name();
-    if (spec->write) {
-        // A new leader first applies what earlier leaders committed.
-        if (!replica->applied_own_term()) return done(retry(_node.id()));
-        auto reply = std::make_shared<Reply>();
-        *reply = kv->write(
-            *replica, request.command, wall_ms(), _options.limits, request.write_mode == WriteMode::async,
-            [reply, done, shard_name, self = _node.id()](Result<uint64_t, cluster::ProposeError> r) {
-                if (r) return done(answer(std::move(*reply), *r));
-                switch (r.error().code) {
-                    case cluster::ProposeErrc::not_leader:
-                    case cluster::ProposeErrc::busy:
-                    case cluster::ProposeErrc::lost:
-                        return done(retry(r.error().leader));
-                    case cluster::ProposeErrc::storage_full:
-                        return done(answer(Reply::error("ERR disk full on node " + std::to_string(self) +
-                                                        ", the leader of " + shard_name +
-                                                        ": the write was not stored there and may or may "
-                                                        "not be applied")));
-                    case cluster::ProposeErrc::failed:
-                        return done(answer(Reply::error("ERR " + r.error().detail +
-                                                        "; the write may or may not be applied")));
-                    case cluster::ProposeErrc::invalid:
-                        return done(answer(Reply::error("ERR " + r.error().detail)));
-                }
-            });
-        schedule_flush();
-        return;
-    }
+    // A new leader first applies what earlier leaders committed.
+    if (!replica->applied_own_term()) return done(retry(_node.id()));
+    auto reply = std::make_shared<Reply>();
+    *reply = kv->write(
+        *replica, request.command, wall_ms(), _options.limits, request.write_mode == WriteMode::async,
+        [reply, done, shard_name, self = _node.id()](Result<uint64_t, cluster::ProposeError> r) {
+            if (r) return done(answer(std::move(*reply), *r));
+            switch (r.error().code) {
+                case cluster::ProposeErrc::not_leader:
+                case cluster::ProposeErrc::busy:
+                case cluster::ProposeErrc::lost:
+                    return done(retry(r.error().leader));
+                case cluster::ProposeErrc::storage_full:
+                    return done(answer(Reply::error("ERR disk full on node " + std::to_string(self) +
+                                                    ", the leader of " + shard_name +
+                                                    ": the write was not stored there and may or may "
+                                                    "not be applied")));
+                case cluster::ProposeErrc::failed:
+                    return done(answer(
+                        Reply::error("ERR " + r.error().detail + "; the write may or may not be applied")));
+                case cluster::ProposeErrc::invalid:
+                    return done(answer(Reply::error("ERR " + r.error().detail)));
+            }
+        });
+    schedule_flush();
 }
 
 // Reads of one shard that arrive in one turn of the loop share one read
@@ -335,6 +332,7 @@ void KvService::read_here(cluster::Replica& replica, const ShardRequest& request
     });
     schedule_flush();
 }
+
 void KvService::forward(uint64_t leader, const ShardRequest& request, AnswerDone done) {
     uint64_t id = _next_request++;
     _forwarded.emplace(

@@ -131,6 +131,7 @@ class KvService {
     void read_here(cluster::Replica& replica, const ShardRequest& request, AnswerDone done);
     void forward(uint64_t leader, const ShardRequest& request, AnswerDone done);
     void retry_later(ShardRequest request, int64_t deadline, AnswerDone done);
+    void arm_housekeeping();
     void schedule_flush();
     void flush_batches();
     void expire_keys();
