@@ -415,14 +415,16 @@ def shard_leader_port(base_port, key):
 
     redis-benchmark's SET and GET use one key, so they load one shard; its
     leader is where a Redis client's master would be. Node 1's INFO lists
-    every shard it holds with its leader."""
-    info = redis_client(base_port + FJORD_REDIS_OFFSET).info("replication")
-    leaders = {int(name[len("shard"):]): int(dict(kv.split("=") for kv in value.split(","))["leader"])
-               if isinstance(value, str) else int(value["leader"])
-               for name, value in info.items() if name.startswith("shard")}
-    shard = crc32c(key.encode()) % len(leaders)
-    tag = next(f"bench{i}" for i in range(10000) if crc32c(f"bench{i}".encode()) % len(leaders) == shard)
-    return base_port + FJORD_NODE_STRIDE * (leaders[shard] - 1) + FJORD_REDIS_OFFSET, tag
+    every shard it holds with its leader (0 while none is known)."""
+    def leaders():
+        info = redis_client(base_port + FJORD_REDIS_OFFSET).info("replication")
+        return {int(name[len("shard"):]): int(value["leader"])
+                for name, value in info.items() if name.startswith("shard") and isinstance(value, dict)}
+    shard = crc32c(key.encode()) % len(leaders())
+    wait_until(lambda: leaders().get(shard, 0) > 0, FJORD_READY_DEADLINE_S, f"a leader for shard {shard}")
+    leader = leaders()[shard]
+    tag = next(f"bench{i}" for i in range(10000) if crc32c(f"bench{i}".encode()) % len(leaders()) == shard)
+    return base_port + FJORD_NODE_STRIDE * (leader - 1) + FJORD_REDIS_OFFSET, tag
 
 
 def measure_fjord(fjord_path, mode, sizes, workdir):
