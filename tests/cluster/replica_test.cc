@@ -49,6 +49,9 @@ class FakeHost final : public ReplicaHost {
         }
     }
 
+    // Moves the clock without ticking anyone: the process was paused.
+    void pause(int64_t ms) { _now += ms; }
+
     storage::SimFileSystem fs;
     int messages_sent{0};
 
@@ -96,6 +99,30 @@ TEST(ReplicaTest, ALoneVoterLeadsAndCommits) {
     ASSERT_TRUE(out.done);
     ASSERT_TRUE(out.result.has_value()) << out.result.error().detail;
     EXPECT_EQ(replica->high_watermark(), out.result->last_offset + 1);
+}
+
+// After a pause the core is given every tick it missed: a follower of a
+// group whose peers are silent campaigns on the first tick after 1 s, where
+// one tick alone would be far short of its election timeout.
+TEST(ReplicaTest, TicksMissedDuringAPauseAreCaughtUp) {
+    FakeHost host;
+    ReplicaOptions options;
+    options.group = 7;
+    options.name = "t-0";
+    options.dir = "/data/t-0";
+    options.founding_voters = {1, 2, 3};
+    options.raft.id = raft::NodeId{1};
+    auto opened = Replica::open(host, options, nullptr);
+    ASSERT_TRUE(opened.has_value()) << opened.error();
+    Replica& replica = **opened;
+    host.run();
+    replica.tick();
+    host.run();
+    ASSERT_EQ(host.messages_sent, 0) << "a follower sends nothing before its election timeout";
+    host.pause(1000);
+    replica.tick();
+    host.run();
+    EXPECT_GT(host.messages_sent, 0) << "the 100 ticks of the pause should have run out the election timeout";
 }
 
 TEST(ReplicaTest, AFullDiskAnswersWithTheStorageErrorAndResumesWhenSpaceReturns) {
