@@ -7,6 +7,7 @@
 #include <set>
 
 #include "kafka/api.h"
+#include "net/tcp_listener.h"
 
 namespace fjord::kafka {
 
@@ -162,58 +163,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
     bool _closed{false};
 };
 
-class KafkaServer::Impl : public std::enable_shared_from_this<Impl> {
+class KafkaServer::Impl : public net::TcpListener<Connection> {
   public:
     Impl(asio::io_context& io, RequestHandler handler)
-        : _io(io), _handler(std::move(handler)), _acceptor(io) {}
-
-    Result<uint16_t, std::string> listen(const std::string& host, uint16_t port) {
-        std::string where = host + ":" + std::to_string(port);
-        boost::system::error_code ec;
-        auto address = asio::ip::make_address(host, ec);
-        if (ec) return make_unexpected("kafka address " + where + ": " + ec.message());
-        tcp::endpoint endpoint(address, port);
-        _acceptor.open(endpoint.protocol(), ec);
-        if (!ec) _acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-        if (!ec) _acceptor.bind(endpoint, ec);
-        if (!ec) _acceptor.listen(asio::socket_base::max_listen_connections, ec);
-        if (ec) return make_unexpected("cannot listen on kafka address " + where + ": " + ec.message());
-        asio::co_spawn(_io, accept_loop(), asio::detached);
-        return _acceptor.local_endpoint().port();
-    }
-
-    void stop() {
-        _stopped = true;
-        boost::system::error_code ec;
-        _acceptor.close(ec);
-        for (const auto& weak : _connections) {
-            if (auto c = weak.lock()) c->stop();
-        }
-        _connections.clear();
-    }
+        : TcpListener(io, "kafka",
+                      [this](tcp::socket socket) {
+                          return std::make_shared<Connection>(std::move(socket), _handler);
+                      }),
+          _handler(std::move(handler)) {}
 
   private:
-    asio::awaitable<void> accept_loop() {
-        auto self = shared_from_this();
-        while (!_stopped) {
-            auto [ec, socket] = co_await _acceptor.async_accept(use_tuple);
-            if (ec) {
-                if (_stopped) co_return;
-                spdlog::warn("kafka: accept failed: {}", ec.message());
-                continue;
-            }
-            auto connection = std::make_shared<Connection>(std::move(socket), _handler);
-            std::erase_if(_connections, [](const std::weak_ptr<Connection>& w) { return w.expired(); });
-            _connections.push_back(connection);
-            asio::co_spawn(_io, connection->serve(), asio::detached);
-        }
-    }
-
-    asio::io_context& _io;
     RequestHandler _handler;
-    tcp::acceptor _acceptor;
-    std::vector<std::weak_ptr<Connection>> _connections;
-    bool _stopped{false};
 };
 
 KafkaServer::KafkaServer(asio::io_context& io, RequestHandler handler)

@@ -9,6 +9,7 @@
 #include "kv/commands.h"
 #include "kv/kv_service.h"
 #include "kv/resp.h"
+#include "net/tcp_listener.h"
 
 namespace fjord::kv {
 
@@ -170,57 +171,12 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
     bool _closed{false};
 };
 
-class RedisServer::Impl : public std::enable_shared_from_this<Impl> {
+class RedisServer::Impl : public net::TcpListener<RedisConnection> {
   public:
-    Impl(asio::io_context& io, KvService& service) : _io(io), _service(service), _acceptor(io) {}
-
-    Result<uint16_t, std::string> listen(const std::string& host, uint16_t port) {
-        std::string where = host + ":" + std::to_string(port);
-        boost::system::error_code ec;
-        auto address = asio::ip::make_address(host, ec);
-        if (ec) return make_unexpected("redis address " + where + ": " + ec.message());
-        tcp::endpoint endpoint(address, port);
-        _acceptor.open(endpoint.protocol(), ec);
-        if (!ec) _acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-        if (!ec) _acceptor.bind(endpoint, ec);
-        if (!ec) _acceptor.listen(asio::socket_base::max_listen_connections, ec);
-        if (ec) return make_unexpected("cannot listen on redis address " + where + ": " + ec.message());
-        asio::co_spawn(_io, accept_loop(), asio::detached);
-        return _acceptor.local_endpoint().port();
-    }
-
-    void stop() {
-        _stopped = true;
-        boost::system::error_code ec;
-        _acceptor.close(ec);
-        for (const auto& weak : _connections) {
-            if (auto c = weak.lock()) c->stop();
-        }
-        _connections.clear();
-    }
-
-  private:
-    asio::awaitable<void> accept_loop() {
-        auto self = shared_from_this();
-        while (!_stopped) {
-            auto [ec, socket] = co_await _acceptor.async_accept(use_tuple);
-            if (ec) {
-                if (_stopped) co_return;
-                spdlog::warn("redis: accept failed: {}", ec.message());
-                continue;
-            }
-            auto connection = std::make_shared<RedisConnection>(std::move(socket), _service);
-            std::erase_if(_connections, [](const std::weak_ptr<RedisConnection>& w) { return w.expired(); });
-            _connections.push_back(connection);
-            asio::co_spawn(_io, connection->serve(), asio::detached);
-        }
-    }
-
-    asio::io_context& _io;
-    KvService& _service;
-    tcp::acceptor _acceptor;
-    std::vector<std::weak_ptr<RedisConnection>> _connections;
-    bool _stopped{false};
+    Impl(asio::io_context& io, KvService& service)
+        : TcpListener(io, "redis", [&service](tcp::socket socket) {
+              return std::make_shared<RedisConnection>(std::move(socket), service);
+          }) {}
 };
 
 RedisServer::RedisServer(asio::io_context& io, KvService& service)

@@ -20,16 +20,10 @@ import time
 import unittest
 
 import fjord_cluster
-from fjord_cluster import Cluster, crc32c
+from redis_support import SHARDS, shard_of, start_kv_cluster
 
-SHARDS = 16
 MAX_VALUE = 1024  # --redis-max-value-bytes
-READY_TIMEOUT = 30
 CLI_TIMEOUT = 20
-
-
-def shard_of(key):
-    return crc32c(key.encode()) % SHARDS
 
 
 # --- a minimal RESP2 client over a raw socket -----------------------------
@@ -100,23 +94,6 @@ class RawConnection:
             return True
 
 
-def wait_kv_ready(cluster, timeout=READY_TIMEOUT):
-    """Retries `SET probe x` on every node until each answers OK (the shards
-    are created a few seconds after the cluster forms: -TRYAGAIN until then)."""
-    def ready():
-        for node in cluster.running_nodes():
-            c = RawConnection(node.redis_port, timeout=5)
-            try:
-                if c.call("SET", "probe", "x") != "OK":
-                    return False
-            finally:
-                c.close()
-        return True
-    started = time.monotonic()
-    cluster.wait_for(ready, timeout, "SET probe x to answer OK on every node")
-    return time.monotonic() - started
-
-
 # --- redis-cli -------------------------------------------------------------
 
 def cli(node, *args, stdin=None):
@@ -157,14 +134,7 @@ class RedisCliTest(unittest.TestCase):
     def setUpClass(cls):
         if shutil.which("redis-cli") is None:
             raise unittest.SkipTest("redis-cli is not installed")
-        cls.cluster = Cluster(3, extra_args=["--redis-max-value-bytes", str(MAX_VALUE)])
-        cls.cluster.__enter__()
-        try:
-            cls.cluster.wait_settled(timeout=20)
-            ready_s = wait_kv_ready(cls.cluster)
-        except BaseException:
-            cls.cluster.close()
-            raise
+        cls.cluster, ready_s = start_kv_cluster(3, extra_args=["--redis-max-value-bytes", str(MAX_VALUE)])
         cls.nodes = list(cls.cluster)
         print("\nkey-value shards ready %.3f s after the cluster settled" % ready_s)
 

@@ -26,10 +26,9 @@ import unittest
 import redis
 
 import fjord_cluster
-from fjord_cluster import Cluster, crc32c
+from fjord_cluster import Cluster
+from redis_support import KV, SHARDS, client, shard_of, wait_kv_ready
 
-KV = "__kv"
-SHARDS = 16
 RESUME_LIMIT_S = 2.0
 CLIENT_TIMEOUT_S = 0.5
 PATIENT_TIMEOUT_S = 30
@@ -37,44 +36,6 @@ ASYNC_BATCH = 20        # async writes are pipelined this many at a time
 BEFORE_KILL = 1500      # acknowledged writes (over all writers) before the kill
 AFTER_RESUME = 1500     # acknowledged writes after writes resumed on every affected shard
 READ_BATCH = 500
-
-
-def shard_of(key):
-    return crc32c(key.encode()) % SHARDS
-
-
-class AsyncWritesConnection(redis.Connection):
-    """A connection that asks for async writes whenever it (re)connects."""
-
-    def on_connect(self):
-        super().on_connect()
-        self.send_command("WRITEMODE", "ASYNC")
-        reply = self.read_response()
-        if reply not in (b"OK", "OK"):
-            raise redis.ConnectionError("WRITEMODE ASYNC answered %r" % (reply,))
-
-
-def client(node, async_writes=False, timeout=CLIENT_TIMEOUT_S):
-    pool = redis.ConnectionPool(connection_class=AsyncWritesConnection if async_writes else redis.Connection,
-                                host="127.0.0.1", port=node.redis_port, socket_timeout=timeout,
-                                socket_connect_timeout=timeout)
-    return redis.Redis(connection_pool=pool)
-
-
-def wait_kv_ready(cluster, timeout=30):
-    def ready():
-        for node in cluster.running_nodes():
-            r = client(node, timeout=5)
-            try:
-                r.set("probe", "x")
-            except redis.ResponseError as e:
-                if not str(e).startswith("TRYAGAIN"):
-                    raise AssertionError("SET probe x on %r: %s" % (node, e))
-                return False
-            finally:
-                r.close()
-        return True
-    cluster.wait_for(ready, timeout, "SET probe x to answer OK on every node")
 
 
 class Writer(threading.Thread):
@@ -88,7 +49,7 @@ class Writer(threading.Thread):
         self.tag = tag
         self.node = node
         self.batch = batch
-        self.r = client(node, async_writes=async_writes, timeout=timeout)
+        self.r = client(node, socket_timeout=timeout, async_writes=async_writes)
         self.lock = threading.Lock()
         self.acked = []  # (attempt start, ack time, key)
         self.failures = collections.Counter()
@@ -262,7 +223,7 @@ class RedisFailoverTest(unittest.TestCase):
 
         # --- every acknowledged write, read back through a survivor --------
         survivor = next(n for n in cluster if n.id != victim)
-        reader = client(survivor, timeout=10)
+        reader = client(survivor, socket_timeout=10)
         try:
             if async_writes:
                 # A sync write to every shard after the async ones: once it is
@@ -314,7 +275,7 @@ class RedisFailoverTest(unittest.TestCase):
         # Each shard's commit index as its leader reports it now (no writes run).
         commits = {}
         for node in cluster:
-            r = client(node, timeout=5)
+            r = client(node, socket_timeout=5)
             info = r.info("replication")
             r.close()
             for s in range(SHARDS):
@@ -323,7 +284,7 @@ class RedisFailoverTest(unittest.TestCase):
                     commits[s] = int(line["commit"])
         self.assertEqual(sorted(commits), list(range(SHARDS)), commits)
 
-        r = client(cluster.node(victim), timeout=5)
+        r = client(cluster.node(victim), socket_timeout=5)
 
         def caught_up():
             info = r.info("replication")
@@ -334,8 +295,7 @@ class RedisFailoverTest(unittest.TestCase):
         caught_s = time.monotonic() - restarted_at
 
         # Its stale reads of the last acknowledged keys give what the survivors gave.
-        stale = redis.Redis(host="127.0.0.1", port=cluster.node(victim).redis_port, socket_timeout=5,
-                            single_connection_client=True)
+        stale = client(cluster.node(victim), socket_timeout=5, single_connection_client=True)
         try:
             self.assertIs(stale.execute_command("READONLY"), True)
             keys = [key for key, _ in self.expected]

@@ -25,11 +25,10 @@ import unittest
 import redis
 
 import fjord_cluster
-from fjord_cluster import Cluster, crc32c
+from fjord_cluster import Cluster
 from linearizability import Op, check
+from redis_support import KV, SHARDS, client, shard_of, wait_kv_ready
 
-KV = "__kv"
-SHARDS = 16
 CLIENTS = 6
 LEASE_CLIENTS = (4, 5)
 CLIENT_TIMEOUT_S = 1.0
@@ -39,10 +38,6 @@ RESTART_AT_S = 12.0
 PAUSE_AT_S = 16.0
 PAUSE_S = 2.0
 CHECK_TIMEOUT_S = 120
-
-
-def shard_of(key):
-    return crc32c(key.encode()) % SHARDS
 
 
 def pick_keys(count):
@@ -56,22 +51,6 @@ def pick_keys(count):
             keys.append(key)
         i += 1
     return keys
-
-
-def wait_kv_ready(cluster, timeout=30):
-    def ready():
-        for node in cluster.running_nodes():
-            r = redis.Redis(host="127.0.0.1", port=node.redis_port, socket_timeout=5)
-            try:
-                r.set("probe", "x")
-            except redis.ResponseError as e:
-                if not str(e).startswith("TRYAGAIN"):
-                    raise AssertionError("SET probe x on %r: %s" % (node, e))
-                return False
-            finally:
-                r.close()
-        return True
-    cluster.wait_for(ready, timeout, "SET probe x to answer OK on every node")
 
 
 class Client(threading.Thread):
@@ -95,8 +74,7 @@ class Client(threading.Thread):
             self.r.close()
         nodes = [n for n in self.cluster.nodes.values()]
         self.node = self.rng.choice(nodes)
-        self.r = redis.Redis(host="127.0.0.1", port=self.node.redis_port, socket_timeout=CLIENT_TIMEOUT_S,
-                             socket_connect_timeout=CLIENT_TIMEOUT_S, single_connection_client=True)
+        self.r = client(self.node, socket_timeout=CLIENT_TIMEOUT_S, single_connection_client=True)
         if self.lease:
             self.r.execute_command("READMODE", "LEASE")
 

@@ -16,43 +16,11 @@ import unittest
 import redis
 
 import fjord_cluster
-from fjord_cluster import Cluster, crc32c
+from redis_support import SHARDS, client, shard_of, start_kv_cluster
 
-SHARDS = 16
 KEYS = 10000
 PIPELINED = 9500  # the rest are SET one at a time
 BATCH = 500
-READY_TIMEOUT = 30
-
-
-def shard_of(key):
-    return crc32c(key.encode()) % SHARDS
-
-
-def client(node, **kwargs):
-    kwargs.setdefault("socket_timeout", 10)
-    return redis.Redis(host="127.0.0.1", port=node.redis_port, **kwargs)
-
-
-def wait_kv_ready(cluster, timeout=READY_TIMEOUT):
-    """Retries `SET probe x` on every node until each answers OK (-TRYAGAIN
-    until the shards exist and have leaders)."""
-    def ready():
-        for node in cluster.running_nodes():
-            r = client(node, socket_timeout=5)
-            try:
-                if r.set("probe", "x") is not True:
-                    return False
-            except redis.ResponseError as e:
-                if not str(e).startswith("TRYAGAIN"):
-                    raise AssertionError("SET probe x on %r: %s" % (node, e))
-                return False
-            finally:
-                r.close()
-        return True
-    started = time.monotonic()
-    cluster.wait_for(ready, timeout, "SET probe x to answer OK on every node")
-    return time.monotonic() - started
 
 
 def value_of(i):
@@ -64,14 +32,7 @@ class RedisPyTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.cluster = Cluster(3)
-        cls.cluster.__enter__()
-        try:
-            cls.cluster.wait_settled(timeout=20)
-            ready_s = wait_kv_ready(cls.cluster)
-        except BaseException:
-            cls.cluster.close()
-            raise
+        cls.cluster, ready_s = start_kv_cluster(3)
         cls.n1, cls.n2, cls.n3 = cls.cluster.node(1), cls.cluster.node(2), cls.cluster.node(3)
         cls.r1, cls.r2, cls.r3 = client(cls.n1), client(cls.n2), client(cls.n3)
         print("\nkey-value shards ready %.3f s after the cluster settled" % ready_s)

@@ -22,9 +22,8 @@ import redis
 
 import fjord_cluster
 from fjord_cluster import Cluster
+from redis_support import KV, SHARDS, client, wait_kv_ready
 
-KV = "__kv"
-SHARDS = 16
 SNAPSHOT_EVERY = 2000
 BEFORE = 2000      # keys written before node 3 is killed
 WRITES = 100000    # SETs while it is down
@@ -33,27 +32,6 @@ DELETED = 300      # of the BEFORE keys, deleted while node 3 is down
 OVERWRITTEN = 300  # of the BEFORE keys, written again while node 3 is down
 RESTORED = re.compile(r"(__kv-\d+): restored from a snapshot at index (\d+)")
 SNAPSHOT = re.compile(r"(__kv-\d+): snapshot at index (\d+)")
-
-
-def client(node, **kwargs):
-    kwargs.setdefault("socket_timeout", 10)
-    return redis.Redis(host="127.0.0.1", port=node.redis_port, **kwargs)
-
-
-def wait_kv_ready(cluster, timeout=30):
-    def ready():
-        for node in cluster.running_nodes():
-            r = client(node, socket_timeout=5)
-            try:
-                r.set("probe", "x")
-            except redis.ResponseError as e:
-                if not str(e).startswith("TRYAGAIN"):
-                    raise AssertionError("SET probe x on %r: %s" % (node, e))
-                return False
-            finally:
-                r.close()
-        return True
-    cluster.wait_for(ready, timeout, "SET probe x to answer OK on every node")
 
 
 def shard_lines(r):
