@@ -260,6 +260,12 @@ void ClusterNode::receive(uint64_t from, std::vector<net::Item>& items) {
             case net::ItemKind::kv_response:
                 if (_item_handler) _item_handler(from, item);
                 break;
+            case net::ItemKind::metadata_request:
+                receive_metadata_request(from, item);
+                break;
+            case net::ItemKind::metadata_response:
+                receive_metadata_response(item);
+                break;
         }
     }
 }
@@ -295,6 +301,7 @@ void ClusterNode::on_gossip() {
         _transport->send(id, net::Item{net::ItemKind::node_status, 0, payload});
     register_nodes();
     ensure_kv_topic();
+    expire_metadata_requests();
 }
 
 // The controller's leader creates the key-value shards once every founding

@@ -129,6 +129,9 @@ class ClusterNode final : public ReplicaHost {
     // Checks a metadata command and, on the controller's leader, commits it.
     // A CreateTopic with 0 partitions or replication factor gets the defaults.
     void submit(const MetadataCommand& command, std::function<void(ClusterResult<Ok>)> done);
+    // The same through the controller's leader wherever it is: here, or
+    // forwarded to it and answered back (timeout after 5 s).
+    void submit_anywhere(const MetadataCommand& command, std::function<void(ClusterResult<Ok>)> done);
     // The cluster's defaults in place of 0 (or Kafka's -1) partitions and replication factor.
     CreateTopic with_defaults(CreateTopic create) const;
     void transfer_leadership(const std::string& topic, int32_t partition, uint64_t to,
@@ -205,6 +208,9 @@ class ClusterNode final : public ReplicaHost {
     void await_leader(uint64_t group, uint64_t to, int64_t deadline,
                       std::function<void(ClusterResult<Ok>)> done);
     void finish_shutdown(int64_t deadline, std::function<void()> done);
+    void receive_metadata_request(uint64_t from, const net::Item& item);
+    void receive_metadata_response(const net::Item& item);
+    void expire_metadata_requests();
 
     boost::asio::io_context& _io;
     NodeConfig _config;
@@ -226,6 +232,12 @@ class ClusterNode final : public ReplicaHost {
     std::function<void(uint64_t group)> _applied_listener;
     std::set<std::string> _requested_topics;  // auto-creations asked of the controller, not yet seen
     bool _kv_topic_requested{false};
+    struct MetadataRequest {
+        int64_t deadline;
+        std::function<void(ClusterResult<Ok>)> done;
+    };
+    std::map<uint64_t, MetadataRequest> _metadata_requests;  // forwarded to the controller, by id
+    uint64_t _next_metadata_request{1};
 };
 
 }  // namespace fjord::cluster

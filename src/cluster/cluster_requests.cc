@@ -7,12 +7,115 @@
 
 #include "cluster/cluster_node.h"
 #include "common/big_endian.h"
+#include "common/byte_codec.h"
 #include "net/transport.h"
 #include "storage/record_batch.h"
 
 namespace fjord::cluster {
 
 namespace asio = boost::asio;
+
+namespace {
+
+constexpr int64_t kForwardedMetadataTimeoutMs = 5000;
+
+// metadata_request:  [u64 id][bytes command JSON]
+// metadata_response: [u64 id][u8 ok][u8 cluster errc][u8 has metadata errc][u8 metadata errc][u64
+// leader][bytes detail]
+std::string encode_metadata_response(uint64_t id, const ClusterResult<Ok>& r) {
+    std::string out;
+    ByteWriter w(out);
+    w.u64(id);
+    w.boolean(r.has_value());
+    ClusterError e = r ? ClusterError{ClusterErrc::invalid, ""} : r.error();
+    w.u8(static_cast<uint8_t>(e.code));
+    w.boolean(e.metadata_code.has_value());
+    w.u8(static_cast<uint8_t>(e.metadata_code.value_or(MetadataErrc::invalid_config)));
+    w.u64(e.leader);
+    w.bytes(e.detail);
+    return out;
+}
+
+}  // namespace
+
+void ClusterNode::submit_anywhere(const MetadataCommand& command,
+                                  std::function<void(ClusterResult<Ok>)> done) {
+    uint64_t controller = controller_leader();
+    if (controller == _config.node_id) return submit(command, std::move(done));
+    if (controller == 0) {
+        done(make_unexpected(
+            ClusterError{ClusterErrc::not_controller, "no controller leader is known yet", 0}));
+        return;
+    }
+    uint64_t id = _next_metadata_request++;
+    _metadata_requests.emplace(id, MetadataRequest{now_ms() + kForwardedMetadataTimeoutMs, std::move(done)});
+    std::string payload;
+    ByteWriter w(payload);
+    w.u64(id);
+    w.bytes(encode_command(command));
+    _transport->send(controller,
+                     net::Item{net::ItemKind::metadata_request, kControllerGroup, std::move(payload)});
+}
+
+void ClusterNode::receive_metadata_request(uint64_t from, const net::Item& item) {
+    ByteReader r(item.payload);
+    uint64_t id = r.u64("id");
+    auto command = decode_command(r.bytes("command"));
+    r.expect_end();
+    if (!r.ok() || !command) {
+        _metrics.observe_rpc_decode_error();
+        spdlog::warn("rpc: dropping a metadata request from node {}: {}", from,
+                     r.ok() ? command.error() : r.error());
+        return;
+    }
+    submit(*command, [this, from, id](ClusterResult<Ok> result) {
+        _transport->send(from, net::Item{net::ItemKind::metadata_response, kControllerGroup,
+                                         encode_metadata_response(id, result)});
+    });
+}
+
+void ClusterNode::receive_metadata_response(const net::Item& item) {
+    ByteReader r(item.payload);
+    uint64_t id = r.u64("id");
+    bool ok = r.boolean("ok");
+    auto code = r.u8("cluster error");
+    bool has_metadata_code = r.boolean("has metadata error");
+    auto metadata_code = r.u8("metadata error");
+    uint64_t leader = r.u64("leader");
+    std::string detail(r.bytes("detail"));
+    r.expect_end();
+    if (r.ok() && (code > static_cast<uint8_t>(ClusterErrc::failed) ||
+                   metadata_code > static_cast<uint8_t>(MetadataErrc::invalid_node)))
+        r.fail("unknown error code");
+    if (!r.ok()) {
+        _metrics.observe_rpc_decode_error();
+        spdlog::warn("rpc: dropping a metadata response: {}", r.error());
+        return;
+    }
+    auto it = _metadata_requests.find(id);
+    if (it == _metadata_requests.end()) return;  // timed out already
+    auto done = std::move(it->second.done);
+    _metadata_requests.erase(it);
+    if (ok) return done(Ok{});
+    ClusterError e{static_cast<ClusterErrc>(code), std::move(detail), leader};
+    if (has_metadata_code) e.metadata_code = static_cast<MetadataErrc>(metadata_code);
+    done(make_unexpected(std::move(e)));
+}
+
+void ClusterNode::expire_metadata_requests() {
+    int64_t now = now_ms();
+    for (auto it = _metadata_requests.begin(); it != _metadata_requests.end();) {
+        if (it->second.deadline > now) {
+            ++it;
+            continue;
+        }
+        auto done = std::move(it->second.done);
+        it = _metadata_requests.erase(it);
+        done(make_unexpected(
+            ClusterError{ClusterErrc::timeout, "the controller's leader did not answer within " +
+                                                   std::to_string(kForwardedMetadataTimeoutMs) + " ms"}));
+    }
+}
 
 void ClusterNode::create_topic(CreateTopic request, std::function<void(ClusterResult<Ok>)> done) {
     submit(request, std::move(done));

@@ -32,8 +32,8 @@ struct NodeConfig {
     int heartbeat_interval_ms{50};
     int tick_ms{10};
     int64_t replica_lag_time_ms{10000};
-    std::string redis_write_mode{"sync"};          // sync | async
-    std::string redis_read_mode{"linearizable"};   // linearizable | lease | stale
+    std::string redis_write_mode{"sync"};         // sync | async
+    std::string redis_read_mode{"linearizable"};  // linearizable | lease | stale
     int64_t redis_max_value_bytes{8 << 20};
     int kv_shards{16};                   // key-value partitions, created once (0: no key-value store)
     uint64_t kv_snapshot_every{100000};  // entries applied between two snapshots of a shard

@@ -151,11 +151,11 @@ void BrokerState::metadata(const RequestHeader& h, std::string_view body, Done d
 
 void BrokerState::change_metadata(const cluster::MetadataCommand& requested, bool validate_only,
                                   Settle settle) {
-    if (!is_controller())
-        return settle(ErrorCode::not_controller,
-                      "node " + std::to_string(node.id()) + " is not the controller");
     cluster::MetadataCommand command = requested;
     if (auto* create = std::get_if<cluster::CreateTopic>(&command)) *create = node.with_defaults(*create);
+    // Any node validates (the metadata is replicated everywhere) and forwards
+    // the change to the controller's leader, as Kafka's brokers do in KRaft
+    // mode: clients may send AlterConfigs to any broker.
     if (validate_only) {
         auto checked = node.metadata().check(command);
         if (checked) return settle(ErrorCode::none, "");
@@ -163,7 +163,7 @@ void BrokerState::change_metadata(const cluster::MetadataCommand& requested, boo
             error_of(cluster::ClusterError{cluster::ClusterErrc::invalid, "", 0, checked.error().code}),
             checked.error().detail);
     }
-    node.submit(command, [this, settle = std::move(settle)](cluster::ClusterResult<Ok> r) {
+    node.submit_anywhere(command, [this, settle = std::move(settle)](cluster::ClusterResult<Ok> r) {
         settle(r ? ErrorCode::none : error_of(r.error()), r ? "" : r.error().detail);
     });
 }

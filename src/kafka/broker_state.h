@@ -52,7 +52,6 @@ class BrokerState : public std::enable_shared_from_this<BrokerState> {
     // A topic config, or the node's default for it.
     int64_t topic_number(const std::string& topic, const std::string& key, int64_t fallback) const;
     ErrorCode error_of(const cluster::ClusterError& e) const;
-    bool is_controller() const { return node.controller_leader() == node.id(); }
 
     boost::asio::io_context& io;
     cluster::ClusterNode& node;

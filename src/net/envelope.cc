@@ -17,7 +17,7 @@ constexpr size_t kMinItemSize = 1 + 8 + 4;
 
 bool is_known(uint8_t item_kind) {
     return item_kind >= static_cast<uint8_t>(ItemKind::raft) &&
-           item_kind <= static_cast<uint8_t>(ItemKind::kv_response);
+           item_kind <= static_cast<uint8_t>(ItemKind::metadata_response);
 }
 
 Hello read_hello(ByteReader& r) {

@@ -32,7 +32,9 @@ struct Hello {
 // create_topic asks the controller's leader to create a topic (payload: the
 // metadata command), for a node that auto-creates a topic a client named.
 // kv_request and kv_response carry key-value commands forwarded to a shard's
-// leader and their answers (payloads: kv/forward_codec.h).
+// leader and their answers (payloads: kv/forward_codec.h); metadata_request
+// and metadata_response a metadata command forwarded to the controller's
+// leader and its outcome (cluster/cluster_requests.cc).
 enum class ItemKind : uint8_t {
     raft = 1,
     node_status = 2,
@@ -40,6 +42,8 @@ enum class ItemKind : uint8_t {
     create_topic = 4,
     kv_request = 5,
     kv_response = 6,
+    metadata_request = 7,
+    metadata_response = 8,
 };
 
 struct Item {

@@ -18,7 +18,7 @@ import time
 import unittest
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 import fjord_cluster
@@ -141,6 +141,32 @@ class KafkaPythonTest(unittest.TestCase):
                 self.assertEqual(ends[p], got[p][-1].offset + 1)
             self.assertEqual(sorted(all_seqs), list(range(MESSAGES)), "every message exactly once")
             print("kafka-python 2.0.2 returned %d Raft control records besides the %d messages" % (controls, MESSAGES))
+
+    def test_any_broker_takes_alter_configs(self):
+        """kafka-python sends AlterConfigs to whichever broker is least loaded:
+        every node must take it (a non-controller forwards it to the
+        controller's leader), not answer NOT_CONTROLLER."""
+        from kafka.protocol.admin import AlterConfigsRequest_v0
+        topic = "kp-configs"
+        with Cluster(3) as cluster:
+            cluster.wait_settled(timeout=20)
+            bootstrap = self.start(cluster, topic)
+            admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=20000)
+            try:
+                for node in cluster:
+                    value = str(3600000 + node.id)
+                    request = AlterConfigsRequest_v0(resources=[(2, topic, [("retention.ms", value)])],
+                                                     validate_only=False)
+                    future = admin._send_request_to_node(node.id, request)
+                    admin._wait_for_futures([future])
+                    self.assertEqual(future.value.resources, [(0, None, 2, topic)],
+                                     "AlterConfigs through node %d" % node.id)
+                    described = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+                    entries = {e[0]: e[1] for e in described[0].resources[0][4]}
+                    self.assertEqual(entries["retention.ms"], value, "after AlterConfigs through node %d" % node.id)
+            finally:
+                admin.close()
+            print("\nAlterConfigs answered with no error by each of the 3 nodes")
 
     # Kafka clients must skip control batches; kafka-python 2.0.2 does not
     # (fixed upstream in 2.1). fjord keeps them in Fetch, as Kafka does with
