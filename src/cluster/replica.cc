@@ -208,12 +208,14 @@ Result<Ok, raft::Error> Replica::transfer_leadership(uint64_t to) {
 }
 
 void Replica::enforce_retention() {
-    if (!_failure.empty() || !_persisting.empty()) return;
+    if (_compaction_due == Compaction::retention) _compaction_due = Compaction::none;  // decided again below
+    if (!_failure.empty()) return;
     int64_t point = std::min(_store->log().retention_point(_host.now_ms()), static_cast<int64_t>(_applied));
     // The entry ending just below the point has Raft index `point`.
     if (point <= _store->log().start_offset()) return;
     auto term = _store->term_at(raft::Index{static_cast<uint64_t>(point)});
     if (!term) return;  // not an entry boundary: wait for the next segment
+    if (defer_compaction(Compaction::retention)) return;
     raft::Snapshot snap;
     snap.meta = {raft::Index{static_cast<uint64_t>(point)}, *term, _node->membership()};
     if (auto compacted = _store->compact(snap); !compacted)
@@ -292,7 +294,8 @@ void Replica::schedule() {
 // term; a full disk) waits for the Ready in flight.
 bool Replica::may_overlap() const {
     if (_persisting.empty()) return true;
-    if (!_stall.empty() || _persisting.size() >= kMaxReadysInFlight) return false;
+    if (!_stall.empty() || _compaction_due != Compaction::none || _persisting.size() >= kMaxReadysInFlight)
+        return false;
     if (_node->role() != raft::Role::leader || _node->log().has_pending_snapshot()) return false;
     for (const InFlight& f : _persisting) {
         if (!f.by_leader || f.term != _node->term().value || f.ready.snapshot) return false;
@@ -372,7 +375,23 @@ void Replica::finish_synced() {
         _persisting.pop_front();
         finish_ready(rd);
     }
+    if (_persisting.empty() && _failure.empty()) {
+        if (_compaction_due == Compaction::snapshot) maybe_snapshot();
+        if (_compaction_due == Compaction::retention) enforce_retention();
+    }
     schedule();
+}
+
+// The log is compacted only with no Ready in flight. A busy leader, which
+// keeps Readys overlapping, would never get there: a due compaction stops the
+// overlap so that the Readys in flight drain, and runs once they have.
+bool Replica::defer_compaction(Compaction kind) {
+    if (_persisting.empty()) {
+        _compaction_due = Compaction::none;
+        return false;
+    }
+    _compaction_due = kind;
+    return true;
 }
 
 void Replica::finish_ready(const raft::Ready& rd) {
@@ -409,9 +428,8 @@ void Replica::restore_image(const raft::Snapshot& snap) {
 // still replicates below that point, so that a follower that is merely slow
 // is not sent the whole state.
 void Replica::maybe_snapshot() {
-    if (_options.snapshot_every == 0 || !_state_machine || !_state_machine->has_image() ||
-        !_persisting.empty())
-        return;
+    if (_compaction_due == Compaction::snapshot) _compaction_due = Compaction::none;  // decided again below
+    if (_options.snapshot_every == 0 || !_state_machine || !_state_machine->has_image()) return;
     uint64_t since = _store->snapshot_meta().index.value;
     if (_applied < since + _options.snapshot_every) return;
     if (is_leader() && _applied < since + kSnapshotDeferFactor * _options.snapshot_every) {
@@ -421,6 +439,7 @@ void Replica::maybe_snapshot() {
     }
     auto term = _store->term_at(raft::Index{_applied});
     if (!term) return;
+    if (defer_compaction(Compaction::snapshot)) return;
     auto started = std::chrono::steady_clock::now();
     raft::Snapshot snap;
     snap.meta = {raft::Index{_applied}, *term, _node->membership()};

@@ -188,6 +188,8 @@ class Replica {
         bool synced;
         std::chrono::steady_clock::time_point sync_started;
     };
+    enum class Compaction : uint8_t { none, snapshot, retention };
+    bool defer_compaction(Compaction kind);
     bool may_overlap() const;
     void process_ready();
     void persist_entries(InFlight& in_flight);
@@ -226,7 +228,8 @@ class Replica {
     std::unique_ptr<raft::Node> _node;
     std::deque<InFlight> _persisting;  // Readys taken and not yet finished, in order
     uint64_t _ready_seq{0};
-    int64_t _next_tick_ms{0};  // when the core is due its next tick
+    int64_t _next_tick_ms{0};                      // when the core is due its next tick
+    Compaction _compaction_due{Compaction::none};  // waiting for the Readys in flight to finish
     bool _scheduled{false};
     uint64_t _applied{0};
     uint64_t _applied_term{0};

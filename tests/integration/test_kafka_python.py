@@ -161,9 +161,13 @@ class KafkaPythonTest(unittest.TestCase):
                     admin._wait_for_futures([future])
                     self.assertEqual(future.value.resources, [(0, None, 2, topic)],
                                      "AlterConfigs through node %d" % node.id)
-                    described = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
-                    entries = {e[0]: e[1] for e in described[0].resources[0][4]}
-                    self.assertEqual(entries["retention.ms"], value, "after AlterConfigs through node %d" % node.id)
+                    # Committed on the controller; the node that describes it may apply it a moment later.
+                    def retention_ms():
+                        described = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
+                        entries = {e[0]: e[1] for e in described[0].resources[0][4]}
+                        return entries["retention.ms"] == value
+                    cluster.wait_for(retention_ms, 5, "retention.ms = %s after AlterConfigs through node %d"
+                                     % (value, node.id))
             finally:
                 admin.close()
             print("\nAlterConfigs answered with no error by each of the 3 nodes")
