@@ -21,12 +21,6 @@ constexpr uint32_t kMaxRequestBytes = 100u << 20;  // Kafka's socket.request.max
 constexpr size_t kMaxInFlight = 1024;              // requests read but not yet answered
 constexpr size_t kFirstReadBytes = 64 << 10;
 
-std::string peer_of(const tcp::socket& s) {
-    boost::system::error_code ec;
-    auto ep = s.remote_endpoint(ec);
-    return ec ? std::string("unknown peer") : ep.address().to_string() + ":" + std::to_string(ep.port());
-}
-
 }  // namespace
 
 // One client connection: requests in, responses out in request order.
@@ -36,7 +30,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
         : _socket(std::move(socket)),
           _handler(handler),
           _room(_socket.get_executor()),
-          _peer(peer_of(_socket)) {
+          _peer(net::peer_of(_socket)) {
         _room.expires_at(asio::steady_timer::time_point::max());
     }
 

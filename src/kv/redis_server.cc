@@ -22,12 +22,6 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr size_t kMaxInFlight = 1024;  // commands read but not yet answered
 constexpr size_t kReadBytes = 64 << 10;
 
-std::string peer_of(const tcp::socket& s) {
-    boost::system::error_code ec;
-    auto ep = s.remote_endpoint(ec);
-    return ec ? std::string("unknown peer") : ep.address().to_string() + ":" + std::to_string(ep.port());
-}
-
 }  // namespace
 
 class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
@@ -36,7 +30,7 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
         : _socket(std::move(socket)),
           _service(service),
           _room(_socket.get_executor()),
-          _peer(peer_of(_socket)),
+          _peer(net::peer_of(_socket)),
           _session(std::make_shared<Session>()) {
         _room.expires_at(asio::steady_timer::time_point::max());
     }

@@ -19,6 +19,13 @@
 
 namespace fjord::net {
 
+// "host:port" of a connected client, for log lines.
+inline std::string peer_of(const boost::asio::ip::tcp::socket& s) {
+    boost::system::error_code ec;
+    auto ep = s.remote_endpoint(ec);
+    return ec ? std::string("unknown peer") : ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+
 template <typename Connection>
 class TcpListener : public std::enable_shared_from_this<TcpListener<Connection>> {
   public:
