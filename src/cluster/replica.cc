@@ -19,8 +19,6 @@ constexpr int kStallRetryMs = 1000;
 constexpr uint64_t kSnapshotDeferFactor = 4;
 // Readys a leader may have syncing at once (see may_overlap()).
 constexpr size_t kMaxReadysInFlight = 4;
-// Ticks given at once after a pause; more than any election timeout.
-constexpr int kMaxCatchUpTicks = 1000;
 
 // Latencies for the metrics, finer than the host's millisecond clock.
 double seconds_since(std::chrono::steady_clock::time_point start) {
@@ -96,7 +94,9 @@ void Replica::tick() {
             _node->campaign_now();
         }
     }
-    catch_up_ticks();
+    _node->tick();
+    ++_ticks_counted;
+    catch_up_lease_clock();
     if (_node->role() == raft::Role::leader) track_in_sync();
     expire_reads(false);
     schedule();
@@ -104,17 +104,18 @@ void Replica::tick() {
 
 // The core counts time in ticks. After the process was paused (a stop
 // signal, a long stall), the loop's timer fires once, not once per tick
-// missed, so the core is given every tick the clock says has passed: a
-// paused leader's lease then expires as it should, before it serves a lease
-// read, rather than lasting as many ticks as it did not see.
-void Replica::catch_up_ticks() {
+// missed, so the core's lease clock is moved on by every tick the clock says
+// has passed: a paused leader's lease then expires as it should, before it
+// serves a lease read, rather than lasting as many ticks as it did not see.
+// Elections still count only the ticks given, so a stall alone (say, every
+// node opening its partitions at once) starts none.
+void Replica::catch_up_lease_clock() {
     int64_t now = _host.now_ms();
-    if (_next_tick_ms == 0) _next_tick_ms = now;
-    for (int n = 0; _next_tick_ms <= now && n < kMaxCatchUpTicks; ++n) {
-        _node->tick();
-        _next_tick_ms += _options.tick_ms;
-    }
-    if (_next_tick_ms <= now) _next_tick_ms = now + _options.tick_ms;
+    if (_clock_start_ms == 0) _clock_start_ms = now - static_cast<int64_t>(_ticks_counted) * _options.tick_ms;
+    auto by_clock = static_cast<uint64_t>((now - _clock_start_ms) / _options.tick_ms);
+    if (by_clock <= _ticks_counted) return;
+    _node->skip_ticks(by_clock - _ticks_counted);
+    _ticks_counted = by_clock;
 }
 
 void Replica::step(raft::Message m) {
@@ -153,7 +154,7 @@ void Replica::read(raft::ReadMode mode, int64_t timeout_ms, ReadDone done) {
         done(make_unexpected(ProposeError{ProposeErrc::not_leader, 0, name() + ": no leader known"}));
         return;
     }
-    catch_up_ticks();  // a lease must be judged by the time that has really passed
+    catch_up_lease_clock();  // a lease must be judged by the time that has really passed
     uint64_t context = ++_read_context;
     if (auto started = _node->read_index(context, mode); !started) {
         done(make_unexpected(ProposeError{ProposeErrc::busy, leader(),

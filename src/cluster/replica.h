@@ -203,7 +203,7 @@ class Replica {
     void release_reads();
     void expire_reads(bool all);
     void track_in_sync();
-    void catch_up_ticks();
+    void catch_up_lease_clock();
     void fail(const std::string& what, const std::string& detail);
 
     struct Pending {
@@ -228,7 +228,8 @@ class Replica {
     std::unique_ptr<raft::Node> _node;
     std::deque<InFlight> _persisting;  // Readys taken and not yet finished, in order
     uint64_t _ready_seq{0};
-    int64_t _next_tick_ms{0};                      // when the core is due its next tick
+    int64_t _clock_start_ms{0};  // when tick 0 was, by the host's clock
+    uint64_t _ticks_counted{0};  // ticks given to the core or skipped (catch_up_lease_clock)
     Compaction _compaction_due{Compaction::none};  // waiting for the Readys in flight to finish
     bool _scheduled{false};
     uint64_t _applied{0};

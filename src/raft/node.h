@@ -94,6 +94,10 @@ class Node {
     Node(const Config& config, const LogStorage& storage);
 
     void tick();
+    // The driver missed `ticks` ticks (its process was paused or starved).
+    // Leases, which must follow real time, count them; elections and
+    // heartbeats do not, so a stall alone starts no election.
+    void skip_ticks(uint64_t ticks) { _now += ticks; }
     void step(Message m);
     // Proposes application data covering `span` offsets; returns its index.
     Result<Index, Error> propose(std::string data, uint32_t span = 1);

@@ -142,6 +142,29 @@ TEST(ReadTest, LeaseReadIsImmediateOnlyWhileLeaseValid) {
     EXPECT_TRUE(c.node(1).lease_valid());
 }
 
+TEST(ReadTest, SkippedTicksRunOutTheLeaseButStartNoElection) {
+    Cluster c(3);
+    ASSERT_TRUE(c.elect(1));
+    c.tick_all(1);
+    ASSERT_TRUE(c.node(1).lease_valid());
+    uint64_t term = c.node(1).term().value;
+    // The leader's process was paused for longer than an election timeout.
+    c.node(1).skip_ticks(100);
+    EXPECT_FALSE(c.node(1).lease_valid()) << "a lease outlived the time that passed";
+    ASSERT_TRUE(c.node(1).read_index(12, ReadMode::lease));
+    c.process_readies();
+    EXPECT_EQ(find_read(c.peer(1), 12), nullptr) << "lease read answered from an expired lease";
+    // A follower paused as long does not campaign for it either.
+    c.node(2).skip_ticks(100);
+    c.deliver_all();
+    EXPECT_EQ(c.node(2).role(), Role::follower);
+    EXPECT_EQ(c.node(1).term().value, term);
+    // The next heartbeat round confirms the read and renews the lease.
+    c.tick_all(1);
+    EXPECT_NE(find_read(c.peer(1), 12), nullptr);
+    EXPECT_TRUE(c.node(1).lease_valid());
+}
+
 TEST(ReadTest, LeaseNeedsCheckQuorum) {
     Cluster c(3, 0, [](Config& cfg) { cfg.check_quorum = false; });
     ASSERT_TRUE(c.elect(1));
