@@ -8,58 +8,13 @@
 #include <deque>
 #include <map>
 
+#include "fake_replica_host.h"
 #include "storage/record_batch.h"
-#include "storage/sim_file_system.h"
 
 namespace fjord::cluster {
 namespace {
 
-// One thread, virtual time: posted work runs in order; timers when their time comes.
-class FakeHost final : public ReplicaHost {
-  public:
-    storage::FileSystem& file_system() override { return fs; }
-    storage::Flusher* flusher() override { return nullptr; }
-    void post(std::function<void()> fn) override { _queue.push_back(std::move(fn)); }
-    void post_after(int ms, std::function<void()> fn) override { _timers.emplace(_now + ms, std::move(fn)); }
-    void send_raft(uint64_t, const raft::Message&) override { ++messages_sent; }
-    int64_t now_ms() const override { return _now; }
-    void observe_append(size_t, double) override {}
-    void observe_fsync(double) override {}
-    void observe_election_won() override {}
-    void on_applied(uint64_t) override {}
-
-    void run() {
-        while (!_queue.empty()) {
-            auto fn = std::move(_queue.front());
-            _queue.pop_front();
-            fn();
-        }
-    }
-    // Advances time by `ms` in 10 ms ticks of `replica`, running what is due.
-    void advance(Replica& replica, int64_t ms) {
-        for (int64_t end = _now + ms; _now < end;) {
-            _now += 10;
-            replica.tick();
-            while (!_timers.empty() && _timers.begin()->first <= _now) {
-                auto fn = std::move(_timers.begin()->second);
-                _timers.erase(_timers.begin());
-                fn();
-            }
-            run();
-        }
-    }
-
-    // Moves the clock without ticking anyone: the process was paused.
-    void pause(int64_t ms) { _now += ms; }
-
-    storage::SimFileSystem fs;
-    int messages_sent{0};
-
-  private:
-    int64_t _now{1000};
-    std::deque<std::function<void()>> _queue;
-    std::multimap<int64_t, std::function<void()>> _timers;
-};
+using FakeHost = testing::FakeReplicaHost;
 
 std::unique_ptr<Replica> open_single_voter(FakeHost& host) {
     ReplicaOptions options;

@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "fake_replica_host.h"
 #include "storage/record_batch.h"
-#include "storage/sim_file_system.h"
 
 namespace fjord::kv {
 namespace {
@@ -22,49 +22,7 @@ namespace {
 using cluster::ProposeErrc;
 using cluster::ProposeError;
 
-// One thread, virtual time: posted work runs in order; timers when their time comes.
-class FakeHost final : public cluster::ReplicaHost {
-  public:
-    storage::FileSystem& file_system() override { return fs; }
-    storage::Flusher* flusher() override { return nullptr; }
-    void post(std::function<void()> fn) override { _queue.push_back(std::move(fn)); }
-    void post_after(int ms, std::function<void()> fn) override { _timers.emplace(_now + ms, std::move(fn)); }
-    void send_raft(uint64_t, const raft::Message&) override {}
-    int64_t now_ms() const override { return _now; }
-    void observe_append(size_t, double) override {}
-    void observe_fsync(double) override {}
-    void observe_election_won() override {}
-    void on_applied(uint64_t) override {}
-
-    // Runs what is posted, without advancing time.
-    void run() {
-        while (!_queue.empty()) {
-            auto fn = std::move(_queue.front());
-            _queue.pop_front();
-            fn();
-        }
-    }
-    // Advances time by `ms` in 10 ms ticks of `replica`, running what is due.
-    void advance(cluster::Replica& replica, int64_t ms) {
-        for (int64_t end = _now + ms; _now < end;) {
-            _now += 10;
-            replica.tick();
-            while (!_timers.empty() && _timers.begin()->first <= _now) {
-                auto fn = std::move(_timers.begin()->second);
-                _timers.erase(_timers.begin());
-                fn();
-            }
-            run();
-        }
-    }
-
-    storage::SimFileSystem fs;
-
-  private:
-    int64_t _now{1000};
-    std::deque<std::function<void()>> _queue;
-    std::multimap<int64_t, std::function<void()>> _timers;
-};
+using FakeHost = testing::FakeReplicaHost;
 
 // The outcomes a WriteDone reported, in the order they came.
 struct Outcomes {
