@@ -165,6 +165,14 @@ void Replica::read(raft::ReadMode mode, int64_t timeout_ms, ReadDone done) {
     schedule();
 }
 
+uint64_t Replica::lease_read_point() {
+    if (!is_leader()) return 0;
+    catch_up_lease_clock();
+    if (!_node->lease_valid()) return 0;
+    uint64_t point = _node->commit_index().value;
+    return _applied >= point ? point : 0;
+}
+
 void Replica::await_applied(uint64_t index, ReadDone done) {
     _read_ready.emplace(index, std::move(done));
     release_reads();

@@ -140,6 +140,10 @@ class Replica {
     // when no leader is known, busy after `timeout_ms` (e.g. when leadership
     // moves meanwhile).
     void read(raft::ReadMode mode, int64_t timeout_ms, ReadDone done);
+    // A leader's lease read without waiting: the read point (the commit
+    // index) when the leader holds a valid lease now and has applied it, so
+    // that the state machine may be read at once; 0 otherwise (take read()).
+    uint64_t lease_read_point();
     // Runs `done` once the state machine has applied `index` (at once if it has).
     void await_applied(uint64_t index, ReadDone done);
     Result<Ok, raft::Error> transfer_leadership(uint64_t to);

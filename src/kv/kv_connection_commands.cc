@@ -51,6 +51,12 @@ Reply KvService::connection_command(const std::shared_ptr<Session>& session, con
         session->read_mode = name == "READONLY" ? ReadMode::stale : _options.read_mode;
         return Reply::ok();
     }
+    if ((name == "WRITEMODE" || name == "READMODE") && c.size() != 2) {
+        if (c.size() > 2)
+            return Reply::error(std::string("ERR wrong number of arguments for '") +
+                                (name == "WRITEMODE" ? "writemode" : "readmode") + "' command");
+        return Reply::simple(name == "WRITEMODE" ? name_of(session->write_mode) : name_of(session->read_mode));
+    }
     if (name == "WRITEMODE") {
         std::string mode = upper(c[1]);
         if (mode != "SYNC" && mode != "ASYNC") return Reply::error("ERR WRITEMODE takes SYNC or ASYNC");

@@ -19,6 +19,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -124,6 +125,7 @@ class KvService {
     ShardRequest request_for(const Session& session, uint64_t group, Command command) const;
     // Runs a command of a session on its shard, after the session's earlier writes there if it is a read.
     void run_for(const std::shared_ptr<Session>& session, ShardRequest request, AnswerDone done);
+    std::optional<Reply> read_now(const Session& session, uint64_t group, const Command& command);
     void run_read(const std::shared_ptr<Session>& session, ShardRequest request, AnswerDone done);
     void start_queued(const std::shared_ptr<Session>& session, uint64_t group);
     void run(ShardRequest request, int64_t deadline, AnswerDone done);

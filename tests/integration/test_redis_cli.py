@@ -399,5 +399,49 @@ class RedisCliTest(unittest.TestCase):
                   % (count, elapsed, len(set(shard_of("pipe:%d" % i) for i in range(count)))))
 
 
+class ServerModesTest(unittest.TestCase):
+    """--redis-write-mode and --redis-read-mode are where every connection
+    starts; WRITEMODE and READMODE without an argument name the
+    connection's current mode, and READWRITE returns to the server's."""
+
+    def test_server_flags_set_each_connections_modes(self):
+        if shutil.which("redis-cli") is None:
+            raise unittest.SkipTest("redis-cli is not installed")
+        flags = ["--redis-write-mode", "async", "--redis-read-mode", "stale"]
+        cluster, _ = start_kv_cluster(1, extra_args=flags)
+        try:
+            node = cluster.node(1)
+            self.assertEqual(cli1(node, "WRITEMODE"), "async")
+            self.assertEqual(cli1(node, "READMODE"), "stale")
+            info = parse_info(cli(node, "INFO", "server"))
+            self.assertEqual((info.get("fjord_write_mode"), info.get("fjord_read_mode")), ("async", "stale"))
+            conn = RawConnection(node.redis_port)
+            try:
+                for command, reply in ((("READMODE", "LEASE"), "+OK"), (("READMODE",), "+lease"),
+                                       (("WRITEMODE", "SYNC"), "+OK"), (("WRITEMODE",), "+sync"),
+                                       (("READWRITE",), "+OK"), (("READMODE",), "+stale"),
+                                       (("SET", "modes:k", "v"), "+OK")):
+                    conn.command(*command)
+                    self.assertEqual(conn._line().decode(), reply, command)
+                conn.command("GET", "modes:k")
+                self.assertEqual((conn._line(), conn._line()), (b"$1", b"v"))
+                conn.command("READMODE", "LEASE", "extra")
+                self.assertIn("wrong number of arguments", conn._line().decode())
+            finally:
+                conn.close()
+        finally:
+            cluster.close()
+
+    def test_default_modes(self):
+        if shutil.which("redis-cli") is None:
+            raise unittest.SkipTest("redis-cli is not installed")
+        cluster, _ = start_kv_cluster(1)
+        try:
+            self.assertEqual(cli1(cluster.node(1), "WRITEMODE"), "sync")
+            self.assertEqual(cli1(cluster.node(1), "READMODE"), "linearizable")
+        finally:
+            cluster.close()
+
+
 if __name__ == "__main__":
     fjord_cluster.main()
