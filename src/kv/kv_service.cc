@@ -217,17 +217,25 @@ void KvService::run_for(const std::shared_ptr<Session>& session, ShardRequest re
         done(std::move(a));
         if (!alive.expired()) start_queued(session, group);
     };
+    auto shared = std::make_shared<ShardRequest>(std::move(request));
+    std::deque<Session::Queued>& queue = session->queued[group];
+    // Nothing of the connection's pending on the shard: it runs now.
+    if (queue.empty()) {
+        queue.push_back(Session::Queued{id, write, true, {}});
+        if (write) return run(std::move(shared), now_ms() + _options.retry_ms, std::move(finish));
+        return run_read(session, std::move(shared), std::move(finish));
+    }
     std::function<void()> start;
     if (write) {
-        start = [this, request = std::move(request), finish = std::move(finish)]() mutable {
-            run(std::move(request), now_ms() + _options.retry_ms, std::move(finish));
+        start = [this, shared = std::move(shared), finish = std::move(finish)]() mutable {
+            run(std::move(shared), now_ms() + _options.retry_ms, std::move(finish));
         };
     } else {
-        start = [this, session, request = std::move(request), finish = std::move(finish)]() mutable {
-            run_read(session, std::move(request), std::move(finish));
+        start = [this, session, shared = std::move(shared), finish = std::move(finish)]() mutable {
+            run_read(session, std::move(shared), std::move(finish));
         };
     }
-    session->queued[group].push_back(Session::Queued{id, write, false, std::move(start)});
+    queue.push_back(Session::Queued{id, write, false, std::move(start)});
     start_queued(session, group);
 }
 
@@ -244,42 +252,43 @@ void KvService::start_queued(const std::shared_ptr<Session>& session, uint64_t g
     for (auto& start : ready) start();
 }
 
-void KvService::run_read(const std::shared_ptr<Session>& session, ShardRequest request, AnswerDone done) {
-    if (auto it = session->last_write.find(request.group); it != session->last_write.end())
-        request.min_index = it->second;
+void KvService::run_read(const std::shared_ptr<Session>& session, RequestPtr request, AnswerDone done) {
+    if (auto it = session->last_write.find(request->group); it != session->last_write.end())
+        request->min_index = it->second;
     run(std::move(request), now_ms() + _options.retry_ms, std::move(done));
 }
 
 // Runs a command on its shard's leader, wherever that is; retries while no
 // node leads the shard (the command then surely did not run).
-void KvService::run(ShardRequest request, int64_t deadline, AnswerDone done) {
-    cluster::Replica* replica = _node.replica(request.group);
-    bool write = find_command(request.command[0])->write;
+void KvService::run(RequestPtr request, int64_t deadline, AnswerDone done) {
+    cluster::Replica* replica = _node.replica(request->group);
+    bool write = find_command(request->command[0])->write;
     uint64_t leader = replica ? replica->leader() : 0;
     // A read is served by any replica: a stale one at once, a linearizable
     // one once the replica has applied the leader's read index (thesis §6.4).
     bool read_here =
-        !write && replica && shard(request.group) && (request.read_mode == ReadMode::stale || leader != 0);
+        !write && replica && shard(request->group) && (request->read_mode == ReadMode::stale || leader != 0);
     if (read_here) leader = _node.id();
     if (leader == 0) {
-        if (auto where = _node.metadata().locate_group(request.group)) {
+        if (auto where = _node.metadata().locate_group(request->group)) {
             if (auto view = _node.partition(where->first, where->second); view && view->leader > 0)
                 leader = static_cast<uint64_t>(view->leader);
         }
     }
-    auto on_answer = [this, request, deadline, done = std::move(done)](ShardAnswer a) mutable {
+    const ShardRequest& r = *request;
+    auto on_answer = [this, request = std::move(request), deadline, done = std::move(done)](ShardAnswer a) mutable {
         if (a.status == ShardAnswer::Status::answer) return done(std::move(a));
         retry_later(std::move(request), deadline, std::move(done));
     };
-    if (leader == _node.id()) return run_here(request, std::move(on_answer));
+    if (leader == _node.id()) return run_here(r, std::move(on_answer));
     if (leader == 0) return on_answer(retry(0));
-    forward(leader, request, std::move(on_answer));
+    forward(leader, r, std::move(on_answer));
 }
 
-void KvService::retry_later(ShardRequest request, int64_t deadline, AnswerDone done) {
+void KvService::retry_later(RequestPtr request, int64_t deadline, AnswerDone done) {
     if (now_ms() >= deadline) {
         int32_t partition = 0;
-        if (auto where = _node.metadata().locate_group(request.group)) partition = where->second;
+        if (auto where = _node.metadata().locate_group(request->group)) partition = where->second;
         done(answer(Reply::error("TRYAGAIN no leader for key-value shard " + std::to_string(partition) +
                                  " yet; the command was not run")));
         return;
@@ -303,14 +312,16 @@ void KvService::run_here(const ShardRequest& request, AnswerDone done) {
     }
     if (!spec->write) return read_here(*replica, request, std::move(done));
     if (!replica->is_leader()) return done(retry(replica->leader()));
-    std::string shard_name = replica->name();
     // A new leader first applies what earlier leaders committed.
     if (!replica->applied_own_term()) return done(retry(_node.id()));
     auto reply = std::make_shared<Reply>();
     *reply = kv->write(
         *replica, request.command, wall_ms(), _options.limits, request.write_mode == WriteMode::async,
-        [reply, done, shard_name, self = _node.id()](Result<uint64_t, cluster::ProposeError> r) {
+        [reply, done = std::move(done), group = request.group, this](Result<uint64_t, cluster::ProposeError> r) {
             if (r) return done(answer(std::move(*reply), *r));
+            uint64_t self = _node.id();
+            cluster::Replica* now_replica = _node.replica(group);
+            std::string shard_name = now_replica ? now_replica->name() : "group " + std::to_string(group);
             switch (r.error().code) {
                 case cluster::ProposeErrc::not_leader:
                 case cluster::ProposeErrc::busy:

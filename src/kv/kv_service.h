@@ -97,6 +97,7 @@ class KvService {
     struct Pending;
     struct Timers;
     using AnswerDone = std::function<void(ShardAnswer)>;
+    using RequestPtr = std::shared_ptr<ShardRequest>;  // shared by a command's retries
 
     std::shared_ptr<cluster::StateMachine> make_shard(const std::string& topic, int32_t partition,
                                                       uint64_t group);
@@ -126,13 +127,13 @@ class KvService {
     // Runs a command of a session on its shard, after the session's earlier writes there if it is a read.
     void run_for(const std::shared_ptr<Session>& session, ShardRequest request, AnswerDone done);
     std::optional<Reply> read_now(const Session& session, uint64_t group, const Command& command);
-    void run_read(const std::shared_ptr<Session>& session, ShardRequest request, AnswerDone done);
+    void run_read(const std::shared_ptr<Session>& session, RequestPtr request, AnswerDone done);
     void start_queued(const std::shared_ptr<Session>& session, uint64_t group);
-    void run(ShardRequest request, int64_t deadline, AnswerDone done);
+    void run(RequestPtr request, int64_t deadline, AnswerDone done);
     void run_here(const ShardRequest& request, AnswerDone done);
     void read_here(cluster::Replica& replica, const ShardRequest& request, AnswerDone done);
     void forward(uint64_t leader, const ShardRequest& request, AnswerDone done);
-    void retry_later(ShardRequest request, int64_t deadline, AnswerDone done);
+    void retry_later(RequestPtr request, int64_t deadline, AnswerDone done);
     void arm_housekeeping();
     void schedule_flush();
     void flush_batches();

@@ -128,11 +128,10 @@ void KvShard::stage(std::vector<Effect> effects, bool local_only, WriteDone done
     }
     std::string record;
     encode_effects(effects, record);
+    _open.bytes += record.size();
     _open.records.push_back(std::move(record));
     _open.waiters.push_back(std::move(done));
-    size_t bytes = 0;
-    for (const std::string& r : _open.records) bytes += r.size();
-    if (_open.records.size() >= kMaxBatchRecords || bytes >= kMaxBatchBytes) flush(replica);
+    if (_open.records.size() >= kMaxBatchRecords || _open.bytes >= kMaxBatchBytes) flush(replica);
 }
 
 void KvShard::flush(cluster::Replica& replica) {

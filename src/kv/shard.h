@@ -64,6 +64,7 @@ class KvShard final : public cluster::StateMachine, private KeyView {
         uint64_t seq{0};
         bool local_only{false};
         std::vector<std::string> records;
+        size_t bytes{0};  // of `records`
         std::vector<WriteDone> waiters;
         std::vector<std::string> keys;
         std::unordered_set<std::string> touched;
