@@ -55,7 +55,8 @@ Reply KvService::connection_command(const std::shared_ptr<Session>& session, con
         if (c.size() > 2)
             return Reply::error(std::string("ERR wrong number of arguments for '") +
                                 (name == "WRITEMODE" ? "writemode" : "readmode") + "' command");
-        return Reply::simple(name == "WRITEMODE" ? name_of(session->write_mode) : name_of(session->read_mode));
+        return Reply::simple(name == "WRITEMODE" ? name_of(session->write_mode)
+                                                 : name_of(session->read_mode));
     }
     if (name == "WRITEMODE") {
         std::string mode = upper(c[1]);

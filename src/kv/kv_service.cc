@@ -191,13 +191,15 @@ void KvService::execute(const std::shared_ptr<Session>& session, Command command
 // the connection's last write there.
 std::optional<Reply> KvService::read_now(const Session& session, uint64_t group, const Command& command) {
     if (session.read_mode != ReadMode::lease) return std::nullopt;
-    if (auto q = session.queued.find(group); q != session.queued.end() && !q->second.empty()) return std::nullopt;
+    if (auto q = session.queued.find(group); q != session.queued.end() && !q->second.empty())
+        return std::nullopt;
     KvShard* kv = shard(group);
     cluster::Replica* replica = kv ? _node.replica(group) : nullptr;
     if (!replica) return std::nullopt;
     uint64_t point = replica->lease_read_point();
     if (point == 0) return std::nullopt;
-    if (auto w = session.last_write.find(group); w != session.last_write.end() && replica->applied_index() < w->second)
+    if (auto w = session.last_write.find(group);
+        w != session.last_write.end() && replica->applied_index() < w->second)
         return std::nullopt;
     return evaluate_read(command, kv->store(), wall_ms());
 }
@@ -276,7 +278,8 @@ void KvService::run(RequestPtr request, int64_t deadline, AnswerDone done) {
         }
     }
     const ShardRequest& r = *request;
-    auto on_answer = [this, request = std::move(request), deadline, done = std::move(done)](ShardAnswer a) mutable {
+    auto on_answer = [this, request = std::move(request), deadline,
+                      done = std::move(done)](ShardAnswer a) mutable {
         if (a.status == ShardAnswer::Status::answer) return done(std::move(a));
         retry_later(std::move(request), deadline, std::move(done));
     };
@@ -317,7 +320,8 @@ void KvService::run_here(const ShardRequest& request, AnswerDone done) {
     auto reply = std::make_shared<Reply>();
     *reply = kv->write(
         *replica, request.command, wall_ms(), _options.limits, request.write_mode == WriteMode::async,
-        [reply, done = std::move(done), group = request.group, this](Result<uint64_t, cluster::ProposeError> r) {
+        [reply, done = std::move(done), group = request.group,
+         this](Result<uint64_t, cluster::ProposeError> r) {
             if (r) return done(answer(std::move(*reply), *r));
             uint64_t self = _node.id();
             cluster::Replica* now_replica = _node.replica(group);

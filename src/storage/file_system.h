@@ -34,8 +34,16 @@ class File {
     virtual IoResult<Ok> read_at(uint64_t offset, size_t len, std::string& out) const = 0;
     // Makes every byte appended so far durable (fdatasync).
     virtual IoResult<Ok> sync() = 0;
+    // Sets the file's length (its data ends there).
     virtual IoResult<Ok> truncate(uint64_t size) = 0;
+    // The length of the data: what was there at open, then appended or truncated to.
     virtual uint64_t size() const = 0;
+    // Lets appends reserve space `chunk` bytes ahead (fallocate), so that an
+    // fdatasync after an append need not also write the file's new length
+    // each time. Until truncate() the file then runs past its data with
+    // zeros, which a later open() sees as part of the file: its reader must
+    // find where the data ends (Segment::open does). 0 turns it off.
+    virtual void preallocate(uint64_t chunk) = 0;
     // The descriptor, for zero-copy sends; -1 when there is none.
     virtual int native_handle() const = 0;
 };

@@ -68,6 +68,7 @@ StorageResult<std::unique_ptr<PartitionLog>> PartitionLog::open(FileSystem& fs, 
         if (!seg) return make_unexpected(seg.error());
         log->_segments.push_back(std::move(*seg));
     }
+    log->_segments.back()->preallocate(log->preallocation());
     log->_start = log->_segments.front()->base_offset();
     if (fs.exists(join_path(d, kStartOffsetFile))) {
         auto bytes = read_file(fs, join_path(d, kStartOffsetFile));
@@ -132,8 +133,9 @@ StorageResult<int64_t> PartitionLog::append(std::string_view batch, int64_t now_
 }
 
 StorageResult<Ok> PartitionLog::roll(int64_t now_ms) {
-    // A sealed segment is durable before any later one exists, so recovery
-    // only ever has to repair the last segment.
+    // A sealed segment is durable, and cut to its data, before any later one
+    // exists, so recovery only ever has to repair the last segment.
+    if (auto r = _segments.back()->seal(); !r) return make_unexpected(r.error());
     auto synced = _segments.back()->log_file()->sync();
     if (synced) synced = _segments.back()->index_file().sync();
     if (auto& r = synced; !r) {
@@ -145,6 +147,7 @@ StorageResult<Ok> PartitionLog::roll(int64_t now_ms) {
     auto seg = Segment::create(_fs, _dir, next_offset(), _config.index_interval_bytes, now_ms);
     if (!seg) return make_unexpected(seg.error());
     _segments.push_back(std::move(*seg));
+    _segments.back()->preallocate(preallocation());
     return Ok{};
 }
 
@@ -201,6 +204,7 @@ StorageResult<Ok> PartitionLog::truncate_suffix(int64_t offset) {
     }
     if (auto r = _fs.sync_dir(_dir); !r) return io(r.error());
     if (auto r = _segments.back()->truncate(offset); !r) return r;
+    _segments.back()->preallocate(preallocation());  // it may have been sealed
     _durable = std::min(_durable, offset);
     ++_truncations;
     if (std::find(_dirty.begin(), _dirty.end(), _segments.back()->log_file()) == _dirty.end()) {
@@ -238,6 +242,7 @@ StorageResult<Ok> PartitionLog::reset(int64_t offset) {
     auto seg = Segment::create(_fs, _dir, offset, _config.index_interval_bytes, created);
     if (!seg) return make_unexpected(seg.error());
     _segments.push_back(std::move(*seg));
+    _segments.back()->preallocate(preallocation());
     _durable = offset;
     ++_truncations;
     _start = offset;

@@ -21,6 +21,7 @@
 // serving reads, and a restart recovers from what the disk really holds.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -40,6 +41,10 @@ struct LogConfig {
     uint64_t segment_bytes = 1 << 30;             // roll when the active segment would exceed this
     int64_t segment_ms = 7LL * 24 * 3600 * 1000;  // ... or is older than this
     uint32_t index_interval_bytes = 4096;
+    // The active segment's file grows this much at a time (capped by
+    // segment_bytes), so that an fsync after an append need not also write the
+    // file's length; 0: no preallocation.
+    uint64_t preallocate_bytes = 4 << 20;
     int64_t retention_bytes = -1;                   // -1: no size limit
     int64_t retention_ms = 7LL * 24 * 3600 * 1000;  // -1: no time limit
     FlushPolicy flush = FlushPolicy::every_append;
@@ -104,6 +109,7 @@ class PartitionLog {
   private:
     PartitionLog(FileSystem& fs, std::string dir, LogConfig config, Flusher* flusher);
     StorageResult<Ok> roll(int64_t now_ms);
+    uint64_t preallocation() const { return std::min(_config.preallocate_bytes, _config.segment_bytes); }
     void start_sync();
     void finish_sync(int64_t target, uint64_t truncations, IoResult<Ok> result,
                      std::vector<SyncDone> waiters);

@@ -19,11 +19,13 @@ Unexpected<IoError> fail(const std::string& what) {
 
 class PosixFile final : public File {
   public:
-    PosixFile(int fd, std::string path, uint64_t size) : _fd(fd), _path(std::move(path)), _size(size) {}
+    PosixFile(int fd, std::string path, uint64_t size)
+        : _fd(fd), _path(std::move(path)), _size(size), _allocated(size) {}
     ~PosixFile() override { ::close(_fd); }
 
     IoResult<Ok> append(std::string_view bytes) override {
         uint64_t start = _size.load();
+        if (_chunk > 0 && start + bytes.size() > _allocated) reserve(start, bytes.size());
         size_t done = 0;
         while (done < bytes.size()) {
             ssize_t n =
@@ -34,6 +36,7 @@ class PosixFile final : public File {
                 // Never leave half a write behind: the tail must stay parseable.
                 if (done > 0 && ::ftruncate(_fd, static_cast<off_t>(start)) != 0)
                     e.what += " (and truncating back failed)";
+                if (done > 0) _allocated = start;
                 return make_unexpected(std::move(e));
             }
             done += static_cast<size_t>(n);
@@ -64,16 +67,33 @@ class PosixFile final : public File {
     IoResult<Ok> truncate(uint64_t size) override {
         if (::ftruncate(_fd, static_cast<off_t>(size)) != 0) return fail("truncate " + _path);
         _size = size;
+        _allocated = size;
         return Ok{};
     }
 
     uint64_t size() const override { return _size.load(); }
+    void preallocate(uint64_t chunk) override { _chunk = chunk; }
     int native_handle() const override { return _fd; }
 
   private:
+    // Extends the file (its length included) by a chunk of zeros before an
+    // append that would pass its end. Best effort: where that fails (no space
+    // for a whole chunk, a file system without fallocate) the append just
+    // writes, and reports its own error if it has one.
+    void reserve(uint64_t start, size_t bytes) {
+        uint64_t length = std::max<uint64_t>(bytes, _chunk);
+        if (::fallocate(_fd, 0, static_cast<off_t>(start), static_cast<off_t>(length)) == 0) {
+            _allocated = start + length;
+        } else if (errno == EOPNOTSUPP) {
+            _chunk = 0;
+        }
+    }
+
     int _fd;
     std::string _path;
     std::atomic<uint64_t> _size;  // read by the sync thread's callers
+    uint64_t _allocated;          // the file's length on disk, past _size when preallocated
+    uint64_t _chunk{0};
 };
 
 }  // namespace

@@ -60,9 +60,12 @@ StorageResult<std::unique_ptr<Segment>> Segment::open(FileSystem& fs, const std:
         uint64_t good = s->scan(0, true, true, &problem);
         s->_verified = good;
         if (good < size) {
-            log(log_path + ": " + problem + "; truncating the log from byte " + std::to_string(good) +
-                " of " + std::to_string(size) + " (offsets from " + std::to_string(s->_next) +
-                " on were not durable)");
+            // Zeros are space preallocated for appends (File::preallocate), not damage.
+            if (!s->zeros_from(good)) {
+                log(log_path + ": " + problem + "; truncating the log from byte " + std::to_string(good) +
+                    " of " + std::to_string(size) + " (offsets from " + std::to_string(s->_next) +
+                    " on were not durable)");
+            }
             if (auto r = s->_log->truncate(good); !r) return io(r.error());
         }
         return s;
@@ -77,6 +80,11 @@ StorageResult<std::unique_ptr<Segment>> Segment::open(FileSystem& fs, const std:
         if (auto r = s->_index.clear(); !r) return io(r.error());
     }
     uint64_t end = s->scan(from, false, from == 0, &problem);
+    if (end < size && s->zeros_from(end)) {
+        // Preallocated space the segment kept when the node stopped before sealing it.
+        if (auto r = s->_log->truncate(end); !r) return io(r.error());
+        size = end;
+    }
     if (end < size && from > 0) {
         // The index may be what is stale (it is synced only when the segment
         // is sealed): rebuild it from the log and look again.
@@ -93,6 +101,22 @@ StorageResult<std::unique_ptr<Segment>> Segment::open(FileSystem& fs, const std:
             " on will not be served");
     }
     return s;
+}
+
+bool Segment::zeros_from(uint64_t position) const {
+    constexpr uint64_t kPiece = 64 << 10;
+    std::string buf;
+    for (uint64_t size = _log->size(); position < size; position += buf.size()) {
+        if (!_log->read_at(position, std::min(kPiece, size - position), buf) || buf.empty()) return false;
+        if (buf.find_first_not_of('\0') != std::string::npos) return false;
+    }
+    return true;
+}
+
+StorageResult<Ok> Segment::seal() {
+    _log->preallocate(0);
+    if (auto r = _log->truncate(_log->size()); !r) return io(r.error());
+    return Ok{};
 }
 
 uint64_t Segment::scan(uint64_t position, bool check_crc, bool rebuild_index, std::string* problem) {

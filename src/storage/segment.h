@@ -1,7 +1,9 @@
 // One segment of a partition log: a file of record batches named by its
 // 20-digit base offset (`00000000000000000000.log`), and its sparse offset
 // index beside it (`.index`). Batches are appended whole; a segment never
-// holds half a batch except after a crash, which open() repairs.
+// holds half a batch except after a crash, which open() repairs. The active
+// segment's file may run past its data with preallocated zeros; sealing a
+// segment, and opening one, cut them off.
 #pragma once
 
 #include <cstdint>
@@ -54,6 +56,11 @@ class Segment {
     // Removes every batch whose base offset is >= `offset`.
     StorageResult<Ok> truncate(int64_t offset);
     StorageResult<Ok> remove(FileSystem& fs);
+    // Lets appends reserve file space `chunk` bytes ahead (File::preallocate).
+    void preallocate(uint64_t chunk) { _log->preallocate(chunk); }
+    // Cuts the file to its data (drops preallocated space); for a segment no
+    // longer appended to.
+    StorageResult<Ok> seal();
 
     int64_t base_offset() const { return _base; }
     int64_t next_offset() const { return _next; }
@@ -71,6 +78,8 @@ class Segment {
     // Walks batch headers from `position`; validates CRCs when `check_crc`.
     // Stops at the end or the first bad batch and returns where it stopped.
     uint64_t scan(uint64_t position, bool check_crc, bool rebuild_index, std::string* problem);
+    // Whether the file holds only zeros from `position` to its end.
+    bool zeros_from(uint64_t position) const;
     // Position of the batch with base offset <= offset < next, by index then scan.
     StorageResult<uint64_t> find(int64_t offset);
 

@@ -29,12 +29,30 @@ bool under(const std::string& path, const std::string& dir) {
 class SimFile final : public File {
   public:
     SimFile(SimFileSystem& fs, std::shared_ptr<SimFileSystem::Inode> inode, std::string path)
-        : _fs(fs), _inode(std::move(inode)), _path(std::move(path)), _generation(fs._generation) {}
+        : _fs(fs),
+          _inode(std::move(inode)),
+          _path(std::move(path)),
+          _generation(fs._generation),
+          _size(_inode->data.size()) {}
 
+    // The inode holds the file as the OS has it, preallocated zeros
+    // included; the handle knows where its data ends, as PosixFile does.
     IoResult<Ok> append(std::string_view bytes) override {
         if (stale()) return fail(EIO, "write " + _path + " (handle from before a crash)");
-        if (_fs.used() + bytes.size() > _fs._capacity) return fail(ENOSPC, "write " + _path);
-        _inode->data.append(bytes);
+        std::string& data = _inode->data;
+        uint64_t end = _size + bytes.size();
+        if (end > data.size()) {
+            uint64_t reserve = std::max<uint64_t>(bytes.size(), _chunk);
+            if (_chunk > 0 && _fs.used() - data.size() + _size + reserve <= _fs._capacity) {
+                data.resize(_size + reserve, '\0');
+            } else if (_fs.used() + (end - data.size()) > _fs._capacity) {
+                return fail(ENOSPC, "write " + _path);
+            } else {
+                data.resize(end, '\0');
+            }
+        }
+        data.replace(_size, bytes.size(), bytes);
+        _size = end;
         return Ok{};
     }
 
@@ -58,11 +76,13 @@ class SimFile final : public File {
 
     IoResult<Ok> truncate(uint64_t size) override {
         if (stale()) return fail(EIO, "truncate " + _path + " (handle from before a crash)");
-        if (size < _inode->data.size()) _inode->data.resize(size);
+        _inode->data.resize(size, '\0');
+        _size = size;
         return Ok{};
     }
 
-    uint64_t size() const override { return _inode->data.size(); }
+    uint64_t size() const override { return _size; }
+    void preallocate(uint64_t chunk) override { _chunk = chunk; }
     int native_handle() const override { return -1; }
 
   private:
@@ -72,6 +92,8 @@ class SimFile final : public File {
     std::shared_ptr<SimFileSystem::Inode> _inode;
     std::string _path;
     uint64_t _generation;
+    uint64_t _size;  // where the data ends; the inode may run on with preallocated zeros
+    uint64_t _chunk{0};
 };
 
 SimFileSystem::SimFileSystem(uint64_t seed) : _rng(seed) {}
@@ -160,16 +182,21 @@ void SimFileSystem::crash(bool tear) {
     for (auto& [path, inode] : _entries) {
         std::string& data = inode->data;
         const std::string& durable = inode->durable;
-        bool extends =
-            !inode->poisoned && data.size() > durable.size() && data.compare(0, durable.size(), durable) == 0;
-        if (extends && next_random() % 2 == 0) {
-            // Part of the unsynced tail reached the disk, maybe torn.
-            size_t keep = durable.size() + next_random() % (data.size() - durable.size() + 1);
-            data.resize(keep);
-            if (tear && keep > durable.size() && next_random() % 2 == 0) {
-                size_t at = durable.size() + next_random() % (keep - durable.size());
-                data[at] = static_cast<char>(next_random());
+        // The unsynced writes lie from the first byte that differs to the end
+        // (appends, or writes into preallocated zeros).
+        size_t from = 0;
+        while (from < durable.size() && from < data.size() && data[from] == durable[from]) ++from;
+        bool grows = !inode->poisoned && data.size() >= durable.size() && from < data.size();
+        if (grows && next_random() % 2 == 0) {
+            // A prefix of them reached the disk, maybe torn.
+            size_t keep = from + next_random() % (data.size() - from + 1);
+            std::string survived = data.substr(0, keep);
+            if (keep < durable.size()) survived += durable.substr(keep);
+            if (tear && keep > from && next_random() % 2 == 0) {
+                size_t at = from + next_random() % (keep - from);
+                survived[at] = static_cast<char>(next_random());
             }
+            data = std::move(survived);
         } else {
             data = durable;
         }

@@ -85,12 +85,19 @@ TEST(ReplicaTest, AFullDiskAnswersWithTheStorageErrorAndResumesWhenSpaceReturns)
     ASSERT_TRUE(replica);
     host.advance(*replica, 100);
     ASSERT_TRUE(replica->is_leader());
-    int64_t hw = replica->high_watermark();
-
+    // The disk fills up: appends still go into the space the segment
+    // reserved ahead (preallocation), until one needs more.
     host.fs.set_capacity(host.fs.used());
+    int64_t hw = replica->high_watermark();
     Outcome refused;
-    propose(*replica, "does not fit", refused);
-    host.advance(*replica, 20);
+    std::string marker;
+    for (int i = 0; i < 1000 && (!refused.done || refused.result.has_value()); ++i) {
+        hw = replica->high_watermark();
+        refused = Outcome{};
+        marker = "<attempt " + std::to_string(i) + ">";
+        propose(*replica, std::string(64 << 10, 'x') + marker, refused);
+        host.advance(*replica, 20);
+    }
     ASSERT_TRUE(refused.done);
     ASSERT_FALSE(refused.result.has_value());
     EXPECT_EQ(refused.result.error().code, ProposeErrc::storage_full);
@@ -98,9 +105,11 @@ TEST(ReplicaTest, AFullDiskAnswersWithTheStorageErrorAndResumesWhenSpaceReturns)
     EXPECT_TRUE(replica->failure().empty()) << "a full disk is not a failure";
     host.advance(*replica, 3000);  // retries keep finding the disk full
     EXPECT_EQ(replica->high_watermark(), hw) << "nothing was stored, so nothing committed";
-    auto read = replica->log().read(replica->log().start_offset(), 1 << 20);
+    // Had it been stored, the refused entry would be the log's last batch.
+    auto read = replica->log().read(std::max(replica->log().start_offset(), replica->log().next_offset() - 1),
+                                    1 << 20);
     ASSERT_TRUE(read.has_value());
-    EXPECT_EQ(read->bytes.find("does not fit"), std::string::npos);
+    EXPECT_EQ(read->bytes.find(marker), std::string::npos);
 
     host.fs.set_capacity(UINT64_MAX);
     host.advance(*replica, 1100);  // the next retry writes

@@ -83,6 +83,8 @@ class Torture {
         _config.segment_bytes = _rng.range(200, 2500);
         _config.index_interval_bytes = static_cast<uint32_t>(_rng.range(0, 400));
         _config.retention_ms = -1;
+        // Half the runs preallocate: a crash then leaves zeros past the data.
+        _config.preallocate_bytes = _rng.chance(50) ? 0 : _rng.range(1, 3000);
         _config.log = _lines.logger();
     }
 
@@ -113,7 +115,8 @@ class Torture {
         if (_tracing) out << "trace:\n" << _trace;
         out << "seed " << _seed << " round " << _round << ": " << what << " [start " << _model.start
             << ", next " << _model.next << ", confirmed " << _model.confirmed << ", segment_bytes "
-            << _config.segment_bytes << ", index_interval " << _config.index_interval_bytes << "]";
+            << _config.segment_bytes << ", index_interval " << _config.index_interval_bytes
+            << ", preallocate " << _config.preallocate_bytes << "]";
         if (!_lines.lines().empty()) out << "\n  log lines:\n" << _lines.dump();
         return out.str();
     }

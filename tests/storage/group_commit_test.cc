@@ -1,11 +1,9 @@
 // Group commit through a real Flusher thread, on PosixFileSystem in a temp dir.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <chrono>
 #include <condition_variable>
 #include <deque>
-#include <filesystem>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -13,30 +11,12 @@
 #include "storage/flusher.h"
 #include "storage/posix_file_system.h"
 #include "storage_test_util.h"
+#include "temp_dir.h"
 
 namespace fjord::storage::testing {
 namespace {
 
 using namespace std::chrono_literals;
-
-// A directory under /tmp, removed with everything in it at the end.
-class TempDir {
-  public:
-    TempDir() {
-        char tmpl[] = "/tmp/fjord-storage-test-XXXXXX";
-        char* made = ::mkdtemp(tmpl);
-        if (made != nullptr) _path = made;
-    }
-    ~TempDir() {
-        if (_path.empty()) return;
-        std::error_code ec;
-        std::filesystem::remove_all(_path, ec);
-    }
-    const std::string& path() const { return _path; }
-
-  private:
-    std::string _path;
-};
 
 // The owner's event loop: completions posted by the Flusher thread queue up
 // here and run on the test thread when it drains them.
@@ -208,6 +188,7 @@ class GatedFileSystem final : public FileSystem {
         }
         IoResult<Ok> truncate(uint64_t size) override { return _inner->truncate(size); }
         uint64_t size() const override { return _inner->size(); }
+        void preallocate(uint64_t chunk) override { _inner->preallocate(chunk); }
         int native_handle() const override { return _inner->native_handle(); }
 
       private:

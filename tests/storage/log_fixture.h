@@ -15,8 +15,11 @@ namespace fjord::storage::testing {
 
 class LogTest : public ::testing::Test {
   protected:
+    // Files hold exactly their data, so that tests can check and damage
+    // their ends; PreallocationTest covers preallocated files.
     LogConfig config() {
         LogConfig c;
+        c.preallocate_bytes = 0;
         c.log = lines.logger();
         return c;
     }

@@ -163,11 +163,26 @@ TEST_F(TornTailTest, GarbageInTheLastBatch) {
     expect_cut(size, "CRC mismatch in the batch at byte " + std::to_string(size) + " (offset 16)");
 }
 
-TEST_F(TornTailTest, ZeroFilledTail) {
-    // A file extended by the kernel but never written holds zeros.
+TEST_F(TornTailTest, AZeroFilledTailIsCutWithoutComplaint) {
+    // Zeros are space reserved for appends (preallocated, or extended but
+    // never written): nothing was lost there, so recovery cuts them quietly.
     uint64_t size = write_log();
     ASSERT_NO_FATAL_FAILURE(damage_tail(std::string(4096, '\0')));
-    expect_cut(size, "at byte " + std::to_string(size));
+    fs.crash();
+    auto log = open(config());
+    ASSERT_TRUE(log);
+    EXPECT_EQ(log->next_offset(), 16);
+    EXPECT_EQ(file_size(fs, log_path(0)), size);
+    EXPECT_TRUE(lines.lines().empty()) << lines.dump();
+    expect_matches_model(*log);
+}
+
+TEST_F(TornTailTest, ABatchTornInsideZerosIsReported) {
+    // Half a batch written into preallocated space: the tail is not all zeros.
+    uint64_t size = write_log();
+    std::string b = make_batch(16, 1, 40);
+    ASSERT_NO_FATAL_FAILURE(damage_tail(b.substr(0, b.size() / 2) + std::string(4096, '\0')));
+    expect_cut(size, "CRC mismatch in the batch at byte " + std::to_string(size));
 }
 
 TEST_F(TornTailTest, ABatchAtTheWrongOffset) {
