@@ -165,12 +165,19 @@ void Replica::read(raft::ReadMode mode, int64_t timeout_ms, ReadDone done) {
     schedule();
 }
 
+// Asked for every lease read, so a positive answer is kept while nothing it
+// rests on changes: a lease ends only as ticks pass, with a new term or role,
+// a membership change (an appended entry), or during a leadership transfer
+// (never cached); a commit or an apply moves the read point.
 uint64_t Replica::lease_read_point() {
     if (!is_leader()) return 0;
     catch_up_lease_clock();
-    if (!_node->lease_valid()) return 0;
-    uint64_t point = _node->commit_index().value;
-    return _applied >= point ? point : 0;
+    LeaseKey key{_ticks_counted, term(), commit_index(), _node->last_index().value, _applied};
+    if (_lease_key && *_lease_key == key && _node->transfer_target() == raft::no_node) return key.commit;
+    _lease_key.reset();
+    if (!_node->lease_valid() || _applied < key.commit) return 0;
+    if (_node->transfer_target() == raft::no_node) _lease_key = key;
+    return key.commit;
 }
 
 void Replica::await_applied(uint64_t index, ReadDone done) {

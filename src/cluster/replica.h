@@ -234,6 +234,11 @@ class Replica {
     uint64_t _ready_seq{0};
     int64_t _clock_start_ms{0};  // when tick 0 was, by the host's clock
     uint64_t _ticks_counted{0};  // ticks given to the core or skipped (catch_up_lease_clock)
+    struct LeaseKey {
+        uint64_t ticks, term, commit, last, applied;
+        bool operator==(const LeaseKey&) const = default;
+    };
+    std::optional<LeaseKey> _lease_key;            // the state in which the lease last held
     Compaction _compaction_due{Compaction::none};  // waiting for the Readys in flight to finish
     bool _scheduled{false};
     uint64_t _applied{0};

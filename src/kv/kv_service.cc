@@ -151,11 +151,6 @@ void KvService::execute(const std::shared_ptr<Session>& session, Command command
         done(Reply::error("ERR wrong number of arguments for '" + std::string(spec->name) + "' command"));
         return;
     }
-    if (session->id == 0) {  // a new connection starts in the server's modes
-        session->id = _next_session++;
-        session->write_mode = _options.write_mode;
-        session->read_mode = _options.read_mode;
-    }
     switch (spec->cls) {
         case CommandClass::connection: {
             bool later = false;
@@ -178,19 +173,29 @@ void KvService::execute(const std::shared_ptr<Session>& session, Command command
         return;
     }
     uint64_t group = shard_of(command[1], groups);
-    if (spec->cls == CommandClass::read) {
-        if (std::optional<Reply> reply = read_now(*session, group, command)) return done(std::move(*reply));
-    }
     run_for(session, request_for(*session, group, std::move(command)),
             [done = std::move(done)](ShardAnswer a) { done(std::move(a.reply)); });
+}
+
+std::shared_ptr<Session> KvService::new_session() {
+    auto session = std::make_shared<Session>();
+    session->id = _next_session++;
+    session->write_mode = _options.write_mode;
+    session->read_mode = _options.read_mode;
+    return session;
 }
 
 // The common case of a read served by the leader under its lease, taken
 // without queueing, batching or callbacks: nothing of the connection's is
 // pending on the shard, and the leader has applied its lease read point and
 // the connection's last write there.
-std::optional<Reply> KvService::read_now(const Session& session, uint64_t group, const Command& command) {
+std::optional<Reply> KvService::answer_now(const Session& session, const Command& command) {
     if (session.read_mode != ReadMode::lease) return std::nullopt;
+    const CommandSpec* spec = find_command(command[0]);
+    if (!spec || spec->cls != CommandClass::read || !arity_ok(*spec, command.size())) return std::nullopt;
+    const std::vector<uint64_t>& groups = shard_groups();
+    if (groups.empty()) return std::nullopt;
+    uint64_t group = shard_of(command[1], groups);
     if (auto q = session.queued.find(group); q != session.queued.end() && !q->second.empty())
         return std::nullopt;
     KvShard* kv = shard(group);

@@ -88,6 +88,11 @@ class KvService {
     void start();
     void stop();
 
+    // A new connection's state, in the server's modes.
+    std::shared_ptr<Session> new_session();
+    // The answer to a command that needs no waiting (a lease read the leader
+    // can serve now), or none: then execute() it.
+    std::optional<Reply> answer_now(const Session& session, const Command& command);
     // Runs one command of a connection; `done` runs once, on the loop.
     void execute(const std::shared_ptr<Session>& session, Command command, std::function<void(Reply)> done);
     void connection_opened() { ++_connections; }
@@ -126,7 +131,6 @@ class KvService {
     ShardRequest request_for(const Session& session, uint64_t group, Command command) const;
     // Runs a command of a session on its shard, after the session's earlier writes there if it is a read.
     void run_for(const std::shared_ptr<Session>& session, ShardRequest request, AnswerDone done);
-    std::optional<Reply> read_now(const Session& session, uint64_t group, const Command& command);
     void run_read(const std::shared_ptr<Session>& session, RequestPtr request, AnswerDone done);
     void start_queued(const std::shared_ptr<Session>& session, uint64_t group);
     void run(RequestPtr request, int64_t deadline, AnswerDone done);

@@ -31,7 +31,7 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
           _service(service),
           _room(_socket.get_executor()),
           _peer(net::peer_of(_socket)),
-          _session(std::make_shared<Session>()) {
+          _session(service.new_session()) {
         _room.expires_at(asio::steady_timer::time_point::max());
     }
 
@@ -91,6 +91,11 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
     void dispatch(Command command) {
         uint64_t id = _next_id++;
         bool quit = command.size() == 1 && upper(command[0]) == "QUIT";
+        if (std::optional<Reply> now = _service.answer_now(*_session, command)) {
+            _slots.push_back(Slot{id, std::move(now), quit});
+            post_flush();
+            return;
+        }
         _slots.push_back(Slot{id, std::nullopt, quit});
         _service.execute(_session, std::move(command),
                          [self = shared_from_this(), id](Reply r) { self->complete(id, std::move(r)); });
@@ -109,7 +114,11 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
                 break;
             }
         }
-        // Replies completed in one turn of the loop (a pipeline's, typically) share one write.
+        post_flush();
+    }
+
+    // Replies completed in one turn of the loop (a pipeline's, typically) share one write.
+    void post_flush() {
         if (_flush_posted) return;
         _flush_posted = true;
         asio::post(_socket.get_executor(), [self = shared_from_this()] {

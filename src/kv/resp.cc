@@ -70,11 +70,10 @@ Line find_line(std::string_view in, size_t pos, size_t max_len) {
 
 // --- Multibulk commands ---------------------------------------------------
 
-// Walks a multibulk command, copying its arguments when `build` is set.
-// parse_command runs it once without building to learn whether the command is
-// all there, and copies only then: a command still arriving costs no
-// allocation however often it is re-parsed.
-CommandParse scan_multibulk(std::string_view in, const RespLimits& limits, bool build) {
+// Parses a multibulk command, copying each argument once all its bytes are
+// here: a command still arriving is re-parsed as more comes, and costs only
+// the arguments it already has.
+CommandParse parse_multibulk(std::string_view in, const RespLimits& limits) {
     CommandParse result;
     auto fail = [&result](std::string_view what) {
         result.status = ParseStatus::error;
@@ -92,7 +91,8 @@ CommandParse scan_multibulk(std::string_view in, const RespLimits& limits, bool 
     }
 
     size_t pos = head.next;
-    if (build && count > 0) result.command.reserve(static_cast<size_t>(count));
+    // Not `count`: a header alone must not make us allocate for a million arguments.
+    if (count > 0) result.command.reserve(std::min<size_t>(static_cast<size_t>(count), 8));
     for (int64_t i = 0; i < count; ++i) {
         Line line = find_line(in, pos, limits.max_inline_bytes);
         if (line.status == LineStatus::incomplete) return result;
@@ -114,7 +114,7 @@ CommandParse scan_multibulk(std::string_view in, const RespLimits& limits, bool 
         // Redis trusts the two bytes after the payload blindly; a peer whose
         // lengths do not match its payloads is out of step, so refuse it.
         if (in[line.next + n] != '\r' || in[line.next + n + 1] != '\n') return fail("invalid bulk length");
-        if (build) result.command.emplace_back(in.substr(line.next, n));
+        result.command.emplace_back(in.substr(line.next, n));
         pos = line.next + n + 2;
     }
     result.status = ParseStatus::complete;
@@ -249,8 +249,8 @@ CommandParse parse_inline(std::string_view in, const RespLimits& limits) {
 
 // --- Replies --------------------------------------------------------------
 
-// Walks one reply, building it into `out` when given; like scan_multibulk it
-// runs once to check the reply is complete and again to build it.
+// Walks one reply, building it into `out` when given; it runs once to check
+// the reply is complete and again to build it.
 class ReplyScanner {
   public:
     ReplyScanner(std::string_view in, const RespLimits& limits) : _in(in), _limits(limits) {}
@@ -374,9 +374,9 @@ void append_decimal(int64_t v, std::string& out) {
 CommandParse parse_command(std::string_view in, const RespLimits& limits) {
     if (in.empty()) return {};
     if (in[0] != '*') return parse_inline(in, limits);
-    CommandParse result = scan_multibulk(in, limits, /*build=*/false);
-    if (result.status != ParseStatus::complete) return result;
-    return scan_multibulk(in, limits, /*build=*/true);
+    CommandParse result = parse_multibulk(in, limits);
+    if (result.status != ParseStatus::complete) result.command.clear();
+    return result;
 }
 
 Reply Reply::ok() {
