@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -209,104 +210,113 @@ std::optional<Reply> KvService::answer_now(const Session& session, const Command
     return evaluate_read(command, kv->store(), wall_ms());
 }
 
+// A command of a session on one shard, from its first attempt to its answer.
+struct KvService::Op {
+    ShardRequest request;
+    int64_t deadline;  // attempts that find no leader are retried until then
+    AnswerDone done;
+};
+
 void KvService::run_for(const std::shared_ptr<Session>& session, ShardRequest request, AnswerDone done) {
     uint64_t group = request.group;
     bool write = find_command(request.command[0])->write;
     uint64_t id = session->next_op++;
-    auto alive = std::weak_ptr<bool>(_alive);
-    auto finish = [this, session, group, id, alive, done = std::move(done)](ShardAnswer a) {
-        if (a.write_index > 0) {
-            session->last_write[group] = a.write_index;
-            session->last_write_group = group;
-        }
-        auto& queue = session->queued[group];
-        std::erase_if(queue, [id](const Session::Queued& q) { return q.id == id; });
-        done(std::move(a));
-        if (!alive.expired()) start_queued(session, group);
-    };
-    auto shared = std::make_shared<ShardRequest>(std::move(request));
-    std::deque<Session::Queued>& queue = session->queued[group];
-    // Nothing of the connection's pending on the shard: it runs now.
-    if (queue.empty()) {
-        queue.push_back(Session::Queued{id, write, true, {}});
-        if (write) return run(std::move(shared), now_ms() + _options.retry_ms, std::move(finish));
-        return run_read(session, std::move(shared), std::move(finish));
-    }
-    std::function<void()> start;
-    if (write) {
-        start = [this, shared = std::move(shared), finish = std::move(finish)]() mutable {
-            run(std::move(shared), now_ms() + _options.retry_ms, std::move(finish));
-        };
-    } else {
-        start = [this, session, shared = std::move(shared), finish = std::move(finish)]() mutable {
-            run_read(session, std::move(shared), std::move(finish));
-        };
-    }
-    queue.push_back(Session::Queued{id, write, false, std::move(start)});
+    auto op = std::make_shared<Op>(Op{std::move(request), now_ms() + _options.retry_ms, std::move(done)});
+    session->queued[group].push_back(Session::Queued{
+        id, write, false, false, [this, session, group, id, op] { attempt(session, group, id, op); }});
     start_queued(session, group);
 }
 
+// Starts, in order, the commands that may run now: a read once every earlier
+// write has its answer, a write once every earlier read has, and nothing
+// while an earlier command waits (to start, or to be retried): a retried
+// write must not land after a later write of the same connection.
 void KvService::start_queued(const std::shared_ptr<Session>& session, uint64_t group) {
     std::vector<std::function<void()>> ready;
-    bool writes_before = false, reads_before = false;
+    bool writes_before = false, reads_before = false, waiting_before = false;
     for (Session::Queued& q : session->queued[group]) {
-        if (!q.started && !(q.write ? reads_before : writes_before)) {
+        if (!q.started && !q.retrying && !waiting_before && !(q.write ? reads_before : writes_before)) {
             q.started = true;
             ready.push_back(std::move(q.start));
         }
+        waiting_before = waiting_before || !q.started;
         (q.write ? writes_before : reads_before) = true;
     }
     for (auto& start : ready) start();
 }
 
-void KvService::run_read(const std::shared_ptr<Session>& session, RequestPtr request, AnswerDone done) {
-    if (auto it = session->last_write.find(request->group); it != session->last_write.end())
-        request->min_index = it->second;
-    run(std::move(request), now_ms() + _options.retry_ms, std::move(done));
+void KvService::attempt(const std::shared_ptr<Session>& session, uint64_t group, uint64_t id,
+                        const std::shared_ptr<Op>& op) {
+    if (auto it = session->last_write.find(group); it != session->last_write.end())
+        op->request.min_index = it->second;  // a read waits for the connection's own writes
+    auto alive = std::weak_ptr<bool>(_alive);
+    run(op->request, [this, session, group, id, op, alive](ShardAnswer a) {
+        auto& queue = session->queued[group];
+        auto entry =
+            std::find_if(queue.begin(), queue.end(), [id](const Session::Queued& q) { return q.id == id; });
+        if (a.status == ShardAnswer::Status::retry) {
+            // No leader took it, so it surely did not run: it is tried again
+            // shortly, and the session's later commands wait for it.
+            if (!alive.expired() && now_ms() < op->deadline && entry != queue.end()) {
+                entry->started = false;
+                entry->retrying = true;
+                entry->start = [this, session, group, id, op] { attempt(session, group, id, op); };
+                return retry_later(session, group);
+            }
+            a = answer(Reply::error(no_leader_error(alive.expired() ? 0 : group)));
+        }
+        if (a.write_index > 0) {
+            session->last_write[group] = a.write_index;
+            session->last_write_group = group;
+        }
+        if (entry != queue.end()) queue.erase(entry);
+        op->done(std::move(a));
+        if (!alive.expired()) start_queued(session, group);
+    });
 }
 
-// Runs a command on its shard's leader, wherever that is; retries while no
-// node leads the shard (the command then surely did not run).
-void KvService::run(RequestPtr request, int64_t deadline, AnswerDone done) {
-    cluster::Replica* replica = _node.replica(request->group);
-    bool write = find_command(request->command[0])->write;
+// One timer per session and shard, however many of its commands wait.
+void KvService::retry_later(const std::shared_ptr<Session>& session, uint64_t group) {
+    if (!session->retry_armed.insert(group).second) return;
+    auto timer = std::make_shared<asio::steady_timer>(_io, std::chrono::milliseconds(kRetryEveryMs));
+    timer->async_wait(
+        [this, timer, session, group, alive = std::weak_ptr<bool>(_alive)](boost::system::error_code ec) {
+            session->retry_armed.erase(group);
+            if (ec || alive.expired()) return;
+            for (Session::Queued& q : session->queued[group]) q.retrying = false;
+            start_queued(session, group);
+        });
+}
+
+std::string KvService::no_leader_error(uint64_t group) const {
+    std::string shard = "a key-value shard";
+    if (group != 0) {
+        if (auto where = _node.metadata().locate_group(group))
+            shard = "key-value shard " + std::to_string(where->second);
+    }
+    return "TRYAGAIN no leader for " + shard + " yet; the command was not run";
+}
+
+// Runs a command once on its shard's leader, wherever that is; answers
+// `retry` when no node took it (it then surely did not run).
+void KvService::run(const ShardRequest& request, AnswerDone done) {
+    cluster::Replica* replica = _node.replica(request.group);
+    bool write = find_command(request.command[0])->write;
     uint64_t leader = replica ? replica->leader() : 0;
     // A read is served by any replica: a stale one at once, a linearizable
     // one once the replica has applied the leader's read index (thesis §6.4).
     bool read_here =
-        !write && replica && shard(request->group) && (request->read_mode == ReadMode::stale || leader != 0);
+        !write && replica && shard(request.group) && (request.read_mode == ReadMode::stale || leader != 0);
     if (read_here) leader = _node.id();
     if (leader == 0) {
-        if (auto where = _node.metadata().locate_group(request->group)) {
+        if (auto where = _node.metadata().locate_group(request.group)) {
             if (auto view = _node.partition(where->first, where->second); view && view->leader > 0)
                 leader = static_cast<uint64_t>(view->leader);
         }
     }
-    const ShardRequest& r = *request;
-    auto on_answer = [this, request = std::move(request), deadline,
-                      done = std::move(done)](ShardAnswer a) mutable {
-        if (a.status == ShardAnswer::Status::answer) return done(std::move(a));
-        retry_later(std::move(request), deadline, std::move(done));
-    };
-    if (leader == _node.id()) return run_here(r, std::move(on_answer));
-    if (leader == 0) return on_answer(retry(0));
-    forward(leader, r, std::move(on_answer));
-}
-
-void KvService::retry_later(RequestPtr request, int64_t deadline, AnswerDone done) {
-    if (now_ms() >= deadline) {
-        int32_t partition = 0;
-        if (auto where = _node.metadata().locate_group(request->group)) partition = where->second;
-        done(answer(Reply::error("TRYAGAIN no leader for key-value shard " + std::to_string(partition) +
-                                 " yet; the command was not run")));
-        return;
-    }
-    auto timer = std::make_shared<asio::steady_timer>(_io, std::chrono::milliseconds(kRetryEveryMs));
-    timer->async_wait([this, timer, alive = std::weak_ptr<bool>(_alive), request = std::move(request),
-                       deadline, done = std::move(done)](boost::system::error_code ec) mutable {
-        if (ec || alive.expired()) return;
-        run(std::move(request), deadline, std::move(done));
-    });
+    if (leader == _node.id()) return run_here(request, std::move(done));
+    if (leader == 0) return done(retry(0));
+    forward(leader, request, std::move(done));
 }
 
 // On the shard's leader (or on any replica, for a stale read).

@@ -64,15 +64,18 @@ struct Session {
     // Per shard, the connection's commands in the order sent: reads run
     // once every earlier write has its answer, and writes once every earlier
     // read has its answer, so that a pipeline behaves as if run one by one
-    // (consecutive reads, or consecutive writes, still run together).
+    // (consecutive reads, or consecutive writes, still run together). A
+    // command retried for want of a leader holds back the ones after it.
     struct Queued {
         uint64_t id;
         bool write;
         bool started;
+        bool retrying;  // found no leader: waits for the retry timer, and so do the commands after it
         std::function<void()> start;
     };
     uint64_t next_op{1};
     std::map<uint64_t, std::deque<Queued>> queued;  // by shard group
+    std::set<uint64_t> retry_armed;                 // shard groups with a retry timer running
     bool closed{false};
 };
 
@@ -101,8 +104,8 @@ class KvService {
   private:
     struct Pending;
     struct Timers;
+    struct Op;
     using AnswerDone = std::function<void(ShardAnswer)>;
-    using RequestPtr = std::shared_ptr<ShardRequest>;  // shared by a command's retries
 
     std::shared_ptr<cluster::StateMachine> make_shard(const std::string& topic, int32_t partition,
                                                       uint64_t group);
@@ -129,15 +132,18 @@ class KvService {
     const std::vector<uint64_t>& shard_groups() const;
     uint64_t shard_of(std::string_view key, const std::vector<uint64_t>& groups) const;
     ShardRequest request_for(const Session& session, uint64_t group, Command command) const;
-    // Runs a command of a session on its shard, after the session's earlier writes there if it is a read.
+    // Runs a command of a session on its shard, in the session's order
+    // there (Session::queued), retrying while the shard has no leader.
     void run_for(const std::shared_ptr<Session>& session, ShardRequest request, AnswerDone done);
-    void run_read(const std::shared_ptr<Session>& session, RequestPtr request, AnswerDone done);
     void start_queued(const std::shared_ptr<Session>& session, uint64_t group);
-    void run(RequestPtr request, int64_t deadline, AnswerDone done);
+    void attempt(const std::shared_ptr<Session>& session, uint64_t group, uint64_t id,
+                 const std::shared_ptr<Op>& op);
+    void retry_later(const std::shared_ptr<Session>& session, uint64_t group);
+    std::string no_leader_error(uint64_t group) const;
+    void run(const ShardRequest& request, AnswerDone done);
     void run_here(const ShardRequest& request, AnswerDone done);
     void read_here(cluster::Replica& replica, const ShardRequest& request, AnswerDone done);
     void forward(uint64_t leader, const ShardRequest& request, AnswerDone done);
-    void retry_later(RequestPtr request, int64_t deadline, AnswerDone done);
     void arm_housekeeping();
     void schedule_flush();
     void flush_batches();
