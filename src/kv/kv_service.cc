@@ -210,20 +210,19 @@ std::optional<Reply> KvService::answer_now(const Session& session, const Command
     return evaluate_read(command, kv->store(), wall_ms());
 }
 
-// A command of a session on one shard, from its first attempt to its answer.
-struct KvService::Op {
+struct ShardCommand {
     ShardRequest request;
     int64_t deadline;  // attempts that find no leader are retried until then
-    AnswerDone done;
+    std::function<void(ShardAnswer)> done;
 };
 
 void KvService::run_for(const std::shared_ptr<Session>& session, ShardRequest request, AnswerDone done) {
     uint64_t group = request.group;
     bool write = find_command(request.command[0])->write;
-    uint64_t id = session->next_op++;
-    auto op = std::make_shared<Op>(Op{std::move(request), now_ms() + _options.retry_ms, std::move(done)});
-    session->queued[group].push_back(Session::Queued{
-        id, write, false, false, [this, session, group, id, op] { attempt(session, group, id, op); }});
+    auto command = std::make_shared<ShardCommand>(
+        ShardCommand{std::move(request), now_ms() + _options.retry_ms, std::move(done)});
+    session->queued[group].push_back(
+        Session::Queued{session->next_op++, write, false, false, std::move(command)});
     start_queued(session, group);
 }
 
@@ -232,25 +231,25 @@ void KvService::run_for(const std::shared_ptr<Session>& session, ShardRequest re
 // while an earlier command waits (to start, or to be retried): a retried
 // write must not land after a later write of the same connection.
 void KvService::start_queued(const std::shared_ptr<Session>& session, uint64_t group) {
-    std::vector<std::function<void()>> ready;
+    std::vector<std::pair<uint64_t, std::shared_ptr<ShardCommand>>> ready;
     bool writes_before = false, reads_before = false, waiting_before = false;
     for (Session::Queued& q : session->queued[group]) {
         if (!q.started && !q.retrying && !waiting_before && !(q.write ? reads_before : writes_before)) {
             q.started = true;
-            ready.push_back(std::move(q.start));
+            ready.emplace_back(q.id, q.command);
         }
         waiting_before = waiting_before || !q.started;
         (q.write ? writes_before : reads_before) = true;
     }
-    for (auto& start : ready) start();
+    for (const auto& [id, command] : ready) attempt(session, group, id, command);
 }
 
 void KvService::attempt(const std::shared_ptr<Session>& session, uint64_t group, uint64_t id,
-                        const std::shared_ptr<Op>& op) {
+                        const std::shared_ptr<ShardCommand>& command) {
     if (auto it = session->last_write.find(group); it != session->last_write.end())
-        op->request.min_index = it->second;  // a read waits for the connection's own writes
+        command->request.min_index = it->second;  // a read waits for the connection's own writes
     auto alive = std::weak_ptr<bool>(_alive);
-    run(op->request, [this, session, group, id, op, alive](ShardAnswer a) {
+    run(command->request, [this, session, group, id, op = command, alive](ShardAnswer a) {
         auto& queue = session->queued[group];
         auto entry =
             std::find_if(queue.begin(), queue.end(), [id](const Session::Queued& q) { return q.id == id; });
@@ -260,7 +259,6 @@ void KvService::attempt(const std::shared_ptr<Session>& session, uint64_t group,
             if (!alive.expired() && now_ms() < op->deadline && entry != queue.end()) {
                 entry->started = false;
                 entry->retrying = true;
-                entry->start = [this, session, group, id, op] { attempt(session, group, id, op); };
                 return retry_later(session, group);
             }
             a = answer(Reply::error(no_leader_error(alive.expired() ? 0 : group)));

@@ -53,6 +53,9 @@ struct KvOptions {
     int64_t timeout_ms{5000};  // how long a forwarded command waits for its answer
 };
 
+// A command of a connection on one shard, from its first attempt to its answer (kv_service.cc).
+struct ShardCommand;
+
 // A client connection's state.
 struct Session {
     WriteMode write_mode{WriteMode::sync};
@@ -71,7 +74,7 @@ struct Session {
         bool write;
         bool started;
         bool retrying;  // found no leader: waits for the retry timer, and so do the commands after it
-        std::function<void()> start;
+        std::shared_ptr<ShardCommand> command;
     };
     uint64_t next_op{1};
     std::map<uint64_t, std::deque<Queued>> queued;  // by shard group
@@ -104,7 +107,6 @@ class KvService {
   private:
     struct Pending;
     struct Timers;
-    struct Op;
     using AnswerDone = std::function<void(ShardAnswer)>;
 
     std::shared_ptr<cluster::StateMachine> make_shard(const std::string& topic, int32_t partition,
@@ -137,7 +139,7 @@ class KvService {
     void run_for(const std::shared_ptr<Session>& session, ShardRequest request, AnswerDone done);
     void start_queued(const std::shared_ptr<Session>& session, uint64_t group);
     void attempt(const std::shared_ptr<Session>& session, uint64_t group, uint64_t id,
-                 const std::shared_ptr<Op>& op);
+                 const std::shared_ptr<ShardCommand>& command);
     void retry_later(const std::shared_ptr<Session>& session, uint64_t group);
     std::string no_leader_error(uint64_t group) const;
     void run(const ShardRequest& request, AnswerDone done);
