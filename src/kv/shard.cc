@@ -93,10 +93,9 @@ void KvShard::stage(std::vector<Effect> effects, bool local_only, WriteDone done
         _open.local_only = local_only;
     }
     auto remember = [this](const std::string& key) {
-        if (!_open.touched.insert(key).second) return;
         auto it = _overlay.find(key);
+        if (it != _overlay.end() && it->second.seq == _open.seq) return;  // written by this batch already
         _open.undo.emplace_back(key, it == _overlay.end() ? std::nullopt : std::optional(it->second));
-        _open.keys.push_back(key);
     };
     for (const Effect& e : effects) {
         switch (e.kind) {
@@ -170,7 +169,10 @@ void KvShard::flush(cluster::Replica& replica) {
         return;
     }
     bool flushes = _flush_seq == batch.seq;
-    _in_flight.push_back(InFlight{batch.seq, index, std::move(batch.keys), flushes});
+    std::vector<std::string> keys;
+    keys.reserve(batch.undo.size());
+    for (auto& written : batch.undo) keys.push_back(std::move(written.first));
+    _in_flight.push_back(InFlight{batch.seq, index, std::move(keys), flushes});
 }
 
 void KvShard::prune(uint64_t applied_index) {

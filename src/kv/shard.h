@@ -17,7 +17,6 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "cluster/replica.h"
@@ -66,9 +65,8 @@ class KvShard final : public cluster::StateMachine, private KeyView {
         std::vector<std::string> records;
         size_t bytes{0};  // of `records`
         std::vector<WriteDone> waiters;
-        std::vector<std::string> keys;
-        std::unordered_set<std::string> touched;
-        // What the overlay held before this batch touched each key, to undo a refused batch.
+        // Each key the batch wrote, once, with what the overlay held before:
+        // to undo a refused batch, and to prune the overlay once it applies.
         std::vector<std::pair<std::string, std::optional<OverlayEntry>>> undo;
         std::optional<std::optional<uint64_t>> undo_flush;
     };
