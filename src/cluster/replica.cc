@@ -470,6 +470,7 @@ void Replica::maybe_snapshot() {
 void Replica::apply(const std::vector<raft::Entry>& committed) {
     for (const raft::Entry& e : committed) {
         if (e.type == raft::EntryType::normal && _state_machine) _state_machine->apply(e);
+        if (e.term.value > _applied_term) settle_older_terms(e.term.value);
         _applied = e.index.value;
         _applied_term = e.term.value;
         // Proposals at or below a committed index are settled: theirs if the
@@ -485,6 +486,24 @@ void Replica::apply(const std::vector<raft::Entry>& committed) {
                                                     name() + ": overwritten by another leader's entry"}));
             }
         }
+    }
+}
+
+// Once an entry of term T commits, no entry of an older term can commit at
+// a later index (a log's terms never decrease), so proposals of older terms
+// not yet settled are lost whatever their index. Left to the index rule in
+// apply(), they would wait until the log grew past them, which a shard
+// nobody writes to may take long to do.
+void Replica::settle_older_terms(uint64_t term) {
+    for (auto it = _pending.begin(); it != _pending.end();) {
+        if (it->second.term >= term) {
+            ++it;
+            continue;
+        }
+        Pending p = std::move(it->second);
+        it = _pending.erase(it);
+        p.done(make_unexpected(ProposeError{ProposeErrc::lost, _node->leader().value,
+                                            name() + ": a later term's entry committed first"}));
     }
 }
 

@@ -217,6 +217,7 @@ class Replica {
         bool local_only;
     };
     void settle_local(uint64_t appended_upto);
+    void settle_older_terms(uint64_t term);
     // Progress of a follower toward the ISR: it is in sync if it reached the
     // leader's last index as of `mark_time` within the lag time.
     struct Catchup {
