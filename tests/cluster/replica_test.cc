@@ -7,6 +7,7 @@
 
 #include <deque>
 #include <map>
+#include <utility>
 
 #include "fake_replica_host.h"
 #include "storage/record_batch.h"
@@ -77,6 +78,87 @@ TEST(ReplicaTest, APauseAloneStartsNoElection) {
     EXPECT_EQ(host.messages_sent, 0) << "one tick after a pause is not an election timeout";
     host.advance(replica, 1000);
     EXPECT_GT(host.messages_sent, 0) << "ticks given one by one do run out the election timeout";
+}
+
+// Node 1 of three leads (nodes 2 and 3 are played by the test) and has a
+// proposal in flight; node 2 then leads a newer term whose log holds only
+// one entry past node 1's committed ones. Once that entry commits, the
+// proposal is answered lost, although the log has not grown to its index.
+TEST(ReplicaTest, AProposalIsLostOnceANewerTermCommitsBelowIt) {
+    FakeHost host;
+    ReplicaOptions options;
+    options.group = 7;
+    options.name = "t-0";
+    options.dir = "/data/t-0";
+    options.founding_voters = {1, 2, 3};
+    options.raft.id = raft::NodeId{1};
+    options.campaign_if_new = true;
+    auto opened = Replica::open(host, options, nullptr);
+    ASSERT_TRUE(opened.has_value()) << opened.error();
+    Replica& replica = **opened;
+    // Node 2 grants every (pre-)vote node 1 asks for.
+    for (int i = 0; i < 100 && !replica.is_leader(); ++i) {
+        host.advance(replica, 10);
+        for (const raft::Message& m : std::exchange(host.sent, {})) {
+            if (m.to.value != 2 ||
+                (m.type != raft::MessageType::vote && m.type != raft::MessageType::pre_vote))
+                continue;
+            raft::Message grant;
+            grant.type = m.type == raft::MessageType::vote ? raft::MessageType::vote_resp
+                                                           : raft::MessageType::pre_vote_resp;
+            grant.from = raft::NodeId{2};
+            grant.to = raft::NodeId{1};
+            grant.term = m.term;
+            replica.step(grant);
+        }
+    }
+    ASSERT_TRUE(replica.is_leader());
+    host.run();
+    const raft::Term term{replica.term()};
+    const raft::Index noop{static_cast<uint64_t>(replica.last_index())};
+    auto acknowledge = [&](raft::Index upto) {
+        raft::Message ack;
+        ack.type = raft::MessageType::append_resp;
+        ack.from = raft::NodeId{2};
+        ack.to = raft::NodeId{1};
+        ack.term = term;
+        ack.log_index = upto;
+        replica.step(ack);
+        host.run();
+    };
+    acknowledge(noop);
+    ASSERT_EQ(replica.commit_index(), noop.value);
+
+    Outcome pending;
+    replica.propose(
+        storage::encode_batch(0, 0, 0, std::vector<storage::Record>(5, storage::Record{"", "v", 0})), 5,
+        [&pending](Result<Appended, ProposeError> r) {
+            pending.done = true;
+            pending.result = std::move(r);
+        });
+    host.run();
+    ASSERT_EQ(static_cast<uint64_t>(replica.last_index()), noop.value + 5);
+    ASSERT_FALSE(pending.done);
+
+    // Node 2 leads term + 1 with its own no-op right after node 1's, and commits it.
+    raft::Message append;
+    append.type = raft::MessageType::append;
+    append.from = raft::NodeId{2};
+    append.to = raft::NodeId{1};
+    append.term = raft::Term{term.value + 1};
+    append.log_index = noop;
+    append.log_term = term;
+    append.entries.push_back(
+        raft::Entry{raft::Index{noop.value + 1}, append.term, 1, raft::EntryType::noop, {}});
+    append.commit = raft::Index{noop.value + 1};
+    replica.step(append);
+    host.advance(replica, 20);
+    EXPECT_FALSE(replica.is_leader());
+    EXPECT_EQ(replica.commit_index(), noop.value + 1);
+    ASSERT_TRUE(pending.done) << "the proposal's index (" << noop.value + 5
+                              << ") is above all the new log holds";
+    ASSERT_FALSE(pending.result.has_value());
+    EXPECT_EQ(pending.result.error().code, ProposeErrc::lost);
 }
 
 TEST(ReplicaTest, AFullDiskAnswersWithTheStorageErrorAndResumesWhenSpaceReturns) {

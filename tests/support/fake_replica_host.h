@@ -6,6 +6,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <vector>
 
 #include "cluster/replica.h"
 #include "storage/sim_file_system.h"
@@ -18,7 +19,10 @@ class FakeReplicaHost final : public cluster::ReplicaHost {
     storage::Flusher* flusher() override { return nullptr; }
     void post(std::function<void()> fn) override { _queue.push_back(std::move(fn)); }
     void post_after(int ms, std::function<void()> fn) override { _timers.emplace(_now + ms, std::move(fn)); }
-    void send_raft(uint64_t, const raft::Message&) override { ++messages_sent; }
+    void send_raft(uint64_t, const raft::Message& m) override {
+        ++messages_sent;
+        sent.push_back(m);
+    }
     int64_t now_ms() const override { return _now; }
     void observe_append(size_t, double) override {}
     void observe_fsync(double) override {}
@@ -51,6 +55,7 @@ class FakeReplicaHost final : public cluster::ReplicaHost {
 
     storage::SimFileSystem fs;
     int messages_sent{0};
+    std::vector<raft::Message> sent;  // every Raft message the replica sent, in order
 
   private:
     int64_t _now{1000};
