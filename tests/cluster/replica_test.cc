@@ -17,15 +17,20 @@ namespace {
 
 using FakeHost = testing::FakeReplicaHost;
 
-std::unique_ptr<Replica> open_single_voter(FakeHost& host) {
+// Node 1's replica of group 7, founded with `voters`.
+ReplicaOptions options_of_node_1(std::vector<uint64_t> voters, bool campaign_if_new) {
     ReplicaOptions options;
     options.group = 7;
     options.name = "t-0";
     options.dir = "/data/t-0";
-    options.founding_voters = {1};
+    options.founding_voters = std::move(voters);
     options.raft.id = raft::NodeId{1};
-    options.campaign_if_new = true;
-    auto opened = Replica::open(host, options, nullptr);
+    options.campaign_if_new = campaign_if_new;
+    return options;
+}
+
+std::unique_ptr<Replica> open_single_voter(FakeHost& host) {
+    auto opened = Replica::open(host, options_of_node_1({1}, true), nullptr);
     EXPECT_TRUE(opened.has_value()) << (opened ? "" : opened.error());
     return opened ? std::move(*opened) : nullptr;
 }
@@ -62,13 +67,7 @@ TEST(ReplicaTest, ALoneVoterLeadsAndCommits) {
 // silent does not campaign on the first tick after 1 s.
 TEST(ReplicaTest, APauseAloneStartsNoElection) {
     FakeHost host;
-    ReplicaOptions options;
-    options.group = 7;
-    options.name = "t-0";
-    options.dir = "/data/t-0";
-    options.founding_voters = {1, 2, 3};
-    options.raft.id = raft::NodeId{1};
-    auto opened = Replica::open(host, options, nullptr);
+    auto opened = Replica::open(host, options_of_node_1({1, 2, 3}, false), nullptr);
     ASSERT_TRUE(opened.has_value()) << opened.error();
     Replica& replica = **opened;
     host.run();
@@ -86,14 +85,7 @@ TEST(ReplicaTest, APauseAloneStartsNoElection) {
 // proposal is answered lost, although the log has not grown to its index.
 TEST(ReplicaTest, AProposalIsLostOnceANewerTermCommitsBelowIt) {
     FakeHost host;
-    ReplicaOptions options;
-    options.group = 7;
-    options.name = "t-0";
-    options.dir = "/data/t-0";
-    options.founding_voters = {1, 2, 3};
-    options.raft.id = raft::NodeId{1};
-    options.campaign_if_new = true;
-    auto opened = Replica::open(host, options, nullptr);
+    auto opened = Replica::open(host, options_of_node_1({1, 2, 3}, true), nullptr);
     ASSERT_TRUE(opened.has_value()) << opened.error();
     Replica& replica = **opened;
     // Node 2 grants every (pre-)vote node 1 asks for.
