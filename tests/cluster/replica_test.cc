@@ -79,16 +79,10 @@ TEST(ReplicaTest, APauseAloneStartsNoElection) {
     EXPECT_GT(host.messages_sent, 0) << "ticks given one by one do run out the election timeout";
 }
 
-// Node 1 of three leads (nodes 2 and 3 are played by the test) and has a
-// proposal in flight; node 2 then leads a newer term whose log holds only
-// one entry past node 1's committed ones. Once that entry commits, the
-// proposal is answered lost, although the log has not grown to its index.
-TEST(ReplicaTest, AProposalIsLostOnceANewerTermCommitsBelowIt) {
-    FakeHost host;
-    auto opened = Replica::open(host, options_of_node_1({1, 2, 3}, true), nullptr);
-    ASSERT_TRUE(opened.has_value()) << opened.error();
-    Replica& replica = **opened;
-    // Node 2 grants every (pre-)vote node 1 asks for.
+// Makes node 1 (of voters 1, 2, 3) the leader, with node 2, played by the
+// test, granting its votes and acknowledging its no-op (echoing the lease
+// tick, as a follower does). Returns the no-op's index, committed.
+raft::Index lead_with_node_2(FakeHost& host, Replica& replica) {
     for (int i = 0; i < 100 && !replica.is_leader(); ++i) {
         host.advance(replica, 10);
         for (const raft::Message& m : std::exchange(host.sent, {})) {
@@ -104,22 +98,50 @@ TEST(ReplicaTest, AProposalIsLostOnceANewerTermCommitsBelowIt) {
             replica.step(grant);
         }
     }
-    ASSERT_TRUE(replica.is_leader());
+    EXPECT_TRUE(replica.is_leader());
     host.run();
+    raft::Message ack;
+    ack.type = raft::MessageType::append_resp;
+    ack.from = raft::NodeId{2};
+    ack.to = raft::NodeId{1};
+    ack.term = raft::Term{replica.term()};
+    ack.log_index = raft::Index{static_cast<uint64_t>(replica.last_index())};
+    for (const raft::Message& m : host.sent) {
+        if (m.to.value == 2 && m.type == raft::MessageType::append) ack.lease_tick = m.lease_tick;
+    }
+    replica.step(ack);
+    host.run();
+    EXPECT_EQ(replica.commit_index(), ack.log_index.value);
+    return ack.log_index;
+}
+
+// The leader's lease read point is kept between reads, but only while the
+// lease holds: a pause longer than the lease (the process stopped, say)
+// ends it, though no tick ran and nothing else changed.
+TEST(ReplicaTest, ALeaseReadPointLastsOnlyAsLongAsTheLease) {
+    FakeHost host;
+    auto opened = Replica::open(host, options_of_node_1({1, 2, 3}, true), nullptr);
+    ASSERT_TRUE(opened.has_value()) << opened.error();
+    Replica& replica = **opened;
+    const raft::Index noop = lead_with_node_2(host, replica);
+    EXPECT_EQ(replica.lease_read_point(), noop.value);
+    EXPECT_EQ(replica.lease_read_point(), noop.value) << "asked again in the same state";
+    host.pause(1000);
+    EXPECT_EQ(replica.lease_read_point(), 0u) << "the lease ran out during the pause";
+}
+
+// Node 1 of three leads (nodes 2 and 3 are played by the test) and has a
+// proposal in flight; node 2 then leads a newer term whose log holds only
+// one entry past node 1's committed ones. Once that entry commits, the
+// proposal is answered lost, although the log has not grown to its index.
+TEST(ReplicaTest, AProposalIsLostOnceANewerTermCommitsBelowIt) {
+    FakeHost host;
+    auto opened = Replica::open(host, options_of_node_1({1, 2, 3}, true), nullptr);
+    ASSERT_TRUE(opened.has_value()) << opened.error();
+    Replica& replica = **opened;
+    const raft::Index noop = lead_with_node_2(host, replica);
+    ASSERT_TRUE(replica.is_leader());
     const raft::Term term{replica.term()};
-    const raft::Index noop{static_cast<uint64_t>(replica.last_index())};
-    auto acknowledge = [&](raft::Index upto) {
-        raft::Message ack;
-        ack.type = raft::MessageType::append_resp;
-        ack.from = raft::NodeId{2};
-        ack.to = raft::NodeId{1};
-        ack.term = term;
-        ack.log_index = upto;
-        replica.step(ack);
-        host.run();
-    };
-    acknowledge(noop);
-    ASSERT_EQ(replica.commit_index(), noop.value);
 
     Outcome pending;
     replica.propose(
