@@ -108,18 +108,50 @@ double percentile(std::vector<double>& v, double p) {
     return v[k];
 }
 
+[[noreturn]] void die(const std::string& what) {
+    std::fprintf(stderr, "fjord-bench-kafka: %s\n", what.c_str());
+    std::exit(1);
+}
+
+// Creates the topic, or checks that the existing one has the partitions asked
+// for: a topic auto-created earlier by a client with the broker's default
+// partition count would silently measure something else.
 void create_topic(const Options& o) {
     rd_kafka_conf_t* conf = base_conf(o);
     char err[256];
     rd_kafka_t* admin = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    if (!admin) die(std::string("admin client: ") + err);
     rd_kafka_NewTopic_t* topic = rd_kafka_NewTopic_new(o.topic.c_str(), o.partitions, 3, err, sizeof err);
+    if (!topic) die(std::string("topic: ") + err);
     rd_kafka_queue_t* queue = rd_kafka_queue_new(admin);
     rd_kafka_CreateTopics(admin, &topic, 1, nullptr, queue);
     rd_kafka_event_t* event = rd_kafka_queue_poll(queue, 30000);
-    if (event) rd_kafka_event_destroy(event);
+    if (!event) die("CreateTopics " + o.topic + ": no answer in 30 s");
+    const rd_kafka_CreateTopics_result_t* result = rd_kafka_event_CreateTopics_result(event);
+    size_t n = 0;
+    const rd_kafka_topic_result_t** results =
+        result ? rd_kafka_CreateTopics_result_topics(result, &n) : nullptr;
+    rd_kafka_resp_err_t e = rd_kafka_event_error(event);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR && n == 1) e = rd_kafka_topic_result_error(results[0]);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+        die("CreateTopics " + o.topic + ": " + rd_kafka_err2str(e));
+    rd_kafka_event_destroy(event);
     rd_kafka_NewTopic_destroy(topic);
     rd_kafka_queue_destroy(queue);
+
+    rd_kafka_topic_t* handle = rd_kafka_topic_new(admin, o.topic.c_str(), nullptr);
+    const rd_kafka_metadata_t* md = nullptr;
+    e = rd_kafka_metadata(admin, 0, handle, &md, 10000);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) die("Metadata " + o.topic + ": " + rd_kafka_err2str(e));
+    int partitions = md->topic_cnt == 1 ? md->topics[0].partition_cnt : 0;
+    rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(handle);
     rd_kafka_destroy(admin);
+    if (partitions != o.partitions) {
+        die("topic " + o.topic + " has " + std::to_string(partitions) + " partitions, not " +
+            std::to_string(o.partitions) + ": use another topic or --partitions " +
+            std::to_string(partitions));
+    }
 }
 
 void produce(const Options& o) {
@@ -137,10 +169,7 @@ void produce(const Options& o) {
     rd_kafka_conf_set_opaque(conf, &stats);
     char err[256];
     rd_kafka_t* producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-    if (!producer) {
-        std::fprintf(stderr, "producer: %s\n", err);
-        std::exit(1);
-    }
+    if (!producer) die(std::string("producer: ") + err);
     std::string payload(o.size, 'x');
     // Warm-up, not measured: one message per partition, once every leader is elected.
     for (int p = 0; p < o.partitions; ++p) {
@@ -149,23 +178,29 @@ void produce(const Options& o) {
                           RD_KAFKA_V_OPAQUE(new Clock::time_point()), RD_KAFKA_V_END);
     }
     rd_kafka_flush(producer, 60000);
+    if (stats.failed != 0) die(std::to_string(stats.failed) + " warm-up message(s) failed");
     stats.latencies_ms.clear();
     auto start = Clock::now();
     for (long i = 0; i < o.messages; ++i) {
+        // A paced message's latency counts from when it was due, so that a
+        // client held back by the cluster still sees the wait. The pacer
+        // sleeps rather than spins: spinning took one of this machine's two
+        // cores away from the nodes it was measuring.
+        auto* sent = new Clock::time_point(Clock::now());
         if (o.rate > 0) {
             auto due = start + std::chrono::nanoseconds(i * 1000000000L / o.rate);
-            while (Clock::now() < due) rd_kafka_poll(producer, 0);
+            if (*sent < due) {
+                rd_kafka_poll(producer, 0);
+                std::this_thread::sleep_until(due);
+            }
+            *sent = due;
         }
-        auto* sent = new Clock::time_point(Clock::now());
         for (;;) {
             rd_kafka_resp_err_t e = rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(o.topic.c_str()),
                                                       RD_KAFKA_V_VALUE(payload.data(), payload.size()),
                                                       RD_KAFKA_V_OPAQUE(sent), RD_KAFKA_V_END);
             if (e == RD_KAFKA_RESP_ERR_NO_ERROR) break;
-            if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-                std::fprintf(stderr, "produce: %s\n", rd_kafka_err2str(e));
-                std::exit(1);
-            }
+            if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) die(std::string("produce: ") + rd_kafka_err2str(e));
             rd_kafka_poll(producer, 10);
         }
         rd_kafka_poll(producer, 0);
