@@ -221,26 +221,19 @@ void KvService::run_for(const std::shared_ptr<Session>& session, ShardRequest re
     bool write = find_command(request.command[0])->write;
     auto command = std::make_shared<ShardCommand>(
         ShardCommand{std::move(request), now_ms() + _options.retry_ms, std::move(done)});
-    session->queued[group].push_back(
-        Session::Queued{session->next_op++, write, false, false, std::move(command)});
+    Session::Queued q;
+    q.id = session->next_op++;
+    q.write = write;
+    q.command = std::move(command);
+    session->queued[group].push_back(std::move(q));
     start_queued(session, group);
 }
 
-// Starts, in order, the commands that may run now: a read once every earlier
-// write has its answer, a write once every earlier read has, and nothing
-// while an earlier command waits (to start, or to be retried): a retried
-// write must not land after a later write of the same connection.
+// Starts, in order, the commands that may run now (kv/pipeline_order.h).
 void KvService::start_queued(const std::shared_ptr<Session>& session, uint64_t group) {
+    auto& queue = session->queued[group];
     std::vector<std::pair<uint64_t, std::shared_ptr<ShardCommand>>> ready;
-    bool writes_before = false, reads_before = false, waiting_before = false;
-    for (Session::Queued& q : session->queued[group]) {
-        if (!q.started && !q.retrying && !waiting_before && !(q.write ? reads_before : writes_before)) {
-            q.started = true;
-            ready.emplace_back(q.id, q.command);
-        }
-        waiting_before = waiting_before || !q.started;
-        (q.write ? writes_before : reads_before) = true;
-    }
+    for (size_t i : take_runnable(queue)) ready.emplace_back(queue[i].id, queue[i].command);
     for (const auto& [id, command] : ready) attempt(session, group, id, command);
 }
 
@@ -258,7 +251,7 @@ void KvService::attempt(const std::shared_ptr<Session>& session, uint64_t group,
             // shortly, and the session's later commands wait for it.
             if (!alive.expired() && now_ms() < op->deadline && entry != queue.end()) {
                 entry->started = false;
-                entry->retrying = true;
+                entry->retrying = entry->retried = true;
                 return retry_later(session, group);
             }
             a = answer(Reply::error(no_leader_error(alive.expired() ? 0 : group)));

@@ -27,6 +27,7 @@
 #include "common/result.h"
 #include "kv/commands.h"
 #include "kv/forward_codec.h"
+#include "kv/pipeline_order.h"
 
 namespace boost::asio {
 class io_context;
@@ -64,16 +65,9 @@ struct Session {
     uint64_t id{0};
     std::map<uint64_t, uint64_t> last_write;  // by shard group: the Raft index of the last write
     uint64_t last_write_group{0};
-    // Per shard, the connection's commands in the order sent: reads run
-    // once every earlier write has its answer, and writes once every earlier
-    // read has its answer, so that a pipeline behaves as if run one by one
-    // (consecutive reads, or consecutive writes, still run together). A
-    // command retried for want of a leader holds back the ones after it.
-    struct Queued {
-        uint64_t id;
-        bool write;
-        bool started;
-        bool retrying;  // found no leader: waits for the retry timer, and so do the commands after it
+    // Per shard, the connection's commands in the order sent, run by the
+    // rules of kv/pipeline_order.h.
+    struct Queued : PipelineSlot {
         std::shared_ptr<ShardCommand> command;
     };
     uint64_t next_op{1};
