@@ -123,6 +123,10 @@ class ClusterNode final : public ReplicaHost {
     // Why this node does not serve, if it does not.
     std::optional<std::string> not_serving_reason() const;
     std::string metrics_text() const;
+    // Latency of one request of a client protocol, for the metrics.
+    void observe_kafka_request(std::string_view api, double seconds) {
+        _metrics.observe_kafka_request(api, seconds);
+    }
 
     // Requests. Callbacks run on the loop, exactly once.
     void create_topic(CreateTopic request, std::function<void(ClusterResult<Ok>)> done);

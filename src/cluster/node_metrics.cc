@@ -17,6 +17,11 @@ prometheus::Histogram::BucketBoundaries latency_buckets() {
     return {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1};
 }
 
+// Up to 10 s: a fetch may wait up to its max wait time for data.
+prometheus::Histogram::BucketBoundaries request_buckets() {
+    return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+}
+
 }  // namespace
 
 struct NodeMetrics::Impl {
@@ -57,6 +62,14 @@ struct NodeMetrics::Impl {
                                              .Help("Node-to-node items that did not decode")
                                              .Register(*registry)
                                              .Add({});
+    prometheus::Family<prometheus::Histogram>& kafka_requests =
+        prometheus::BuildHistogram()
+            .Name("fjord_kafka_request_seconds")
+            .Help(
+                "Time from a Kafka request's arrival to its answer, by API (a fetch includes its wait "
+                "for data, an acks=all produce its commit)")
+            .Register(*registry);
+    std::map<std::string, prometheus::Histogram*, std::less<>> kafka_request_by_api;
 };
 
 NodeMetrics::NodeMetrics() : _impl(std::make_unique<Impl>()) {}
@@ -71,6 +84,15 @@ void NodeMetrics::observe_append(size_t bytes, double seconds) {
 void NodeMetrics::observe_fsync(double seconds) {
     _impl->fsyncs.Increment();
     _impl->fsync_seconds.Observe(seconds);
+}
+
+void NodeMetrics::observe_kafka_request(std::string_view api, double seconds) {
+    auto it = _impl->kafka_request_by_api.find(api);
+    if (it == _impl->kafka_request_by_api.end()) {
+        prometheus::Histogram& h = _impl->kafka_requests.Add({{"api", std::string(api)}}, request_buckets());
+        it = _impl->kafka_request_by_api.emplace(std::string(api), &h).first;
+    }
+    it->second->Observe(seconds);
 }
 
 void NodeMetrics::observe_election_won() {

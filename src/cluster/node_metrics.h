@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace fjord::cluster {
@@ -44,6 +45,7 @@ class NodeMetrics {
     void observe_fsync(double seconds);
     void observe_election_won();
     void observe_rpc_decode_error();
+    void observe_kafka_request(std::string_view api, double seconds);
 
     // The text exposition format.
     std::string render(const std::vector<PartitionGauges>& partitions, const NodeGauges& node) const;

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
+
 #include "common/host_port.h"
 #include "kafka/api_versions.h"
 #include "kafka/broker_state.h"
@@ -20,8 +22,17 @@ Broker::~Broker() {
     _state->node.set_applied_listener({});
 }
 
-void Broker::handle(const RequestHeader& h, std::string_view body, std::function<void(Response)> done) {
+void Broker::handle(const RequestHeader& h, std::string_view body, std::function<void(Response)> answer) {
     BrokerState& s = *_state;
+    auto done = [state = std::weak_ptr<BrokerState>(_state), api = h.api_key, answer = std::move(answer),
+                 started = std::chrono::steady_clock::now()](Response r) {
+        if (auto st = state.lock()) {
+            st->node.observe_kafka_request(
+                name_of(api),
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+        }
+        answer(std::move(r));
+    };
     switch (static_cast<ApiKey>(h.api_key)) {
         case ApiKey::api_versions:
             return s.api_versions(h, body, std::move(done));

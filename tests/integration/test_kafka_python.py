@@ -141,6 +141,25 @@ class KafkaPythonTest(unittest.TestCase):
                 self.assertEqual(ends[p], got[p][-1].offset + 1)
             self.assertEqual(sorted(all_seqs), list(range(MESSAGES)), "every message exactly once")
             print("kafka-python 2.0.2 returned %d Raft control records besides the %d messages" % (controls, MESSAGES))
+            self.check_request_metrics(cluster)
+
+    def check_request_metrics(self, cluster):
+        """Every node times the Kafka requests it answers, by API."""
+        counts, infs = {}, {}
+        for node in cluster:
+            for line in node.get("/metrics").text.splitlines():
+                if not line.startswith("fjord_kafka_request_seconds"):
+                    continue
+                name_and_labels, value = line.rsplit(" ", 1)
+                api = name_and_labels.split('api="', 1)[1].split('"', 1)[0]
+                if name_and_labels.startswith("fjord_kafka_request_seconds_count"):
+                    counts[api] = counts.get(api, 0) + float(value)
+                elif 'le="+Inf"' in name_and_labels:
+                    infs[api] = infs.get(api, 0) + float(value)
+        print("Kafka requests timed, by API: %r" % counts)
+        for api in ("Produce", "Fetch", "Metadata"):
+            self.assertGreaterEqual(counts.get(api, 0), 1, "no %s request timed" % api)
+        self.assertEqual(counts, infs, "every timed request falls in the +Inf bucket")
 
     def test_any_broker_takes_alter_configs(self):
         """kafka-python sends AlterConfigs to whichever broker is least loaded:
