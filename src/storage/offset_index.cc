@@ -19,16 +19,26 @@ bool OffsetIndex::load(uint64_t log_size) {
         }
         _entries.push_back(e);
     }
+    _written = _entries.size();
     return true;
 }
 
 IoResult<Ok> OffsetIndex::add(int64_t offset, uint64_t position) {
-    Entry e{static_cast<uint32_t>(offset - _base), static_cast<uint32_t>(position)};
+    _entries.push_back(Entry{static_cast<uint32_t>(offset - _base), static_cast<uint32_t>(position)});
+    if (_entries.size() - _written < kWriteEvery) return Ok{};
+    return flush();
+}
+
+IoResult<Ok> OffsetIndex::flush() {
+    if (_written == _entries.size()) return Ok{};
     std::string bytes;
-    be::append(bytes, e.relative_offset, 4);
-    be::append(bytes, e.position, 4);
+    bytes.reserve((_entries.size() - _written) * 8);
+    for (size_t i = _written; i < _entries.size(); ++i) {
+        be::append(bytes, _entries[i].relative_offset, 4);
+        be::append(bytes, _entries[i].position, 4);
+    }
     if (auto r = _file->append(bytes); !r) return r;
-    _entries.push_back(e);
+    _written = _entries.size();
     return Ok{};
 }
 
@@ -44,11 +54,13 @@ IoResult<Ok> OffsetIndex::truncate_to_position(uint64_t position) {
     auto it = std::lower_bound(_entries.begin(), _entries.end(), position,
                                [](const Entry& e, uint64_t p) { return e.position < p; });
     _entries.erase(it, _entries.end());
-    return _file->truncate(_entries.size() * 8);
+    _written = std::min(_written, _entries.size());
+    return _file->truncate(_written * 8);
 }
 
 IoResult<Ok> OffsetIndex::clear() {
     _entries.clear();
+    _written = 0;
     return _file->truncate(0);
 }
 

@@ -2,7 +2,10 @@
 // mapping an offset (relative to the segment's base) to the byte position of
 // the batch that starts with it. Lookup is a binary search, then a short scan.
 // File format: 8-byte entries, big-endian (relative offset u32, position u32),
-// as Kafka's .index files.
+// as Kafka's .index files. New entries reach the file in groups (and at
+// flush(), which sealing a segment calls): an index is rebuilt from its log
+// when a crash cut it short, and one syscall per batch cost more than the
+// rest of an append but the copy.
 #pragma once
 
 #include <cstdint>
@@ -27,7 +30,10 @@ class OffsetIndex {
     // Loads the file; false when it is damaged (not a whole number of
     // entries, not increasing, or pointing beyond `log_size`).
     bool load(uint64_t log_size);
+    // Adds an entry in memory; entries are written out every `kWriteEvery`.
     IoResult<Ok> add(int64_t offset, uint64_t position);
+    // Writes the entries not yet in the file.
+    IoResult<Ok> flush();
     // The last entry at or before `offset` ({0, 0}, the segment's start, if none).
     Entry lookup(int64_t offset) const;
     // Drops entries at or beyond `position` (the log was truncated there).
@@ -37,9 +43,12 @@ class OffsetIndex {
     File& file() { return *_file; }
 
   private:
+    static constexpr size_t kWriteEvery = 128;  // entries: 1 KiB of index
+
     std::shared_ptr<File> _file;
     int64_t _base;
     std::vector<Entry> _entries;
+    size_t _written{0};  // the first _written entries are in the file
 };
 
 }  // namespace fjord::storage

@@ -68,6 +68,7 @@ StorageResult<std::unique_ptr<Segment>> Segment::open(FileSystem& fs, const std:
             }
             if (auto r = s->_log->truncate(good); !r) return io(r.error());
         }
+        if (auto r = s->_index.flush(); !r) return io(r.error());  // the entries the scan rebuilt
         return s;
     }
     uint64_t from = 0;
@@ -100,6 +101,7 @@ StorageResult<std::unique_ptr<Segment>> Segment::open(FileSystem& fs, const std:
         log(log_path + ": " + problem + " in a sealed segment; offsets from " + std::to_string(s->_next) +
             " on will not be served");
     }
+    if (auto r = s->_index.flush(); !r) return io(r.error());
     return s;
 }
 
@@ -116,6 +118,7 @@ bool Segment::zeros_from(uint64_t position) const {
 StorageResult<Ok> Segment::seal() {
     _log->preallocate(0);
     if (auto r = _log->truncate(_log->size()); !r) return io(r.error());
+    if (auto r = _index.flush(); !r) return io(r.error());
     return Ok{};
 }
 

@@ -58,8 +58,8 @@ class Segment {
     StorageResult<Ok> remove(FileSystem& fs);
     // Lets appends reserve file space `chunk` bytes ahead (File::preallocate).
     void preallocate(uint64_t chunk) { _log->preallocate(chunk); }
-    // Cuts the file to its data (drops preallocated space); for a segment no
-    // longer appended to.
+    // Cuts the file to its data (drops preallocated space) and writes out the
+    // index; for a segment no longer appended to.
     StorageResult<Ok> seal();
 
     int64_t base_offset() const { return _base; }
