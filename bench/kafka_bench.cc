@@ -3,6 +3,7 @@
 //
 //   fjord-bench-kafka --bootstrap 127.0.0.1:9092 --topic bench --messages 1000000 --size 100 --acks all
 //       [--partitions 6] [--rate N msgs/s, 0 = as fast as possible] [--inflight N] [--linger-ms 5]
+//       [--batch-messages 10000]
 //       [--consume | --consume-only]
 //
 // Produce latency is measured per message, from produce() to its delivery
@@ -31,6 +32,7 @@ struct Options {
     long rate = 0;
     int inflight = 1000000;
     int linger_ms = 5;
+    int batch_messages = 10000;
     bool consume = false;
     bool produce = true;
 };
@@ -57,6 +59,8 @@ bool parse(int argc, char** argv, Options& o) {
             o.inflight = std::stoi(value());
         else if (a == "--linger-ms")
             o.linger_ms = std::stoi(value());
+        else if (a == "--batch-messages")
+            o.batch_messages = std::stoi(value());
         else if (a == "--consume")
             o.consume = true;
         else if (a == "--consume-only")
@@ -173,7 +177,7 @@ void produce(const Options& o) {
     set(conf, "queue.buffering.max.messages", "2000000");
     set(conf, "queue.buffering.max.kbytes", "2097151");
     set(conf, "max.in.flight.requests.per.connection", std::to_string(o.inflight));
-    set(conf, "batch.num.messages", "10000");
+    set(conf, "batch.num.messages", std::to_string(o.batch_messages));
     set(conf, "socket.nagle.disable", "true");
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rd_kafka_conf_set_opaque(conf, &stats);
