@@ -124,8 +124,8 @@ class ClusterNode final : public ReplicaHost {
     std::optional<std::string> not_serving_reason() const;
     std::string metrics_text() const;
     // Latency of one request of a client protocol, for the metrics.
-    void observe_kafka_request(std::string_view api, double seconds) {
-        _metrics.observe_kafka_request(api, seconds);
+    void observe_request(std::string_view protocol, std::string_view api, double seconds) {
+        _metrics.observe_request(protocol, api, seconds);
     }
 
     // Requests. Callbacks run on the loop, exactly once.

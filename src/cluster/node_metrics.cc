@@ -62,14 +62,14 @@ struct NodeMetrics::Impl {
                                              .Help("Node-to-node items that did not decode")
                                              .Register(*registry)
                                              .Add({});
-    prometheus::Family<prometheus::Histogram>& kafka_requests =
+    prometheus::Family<prometheus::Histogram>& requests =
         prometheus::BuildHistogram()
-            .Name("fjord_kafka_request_seconds")
+            .Name("fjord_request_seconds")
             .Help(
                 "Time from a Kafka request's arrival to its answer, by API (a fetch includes its wait "
                 "for data, an acks=all produce its commit)")
             .Register(*registry);
-    std::map<std::string, prometheus::Histogram*, std::less<>> kafka_request_by_api;
+    std::map<std::pair<std::string, std::string>, prometheus::Histogram*> request_by_api;
 };
 
 NodeMetrics::NodeMetrics() : _impl(std::make_unique<Impl>()) {}
@@ -86,11 +86,13 @@ void NodeMetrics::observe_fsync(double seconds) {
     _impl->fsync_seconds.Observe(seconds);
 }
 
-void NodeMetrics::observe_kafka_request(std::string_view api, double seconds) {
-    auto it = _impl->kafka_request_by_api.find(api);
-    if (it == _impl->kafka_request_by_api.end()) {
-        prometheus::Histogram& h = _impl->kafka_requests.Add({{"api", std::string(api)}}, request_buckets());
-        it = _impl->kafka_request_by_api.emplace(std::string(api), &h).first;
+void NodeMetrics::observe_request(std::string_view protocol, std::string_view api, double seconds) {
+    std::pair<std::string, std::string> key{protocol, api};
+    auto it = _impl->request_by_api.find(key);
+    if (it == _impl->request_by_api.end()) {
+        prometheus::Histogram& h =
+            _impl->requests.Add({{"protocol", key.first}, {"api", key.second}}, request_buckets());
+        it = _impl->request_by_api.emplace(std::move(key), &h).first;
     }
     it->second->Observe(seconds);
 }

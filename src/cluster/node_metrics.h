@@ -45,7 +45,8 @@ class NodeMetrics {
     void observe_fsync(double seconds);
     void observe_election_won();
     void observe_rpc_decode_error();
-    void observe_kafka_request(std::string_view api, double seconds);
+    // One request of a client protocol ("kafka") and API ("Produce"), answered.
+    void observe_request(std::string_view protocol, std::string_view api, double seconds);
 
     // The text exposition format.
     std::string render(const std::vector<PartitionGauges>& partitions, const NodeGauges& node) const;

@@ -27,8 +27,8 @@ void Broker::handle(const RequestHeader& h, std::string_view body, std::function
     auto done = [state = std::weak_ptr<BrokerState>(_state), api = h.api_key, answer = std::move(answer),
                  started = std::chrono::steady_clock::now()](Response r) {
         if (auto st = state.lock()) {
-            st->node.observe_kafka_request(
-                name_of(api),
+            st->node.observe_request(
+                "kafka", name_of(api),
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
         }
         answer(std::move(r));

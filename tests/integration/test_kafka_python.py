@@ -148,11 +148,11 @@ class KafkaPythonTest(unittest.TestCase):
         counts, infs = {}, {}
         for node in cluster:
             for line in node.get("/metrics").text.splitlines():
-                if not line.startswith("fjord_kafka_request_seconds"):
+                if not line.startswith("fjord_request_seconds") or 'protocol="kafka"' not in line:
                     continue
                 name_and_labels, value = line.rsplit(" ", 1)
                 api = name_and_labels.split('api="', 1)[1].split('"', 1)[0]
-                if name_and_labels.startswith("fjord_kafka_request_seconds_count"):
+                if name_and_labels.startswith("fjord_request_seconds_count"):
                     counts[api] = counts.get(api, 0) + float(value)
                 elif 'le="+Inf"' in name_and_labels:
                     infs[api] = infs.get(api, 0) + float(value)
