@@ -66,8 +66,8 @@ struct NodeMetrics::Impl {
         prometheus::BuildHistogram()
             .Name("fjord_request_seconds")
             .Help(
-                "Time from a Kafka request's arrival to its answer, by API (a fetch includes its wait "
-                "for data, an acks=all produce its commit)")
+                "Time from a client request's arrival to its answer, by protocol and API (a Kafka fetch "
+                "includes its wait for data, an acks=all produce its commit)")
             .Register(*registry);
     std::map<std::pair<std::string, std::string>, prometheus::Histogram*> request_by_api;
 };
