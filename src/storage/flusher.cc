@@ -17,31 +17,41 @@ Flusher::~Flusher() {
     for (std::thread& t : _threads) t.join();
 }
 
-void Flusher::submit(std::vector<std::shared_ptr<File>> files, Done done) {
+void Flusher::submit(Take take) {
     {
         std::lock_guard lock(_mutex);
-        _jobs.push_back({std::move(files), std::move(done)});
+        _jobs.push_back(std::move(take));
     }
     _wake.notify_one();
 }
 
 void Flusher::run() {
     for (;;) {
-        Job job;
+        Take take;
         {
             std::unique_lock lock(_mutex);
             _wake.wait(lock, [this] { return _stopping || !_jobs.empty(); });
             if (_jobs.empty()) return;
-            job = std::move(_jobs.front());
+            take = std::move(_jobs.front());
             _jobs.pop_front();
         }
-        IoResult<Ok> result = Ok{};
-        for (const auto& f : job.files) {
-            result = f->sync();
-            if (!result) break;
+        while (std::optional<Round> round = take()) {
+            IoResult<Ok> result = Ok{};
+            for (const auto& f : round->files) {
+                result = f->sync();
+                if (!result) break;
+            }
+            bool failed = !result;
+            _post([done = std::move(round->done), result = std::move(result)]() mutable {
+                done(std::move(result));
+            });
+            if (failed) break;
+            std::lock_guard lock(_mutex);
+            if (!_jobs.empty()) {
+                _jobs.push_back(std::move(take));
+                break;
+            }
         }
-        _post(
-            [done = std::move(job.done), result = std::move(result)]() mutable { done(std::move(result)); });
     }
 }
 

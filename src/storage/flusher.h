@@ -1,6 +1,13 @@
-// Runs fsyncs on an I/O thread so that the event loop never blocks on the
-// disk, and hands each result back to the loop through `post`. One Flusher
-// serves every partition of a node.
+// Runs fsyncs on I/O threads so that the event loop never blocks on the disk,
+// and hands each result back to the loop through `post`. One Flusher serves
+// every partition of a node.
+//
+// A log hands the Flusher a job: a `take` function that the Flusher's thread
+// calls for the next round of files to sync. When a round's fsync returns,
+// the thread takes the next round at once, without a trip through the event
+// loop: whatever the loop wrote during the fsync is synced next, so the disk
+// never idles while the loop is busy (group commit's throughput is bounded by
+// the time between fsyncs as much as by the fsyncs).
 #pragma once
 
 #include <condition_variable>
@@ -8,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -19,30 +27,36 @@ class Flusher {
   public:
     using Post = std::function<void(std::function<void()>)>;
     using Done = std::function<void(IoResult<Ok>)>;
-
-    // `post` runs a completion on the owner's thread (an event loop's post).
-    // With several threads, syncs of different logs run in parallel (each
-    // PartitionLog has at most one sync in flight, so a log's syncs stay in
-    // order): one slow flush then does not hold up every other partition.
-    explicit Flusher(Post post, size_t threads = 1);
-    ~Flusher();  // finishes the queued syncs, then joins
-    Flusher(const Flusher&) = delete;
-    Flusher& operator=(const Flusher&) = delete;
-
-    // Syncs every file in order; `done` gets the first error or Ok.
-    void submit(std::vector<std::shared_ptr<File>> files, Done done);
-
-  private:
-    struct Job {
+    // One round of a job: the files to sync in order, and what `post` runs
+    // with the first error or Ok.
+    struct Round {
         std::vector<std::shared_ptr<File>> files;
         Done done;
     };
+    // Called on a Flusher thread, never on two at once for one job; the next
+    // round, or nothing when the job is over.
+    using Take = std::function<std::optional<Round>()>;
+
+    // `post` runs a completion on the owner's thread (an event loop's post).
+    // With several threads, jobs of different logs run in parallel: one slow
+    // flush then does not hold up every other partition.
+    explicit Flusher(Post post, size_t threads = 1);
+    ~Flusher();  // runs the queued jobs to their end, then joins
+    Flusher(const Flusher&) = delete;
+    Flusher& operator=(const Flusher&) = delete;
+
+    // Runs `take`'s rounds one after another until it returns nothing or a
+    // sync fails (a failed fsync ends the job: it is never retried). While
+    // other jobs wait, a job goes back in the queue after each round.
+    void submit(Take take);
+
+  private:
     void run();
 
     Post _post;
     std::mutex _mutex;
     std::condition_variable _wake;
-    std::deque<Job> _jobs;
+    std::deque<Take> _jobs;
     bool _stopping{false};
     std::vector<std::thread> _threads;
 };

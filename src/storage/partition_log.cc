@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <mutex>
 
 namespace fjord::storage {
 
@@ -27,13 +28,52 @@ int64_t parse_segment_name(const std::string& name) {
 
 }  // namespace
 
+// What the event loop has written and no sync has taken yet, shared with the
+// Flusher's thread: the loop adds to it on every write; the Flusher's thread
+// takes all of it at the start of each round. Whenever `writes` is ahead of
+// the last round taken, `dirty` is not empty, so a job that finds it empty
+// may end.
+struct PartitionLog::SyncFeed {
+    std::mutex mutex;
+    PartitionLog* owner;  // null once the log is gone
+    std::vector<std::shared_ptr<File>> dirty;
+    uint64_t writes{0};       // the log's _writes at its last write
+    int64_t end{0};           // its next_offset() then
+    uint64_t truncations{0};  // its _truncations then
+    bool queued{false};       // a Flusher job is taking this log's rounds
+};
+
 PartitionLog::PartitionLog(FileSystem& fs, std::string dir, LogConfig config, Flusher* flusher)
-    : _fs(fs), _dir(std::move(dir)), _config(std::move(config)), _flusher(flusher) {
+    : _fs(fs),
+      _dir(std::move(dir)),
+      _config(std::move(config)),
+      _flusher(flusher),
+      _feed(std::make_shared<SyncFeed>()) {
+    _feed->owner = this;
     if (!_config.log)
         _config.log = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
 }
 
-PartitionLog::~PartitionLog() = default;
+PartitionLog::~PartitionLog() {
+    // A round in flight still completes, but its result finds no log.
+    std::lock_guard lock(_feed->mutex);
+    _feed->owner = nullptr;
+}
+
+void PartitionLog::mark_dirty(const std::shared_ptr<File>& file) {
+    ++_writes;
+    std::lock_guard lock(_feed->mutex);
+    if (std::find(_feed->dirty.begin(), _feed->dirty.end(), file) == _feed->dirty.end())
+        _feed->dirty.push_back(file);
+    _feed->writes = _writes;
+    _feed->end = next_offset();
+    _feed->truncations = _truncations;
+}
+
+void PartitionLog::forget_dirty(const std::shared_ptr<File>& file) {
+    std::lock_guard lock(_feed->mutex);
+    std::erase(_feed->dirty, file);
+}
 
 StorageResult<std::unique_ptr<PartitionLog>> PartitionLog::open(FileSystem& fs, std::string dir,
                                                                 LogConfig config, Flusher* flusher,
@@ -127,8 +167,7 @@ StorageResult<int64_t> PartitionLog::append(std::string_view batch, int64_t now_
         active = _segments.back().get();
     }
     if (auto r = active->append(batch, *h); !r) return make_unexpected(r.error());
-    if (std::find(_dirty.begin(), _dirty.end(), active->log_file()) == _dirty.end())
-        _dirty.push_back(active->log_file());
+    mark_dirty(active->log_file());
     return h->last_offset();
 }
 
@@ -199,7 +238,7 @@ StorageResult<Ok> PartitionLog::truncate_suffix(int64_t offset) {
     }
     while (_segments.size() > 1 && _segments.back()->base_offset() >= offset) {
         if (auto r = _segments.back()->remove(_fs); !r) return r;
-        std::erase(_dirty, _segments.back()->log_file());
+        forget_dirty(_segments.back()->log_file());
         _segments.pop_back();
     }
     if (auto r = _fs.sync_dir(_dir); !r) return io(r.error());
@@ -207,15 +246,13 @@ StorageResult<Ok> PartitionLog::truncate_suffix(int64_t offset) {
     _segments.back()->preallocate(preallocation());  // it may have been sealed
     _durable = std::min(_durable, offset);
     ++_truncations;
-    if (std::find(_dirty.begin(), _dirty.end(), _segments.back()->log_file()) == _dirty.end()) {
-        _dirty.push_back(_segments.back()->log_file());
-    }
+    mark_dirty(_segments.back()->log_file());
     return Ok{};
 }
 
 StorageResult<Ok> PartitionLog::remove_front_segment() {
     if (auto r = _segments.front()->remove(_fs); !r) return r;
-    std::erase(_dirty, _segments.front()->log_file());
+    forget_dirty(_segments.front()->log_file());
     _segments.erase(_segments.begin());
     return Ok{};
 }
@@ -245,6 +282,7 @@ StorageResult<Ok> PartitionLog::reset(int64_t offset) {
     _segments.back()->preallocate(preallocation());
     _durable = offset;
     ++_truncations;
+    mark_dirty(_segments.back()->log_file());
     _start = offset;
     if (auto r = write_file_atomically(_fs, join_path(_dir, kStartOffsetFile), std::to_string(offset)); !r) {
         return io(r.error());
@@ -277,16 +315,22 @@ StorageResult<size_t> PartitionLog::enforce_retention(int64_t now_ms) {
 }
 
 StorageResult<Ok> PartitionLog::sync_now() {
-    if (_sync_in_flight)
-        return storage_error(StorageErrc::bad_request, _dir + ": sync_now() while a sync runs");
-    for (const auto& f : _dirty) {
+    std::vector<std::shared_ptr<File>> files;
+    {
+        std::lock_guard lock(_feed->mutex);
+        if (_feed->queued)
+            return storage_error(StorageErrc::bad_request, _dir + ": sync_now() while a sync runs");
+        files.swap(_feed->dirty);
+    }
+    for (const auto& f : files) {
         if (auto r = f->sync(); !r) {
             _stopped = true;
             return storage_error(StorageErrc::fsync_failed, r.error().message());
         }
     }
-    _dirty.clear();
     _durable = next_offset();
+    _synced_writes = _writes;
+    resolve_waiters(_writes);
     return Ok{};
 }
 
@@ -303,56 +347,82 @@ bool PartitionLog::needs_sync(int64_t now_ms) const {
     return false;
 }
 
+bool PartitionLog::sync_if_due(int64_t now_ms, SyncDone done) {
+    if (!needs_sync(now_ms)) return false;
+    _last_sync_ms = now_ms;
+    sync(std::move(done));
+    return true;
+}
+
 void PartitionLog::sync(SyncDone done) {
     if (_stopped) {
         done(storage_error(StorageErrc::stopped,
                            _dir + ": no syncs after a failed fsync; restart to recover"));
         return;
     }
-    _waiters.push_back(std::move(done));
-    if (!_sync_in_flight) start_sync();
-}
-
-void PartitionLog::start_sync() {
-    _sync_in_flight = true;
-    int64_t target = next_offset();
-    std::vector<std::shared_ptr<File>> files;
-    files.swap(_dirty);
-    std::vector<SyncDone> waiters;
-    waiters.swap(_waiters);
-    if (_flusher == nullptr || files.empty()) {
+    if (_synced_writes == _writes) {
+        done(_durable);
+        return;
+    }
+    _waiters.push_back(Waiter{_writes, std::move(done)});
+    if (_flusher == nullptr) {
+        std::optional<Flusher::Round> round = take_round(_feed);
+        if (!round) return finish_sync(_writes, next_offset(), _truncations, Ok{});
         IoResult<Ok> result = Ok{};
-        for (const auto& f : files) {
+        for (const auto& f : round->files) {
             result = f->sync();
             if (!result) break;
         }
-        finish_sync(target, _truncations, std::move(result), std::move(waiters));
-        return;
+        return round->done(std::move(result));
     }
-    _flusher->submit(std::move(files), [this, target, truncations = _truncations,
-                                        waiters = std::move(waiters)](IoResult<Ok> r) mutable {
-        finish_sync(target, truncations, std::move(r), std::move(waiters));
-    });
+    {
+        std::lock_guard lock(_feed->mutex);
+        if (_feed->queued || _feed->dirty.empty()) return;  // a round taken or to be taken covers it
+        _feed->queued = true;
+    }
+    _flusher->submit([feed = _feed] { return take_round(feed); });
 }
 
-void PartitionLog::finish_sync(int64_t target, uint64_t truncations, IoResult<Ok> result,
-                               std::vector<SyncDone> waiters) {
-    _sync_in_flight = false;
+std::optional<Flusher::Round> PartitionLog::take_round(const std::shared_ptr<SyncFeed>& feed) {
+    std::lock_guard lock(feed->mutex);
+    if (feed->owner == nullptr || feed->dirty.empty()) {
+        feed->queued = false;
+        return std::nullopt;
+    }
+    Flusher::Round round;
+    round.files.swap(feed->dirty);
+    // Runs on the owner's thread, where the owner is also destroyed.
+    round.done = [feed, writes = feed->writes, target = feed->end,
+                  truncations = feed->truncations](IoResult<Ok> result) {
+        if (feed->owner != nullptr) feed->owner->finish_sync(writes, target, truncations, std::move(result));
+    };
+    return round;
+}
+
+void PartitionLog::finish_sync(uint64_t writes, int64_t target, uint64_t truncations, IoResult<Ok> result) {
     if (!result) {
         // Never retry: the kernel may have dropped the dirty pages, and a
         // second fsync could "succeed" without writing them (fsyncgate).
         _stopped = true;
         _config.log(_dir + ": " + result.error().message() +
                     "; the log takes no more writes and recovers from disk at restart");
-        for (auto& w : _waiters) waiters.push_back(std::move(w));
-        _waiters.clear();
-        for (auto& w : waiters) w(storage_error(StorageErrc::fsync_failed, result.error().message()));
+        std::deque<Waiter> waiters;
+        waiters.swap(_waiters);
+        for (auto& w : waiters) w.done(storage_error(StorageErrc::fsync_failed, result.error().message()));
         return;
     }
     if (truncations == _truncations) _durable = std::max(_durable, std::min(target, next_offset()));
-    for (auto& w : waiters) w(_durable);
-    // A completion may itself have asked for a sync, which is now in flight.
-    if (!_waiters.empty() && !_sync_in_flight) start_sync();
+    _synced_writes = std::max(_synced_writes, writes);
+    resolve_waiters(writes);
+}
+
+void PartitionLog::resolve_waiters(uint64_t writes) {
+    // A completion may ask for another sync, which queues behind these.
+    while (!_waiters.empty() && _waiters.front().writes <= writes) {
+        SyncDone done = std::move(_waiters.front().done);
+        _waiters.pop_front();
+        done(_durable);
+    }
 }
 
 }  // namespace fjord::storage

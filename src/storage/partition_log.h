@@ -2,7 +2,9 @@
 // a file of Kafka record batches plus its sparse offset index, as Kafka lays
 // them out. Appends are buffered writes; durability comes from sync(), which
 // batches every append made while the previous fsync ran (group commit) and
-// runs the fsync on the Flusher's thread.
+// runs the fsync on the Flusher's thread. That thread takes the next round
+// itself as soon as an fsync returns (see SyncFeed), so a busy event loop
+// does not leave the disk idle between flushes.
 //
 // Flush policies (LogConfig::flush), and what each risks:
 //   every_append  the owner syncs after each append (Raft's safety needs it:
@@ -23,8 +25,10 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -91,6 +95,9 @@ class PartitionLog {
     StorageResult<Ok> sync_now();
     // Whether the policy calls for a sync now.
     bool needs_sync(int64_t now_ms) const;
+    // Starts a sync when the policy calls for one (for `interval`: once
+    // flush_interval_ms has passed since the last sync it started); whether it did.
+    bool sync_if_due(int64_t now_ms, SyncDone done);
 
     int64_t start_offset() const { return _start; }
     int64_t next_offset() const;
@@ -110,9 +117,16 @@ class PartitionLog {
     PartitionLog(FileSystem& fs, std::string dir, LogConfig config, Flusher* flusher);
     StorageResult<Ok> roll(int64_t now_ms);
     uint64_t preallocation() const { return std::min(_config.preallocate_bytes, _config.segment_bytes); }
-    void start_sync();
-    void finish_sync(int64_t target, uint64_t truncations, IoResult<Ok> result,
-                     std::vector<SyncDone> waiters);
+    struct SyncFeed;
+    struct Waiter {
+        uint64_t writes;  // the writes this waiter needs covered
+        SyncDone done;
+    };
+    void mark_dirty(const std::shared_ptr<File>& file);
+    void forget_dirty(const std::shared_ptr<File>& file);
+    static std::optional<Flusher::Round> take_round(const std::shared_ptr<SyncFeed>& feed);
+    void resolve_waiters(uint64_t writes);
+    void finish_sync(uint64_t writes, int64_t target, uint64_t truncations, IoResult<Ok> result);
     Segment* segment_for(int64_t offset);
     StorageResult<Ok> remove_front_segment();
 
@@ -125,10 +139,11 @@ class PartitionLog {
     int64_t _durable{0};
     int64_t _last_sync_ms{0};
     bool _stopped{false};
-    bool _sync_in_flight{false};
     uint64_t _truncations{0};  // a sync started before a suffix truncation proves nothing after it
-    std::vector<SyncDone> _waiters;
-    std::vector<std::shared_ptr<File>> _dirty;  // files written since the last sync started
+    uint64_t _writes{0};       // appends and truncations so far
+    uint64_t _synced_writes{0};  // the writes covered by the last sync completed here
+    std::deque<Waiter> _waiters;  // by `writes`
+    std::shared_ptr<SyncFeed> _feed;  // shared with the Flusher's thread
 };
 
 }  // namespace fjord::storage

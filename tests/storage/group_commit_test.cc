@@ -77,98 +77,10 @@ struct Completion {
     int64_t offset() const { return result && *result ? result->value() : -1; }
 };
 
-TEST(GroupCommit, SyncsRequestedDuringAFlushShareTheNextOne) {
-    TempDir tmp;
-    ASSERT_FALSE(tmp.path().empty());
-    PosixFileSystem fs;
-    Loop loop;
-    std::thread::id test_thread = std::this_thread::get_id();
-    bool completions_on_test_thread = true;
-    Flusher flusher([&](std::function<void()> task) {
-        loop.post([&, task = std::move(task)] {
-            completions_on_test_thread =
-                completions_on_test_thread && std::this_thread::get_id() == test_thread;
-            task();
-        });
-    });
-    LogConfig c;
-    LogLines lines;
-    c.log = lines.logger();
-    c.segment_bytes = 1 << 20;
-    const std::string dir = tmp.path() + "/orders-0";
-    std::map<int64_t, std::string> appended;
-    {
-        auto opened = PartitionLog::open(fs, dir, c, &flusher, 0);
-        ASSERT_TRUE(opened) << opened.error().detail;
-        PartitionLog& log = **opened;
-        auto add = [&](int n) {
-            for (int i = 0; i < n; ++i) {
-                std::string b = make_batch(log.next_offset(), 2, 100);
-                appended[log.next_offset()] = b;
-                ASSERT_TRUE(log.append(b, 0));
-            }
-        };
-
-        for (int round = 0; round < 20; ++round) {
-            SCOPED_TRACE("round " + std::to_string(round));
-            ASSERT_NO_FATAL_FAILURE(add(3));
-            const int64_t first_target = log.next_offset();
-            const size_t posted_before = loop.posted();
-            Completion first;
-            log.sync(first.callback());
-            // In flight: the completion only runs when this thread drains the loop.
-            EXPECT_FALSE(first.done());
-            ASSERT_NO_FATAL_FAILURE(add(2));
-            Completion second;
-            log.sync(second.callback());
-            ASSERT_NO_FATAL_FAILURE(add(4));
-            Completion third;
-            log.sync(third.callback());
-            Completion fourth;
-            log.sync(fourth.callback());  // nothing new since the third
-            const int64_t last_target = log.next_offset();
-            EXPECT_FALSE(second.done() || third.done() || fourth.done());
-            EXPECT_LT(log.durable_offset(), last_target);
-
-            ASSERT_TRUE(loop.run_until([&] { return first.done(); }));
-            ASSERT_TRUE(first.result && *first.result) << first.result->error().detail;
-            EXPECT_GE(first.offset(), first_target);
-            // The first flush covered only what was appended before it started.
-            EXPECT_EQ(first.offset(), first_target);
-            ASSERT_TRUE(loop.run_until([&] { return second.done() && third.done() && fourth.done(); }));
-            for (const Completion* w : {&second, &third, &fourth}) {
-                ASSERT_TRUE(w->result && *w->result);
-                EXPECT_EQ(w->offset(), last_target);
-                EXPECT_EQ(w->calls, 1);
-            }
-            EXPECT_EQ(first.calls, 1);
-            EXPECT_EQ(log.durable_offset(), last_target);
-            // Exactly two fsync rounds: the first, and one shared by the other three.
-            EXPECT_EQ(loop.posted() - posted_before, 2u);
-            EXPECT_EQ(loop.queued(), 0u);
-            EXPECT_FALSE(log.needs_sync(0));
-        }
-        // A sync with nothing new completes with the current durable offset.
-        Completion idle;
-        log.sync(idle.callback());
-        ASSERT_TRUE(loop.run_until([&] { return idle.done(); }));
-        EXPECT_EQ(idle.offset(), log.next_offset());
-    }
-    EXPECT_TRUE(completions_on_test_thread);
-    EXPECT_TRUE(lines.lines().empty()) << lines.dump();
-
-    // What was synced is on disk.
-    auto reopened = PartitionLog::open(fs, dir, c, nullptr, 0);
-    ASSERT_TRUE(reopened);
-    std::vector<StoredBatch> got;
-    ASSERT_TRUE(read_all(**reopened, got));
-    ASSERT_EQ(got.size(), appended.size());
-    for (const StoredBatch& b : got) EXPECT_TRUE(b.bytes == appended[b.base]) << b.base;
-}
-
 // A FileSystem over PosixFileSystem whose fsyncs on any thread but the test's
 // wait until the test releases them, so a flush stays in flight for as long
-// as the test needs. Counts the fsyncs that completed.
+// as the test needs. Counts the fsyncs that reached the gate and those that
+// completed.
 class GatedFileSystem final : public FileSystem {
   public:
     explicit GatedFileSystem(std::thread::id owner) : _owner(owner) {}
@@ -223,10 +135,17 @@ class GatedFileSystem final : public FileSystem {
         std::lock_guard lock(_mutex);
         return _completed;
     }
+    // Waits until `n` fsyncs in all have reached the gate; false at the deadline.
+    bool wait_for_arrivals(int n, std::chrono::milliseconds timeout = 10s) {
+        std::unique_lock lock(_mutex);
+        return _cv.wait_for(lock, timeout, [&] { return _arrived >= n; });
+    }
 
   private:
     void wait_for_permit() {
         std::unique_lock lock(_mutex);
+        ++_arrived;
+        _cv.notify_all();
         _cv.wait(lock, [this] { return _permits > 0; });
         --_permits;
     }
@@ -241,7 +160,113 @@ class GatedFileSystem final : public FileSystem {
     std::condition_variable _cv;
     int _permits{0};
     int _completed{0};
+    int _arrived{0};
 };
+
+// Whatever a test does, the Flusher's gated fsyncs are let through before it joins.
+struct ReleaseAll {
+    GatedFileSystem& fs;
+    ~ReleaseAll() { fs.release(1 << 20); }
+};
+
+TEST(GroupCommit, SyncsRequestedDuringAFlushShareTheNextOne) {
+    TempDir tmp;
+    ASSERT_FALSE(tmp.path().empty());
+    GatedFileSystem fs(std::this_thread::get_id());
+    Loop loop;
+    std::thread::id test_thread = std::this_thread::get_id();
+    bool completions_on_test_thread = true;
+    Flusher flusher([&](std::function<void()> task) {
+        loop.post([&, task = std::move(task)] {
+            completions_on_test_thread =
+                completions_on_test_thread && std::this_thread::get_id() == test_thread;
+            task();
+        });
+    });
+    ReleaseAll release_all{fs};
+    LogConfig c;
+    LogLines lines;
+    c.log = lines.logger();
+    c.segment_bytes = 1 << 20;
+    const std::string dir = tmp.path() + "/orders-0";
+    std::map<int64_t, std::string> appended;
+    {
+        auto opened = PartitionLog::open(fs, dir, c, &flusher, 0);
+        ASSERT_TRUE(opened) << opened.error().detail;
+        PartitionLog& log = **opened;
+        auto add = [&](int n) {
+            for (int i = 0; i < n; ++i) {
+                std::string b = make_batch(log.next_offset(), 2, 100);
+                appended[log.next_offset()] = b;
+                ASSERT_TRUE(log.append(b, 0));
+            }
+        };
+
+        int arrivals = 0;
+        for (int round = 0; round < 20; ++round) {
+            SCOPED_TRACE("round " + std::to_string(round));
+            ASSERT_NO_FATAL_FAILURE(add(3));
+            const int64_t first_target = log.next_offset();
+            const size_t posted_before = loop.posted();
+            Completion first;
+            log.sync(first.callback());
+            // Its fsync waits at the gate: the round has taken what it covers.
+            ASSERT_TRUE(fs.wait_for_arrivals(++arrivals));
+            EXPECT_FALSE(first.done());
+            ASSERT_NO_FATAL_FAILURE(add(2));
+            Completion second;
+            log.sync(second.callback());
+            ASSERT_NO_FATAL_FAILURE(add(4));
+            Completion third;
+            log.sync(third.callback());
+            Completion fourth;
+            log.sync(fourth.callback());  // nothing new since the third
+            const int64_t last_target = log.next_offset();
+            EXPECT_FALSE(second.done() || third.done() || fourth.done());
+            EXPECT_LT(log.durable_offset(), last_target);
+
+            fs.release(1);
+            // The next fsync starts on the Flusher's thread while the first
+            // one's completion still waits for this (the loop's) thread.
+            ASSERT_TRUE(fs.wait_for_arrivals(++arrivals))
+                << "the second round waited for the event loop to run the first's completion";
+            EXPECT_FALSE(first.done());
+            fs.release(1);
+            ASSERT_TRUE(loop.run_until([&] { return first.done(); }));
+            ASSERT_TRUE(first.result && *first.result) << first.result->error().detail;
+            // The first flush covered only what was appended before it started.
+            EXPECT_EQ(first.offset(), first_target);
+            ASSERT_TRUE(loop.run_until([&] { return second.done() && third.done() && fourth.done(); }));
+            for (const Completion* w : {&second, &third, &fourth}) {
+                ASSERT_TRUE(w->result && *w->result);
+                EXPECT_EQ(w->offset(), last_target);
+                EXPECT_EQ(w->calls, 1);
+            }
+            EXPECT_EQ(first.calls, 1);
+            EXPECT_EQ(log.durable_offset(), last_target);
+            // Exactly two fsync rounds: the first, and one shared by the other three.
+            EXPECT_EQ(loop.posted() - posted_before, 2u);
+            EXPECT_EQ(fs.completed(), arrivals);
+            EXPECT_EQ(loop.queued(), 0u);
+            EXPECT_FALSE(log.needs_sync(0));
+        }
+        // A sync with nothing new completes with the current durable offset.
+        Completion idle;
+        log.sync(idle.callback());
+        ASSERT_TRUE(loop.run_until([&] { return idle.done(); }));
+        EXPECT_EQ(idle.offset(), log.next_offset());
+    }
+    EXPECT_TRUE(completions_on_test_thread);
+    EXPECT_TRUE(lines.lines().empty()) << lines.dump();
+
+    // What was synced is on disk.
+    auto reopened = PartitionLog::open(fs, dir, c, nullptr, 0);
+    ASSERT_TRUE(reopened);
+    std::vector<StoredBatch> got;
+    ASSERT_TRUE(read_all(**reopened, got));
+    ASSERT_EQ(got.size(), appended.size());
+    for (const StoredBatch& b : got) EXPECT_TRUE(b.bytes == appended[b.base]) << b.base;
+}
 
 TEST(GroupCommit, NoCompletionClaimsDurabilityBeforeTheFsyncReturns) {
     // A sync completion that appends and asks for more syncs (an event loop
@@ -259,11 +284,7 @@ TEST(GroupCommit, NoCompletionClaimsDurabilityBeforeTheFsyncReturns) {
     std::unique_ptr<PartitionLog> log;
     {
         Flusher flusher([&](std::function<void()> task) { loop.post(std::move(task)); });
-        // Whatever happens below, the flusher's fsyncs are let through before it joins.
-        struct ReleaseAll {
-            GatedFileSystem& fs;
-            ~ReleaseAll() { fs.release(1 << 20); }
-        } release_all{fs};
+        ReleaseAll release_all{fs};
         auto opened = PartitionLog::open(fs, dir, c, &flusher, 0);
         ASSERT_TRUE(opened) << opened.error().detail;
         log = std::move(*opened);
