@@ -99,7 +99,22 @@ void Replica::tick() {
     catch_up_lease_clock();
     if (_node->role() == raft::Role::leader) track_in_sync();
     expire_reads(false);
+    flush_by_policy();
     schedule();
+}
+
+// Under flush.policy `interval`, what was written reaches the disk every
+// flush.ms (`never` leaves it to the page cache).
+void Replica::flush_by_policy() {
+    storage::PartitionLog& log = _store->log();
+    if (log.config().flush == storage::FlushPolicy::every_append) return;
+    auto started = std::chrono::steady_clock::now();
+    log.sync_if_due(_host.now_ms(), [self = _self, started](storage::StorageResult<int64_t> synced) {
+        Replica* r = *self;
+        if (!r) return;
+        if (!synced) return r->fail("syncing", synced.error().detail);
+        r->_host.observe_fsync(seconds_since(started));
+    });
 }
 
 // The core counts time in ticks. After the process was paused (a stop
@@ -365,7 +380,9 @@ void Replica::persist_entries(InFlight& in_flight) {
         _host.observe_append(bytes, seconds_since(started));
         settle_local(rd.entries.back().index.value);
     }
-    bool must_sync = rd.snapshot || !rd.entries.empty();
+    // Without the every_append policy, written entries count as persisted.
+    bool by_policy = _store->log().config().flush == storage::FlushPolicy::every_append;
+    bool must_sync = rd.snapshot || (!rd.entries.empty() && by_policy);
     if (!must_sync) {
         in_flight.synced = true;
         return finish_synced();

@@ -4,7 +4,9 @@
 // once, committed entries are applied to the state machine (if any), the
 // entries are written and group-committed by the Flusher's fsync, then the
 // hard state is saved and the acknowledgements go out. A steady leader keeps
-// several Readys syncing at once. Proposals are answered when their entry
+// several Readys syncing at once. Under a topic's flush.policy `interval` or
+// `never` the entries count as persisted once written (replication is their
+// durability, as in Kafka) and are synced every flush.ms, or never. Proposals are answered when their entry
 // commits; reads when the state machine has reached a read index.
 //
 // A state machine with an image is snapshotted every so many entries and the
@@ -197,6 +199,7 @@ class Replica {
     bool may_overlap() const;
     void process_ready();
     void persist_entries(InFlight& in_flight);
+    void flush_by_policy();
     void finish_synced();
     void finish_ready(const raft::Ready& rd);
     void stall(const std::string& detail);

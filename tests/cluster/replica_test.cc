@@ -218,5 +218,60 @@ TEST(ReplicaTest, AFullDiskAnswersWithTheStorageErrorAndResumesWhenSpaceReturns)
     EXPECT_TRUE(later.result.has_value());
 }
 
+// flush.policy `never`: entries commit once written, with no fsync (the page
+// cache and the other replicas keep them, as in Kafka); a power loss takes
+// what was not synced.
+TEST(ReplicaTest, UnderFlushPolicyNeverEntriesCommitWithoutAnFsync) {
+    FakeHost host;
+    ReplicaOptions options = options_of_node_1({1}, true);
+    options.log.flush = storage::FlushPolicy::never;
+    auto opened = Replica::open(host, options, nullptr);
+    ASSERT_TRUE(opened.has_value()) << opened.error();
+    Replica& replica = **opened;
+    host.advance(replica, 100);
+    ASSERT_TRUE(replica.is_leader());
+    const int fsyncs_before = host.fsyncs;
+    for (int i = 0; i < 5; ++i) {
+        Outcome out;
+        propose(replica, "value " + std::to_string(i), out);
+        host.advance(replica, 20);
+        ASSERT_TRUE(out.done);
+        ASSERT_TRUE(out.result.has_value()) << out.result.error().detail;
+    }
+    host.advance(replica, 5000);
+    EXPECT_EQ(host.fsyncs, fsyncs_before);
+    EXPECT_LT(replica.log().durable_offset(), replica.log().next_offset());
+}
+
+// flush.policy `interval`: entries commit once written, and the log is synced
+// every flush.ms, not after each append.
+TEST(ReplicaTest, UnderFlushPolicyIntervalTheLogIsSyncedEveryFlushMs) {
+    FakeHost host;
+    ReplicaOptions options = options_of_node_1({1}, true);
+    options.log.flush = storage::FlushPolicy::interval;
+    options.log.flush_interval_ms = 500;
+    auto opened = Replica::open(host, options, nullptr);
+    ASSERT_TRUE(opened.has_value()) << opened.error();
+    Replica& replica = **opened;
+    host.advance(replica, 100);
+    ASSERT_TRUE(replica.is_leader());
+    host.advance(replica, 600);  // the election's entry gets its sync
+    ASSERT_EQ(replica.log().durable_offset(), replica.log().next_offset());
+    const int fsyncs_before = host.fsyncs;
+    // 40 proposals over 2 s: a sync each 500 ms, not one per proposal.
+    for (int i = 0; i < 40; ++i) {
+        Outcome out;
+        propose(replica, "value " + std::to_string(i), out);
+        host.advance(replica, 50);
+        ASSERT_TRUE(out.done);
+        ASSERT_TRUE(out.result.has_value()) << out.result.error().detail;
+    }
+    const int syncs = host.fsyncs - fsyncs_before;
+    EXPECT_GE(syncs, 3);
+    EXPECT_LE(syncs, 5);
+    host.advance(replica, 600);
+    EXPECT_EQ(replica.log().durable_offset(), replica.log().next_offset());
+}
+
 }  // namespace
 }  // namespace fjord::cluster

@@ -1,6 +1,7 @@
 // A ReplicaHost for tests of one cluster::Replica: one thread, virtual time
 // (posted work runs in order, timers when their time comes), syncs inline on
-// a simulated disk, and a count of the Raft messages the replica sent.
+// a simulated disk, and counts of the Raft messages the replica sent and of
+// its log syncs.
 #pragma once
 
 #include <deque>
@@ -25,7 +26,7 @@ class FakeReplicaHost final : public cluster::ReplicaHost {
     }
     int64_t now_ms() const override { return _now; }
     void observe_append(size_t, double) override {}
-    void observe_fsync(double) override {}
+    void observe_fsync(double) override { ++fsyncs; }
     void observe_election_won() override {}
     void on_applied(uint64_t) override {}
 
@@ -55,6 +56,7 @@ class FakeReplicaHost final : public cluster::ReplicaHost {
 
     storage::SimFileSystem fs;
     int messages_sent{0};
+    int fsyncs{0};  // log syncs the replica reported
     std::vector<raft::Message> sent;  // every Raft message the replica sent, in order
 
   private:
