@@ -139,10 +139,10 @@ class PartitionLog {
     int64_t _durable{0};
     int64_t _last_sync_ms{0};
     bool _stopped{false};
-    uint64_t _truncations{0};  // a sync started before a suffix truncation proves nothing after it
-    uint64_t _writes{0};       // appends and truncations so far
-    uint64_t _synced_writes{0};  // the writes covered by the last sync completed here
-    std::deque<Waiter> _waiters;  // by `writes`
+    uint64_t _truncations{0};         // a sync started before a suffix truncation proves nothing after it
+    uint64_t _writes{0};              // appends and truncations so far
+    uint64_t _synced_writes{0};       // the writes covered by the last sync completed here
+    std::deque<Waiter> _waiters;      // by `writes`
     std::shared_ptr<SyncFeed> _feed;  // shared with the Flusher's thread
 };
 

@@ -56,7 +56,7 @@ class FakeReplicaHost final : public cluster::ReplicaHost {
 
     storage::SimFileSystem fs;
     int messages_sent{0};
-    int fsyncs{0};  // log syncs the replica reported
+    int fsyncs{0};                    // log syncs the replica reported
     std::vector<raft::Message> sent;  // every Raft message the replica sent, in order
 
   private:
