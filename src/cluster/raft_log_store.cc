@@ -171,7 +171,7 @@ StorageResult<Ok> RaftLogStore::load_entries() {
                 if (auto r = _log->truncate_suffix(h->base_offset); !r) return r;
                 return Ok{};
             }
-            _stored.push_back({e->index, e->term, e->type});
+            push_stored(e->index, e->term, e->type, h->size);
             rest.remove_prefix(h->size);
         }
         offset = slice->next_offset;
@@ -203,12 +203,24 @@ std::optional<raft::EntryId> RaftLogStore::entry_at_or_before(raft::Index i) con
     return raft::EntryId{_stored[pos - 1].index, _stored[pos - 1].term};
 }
 
+void RaftLogStore::push_stored(raft::Index index, raft::Term term, raft::EntryType type, size_t size) {
+    uint64_t end = (_stored.empty() ? 0 : _stored.back().end) + size;
+    _stored.push_back({index, term, type, static_cast<uint32_t>(size), end});
+}
+
 void RaftLogStore::entries(raft::Index after, raft::Index upto, size_t max_bytes,
                            std::vector<raft::Entry>& out) const {
+    // Reads only the batches asked for: the log usually goes on past `upto`
+    // (entries not yet committed), and max_bytes can be far larger.
+    const size_t last = upper_bound(upto);
     size_t bytes = 0;
     auto offset = static_cast<int64_t>(after.value);  // the first offset after entry `after`
     while (offset < static_cast<int64_t>(upto.value)) {
-        auto slice = _log->read(offset, std::max<size_t>(max_bytes, 1));
+        size_t first = upper_bound(raft::Index{static_cast<uint64_t>(offset)});
+        if (first >= last) return;
+        uint64_t span = _stored[last - 1].end - (_stored[first].end - _stored[first].size);
+        auto slice =
+            _log->read(offset, static_cast<size_t>(std::min<uint64_t>(span, std::max<size_t>(max_bytes, 1))));
         if (!slice || slice->length == 0) return;  // the core treats a short read as "not available"
         std::string_view rest = slice->bytes;
         while (!rest.empty()) {
@@ -273,7 +285,7 @@ StorageResult<Ok> RaftLogStore::append(const std::vector<raft::Entry>& entries, 
             if (auto r = storage::save_epochs(_fs, _dir, _epochs); !r) return r;
         }
         if (auto r = _log->append(batches[i], now_ms); !r) return make_unexpected(r.error());
-        _stored.push_back({e.index, e.term, e.type});
+        push_stored(e.index, e.term, e.type, batches[i].size());
     }
     return Ok{};
 }

@@ -69,7 +69,10 @@ class RaftLogStore final : public raft::LogStorage {
         raft::Index index;
         raft::Term term;
         raft::EntryType type;
+        uint32_t size;  // of its batch
+        uint64_t end;   // the sizes of the batches stored so far, this one's included
     };
+    void push_stored(raft::Index index, raft::Term term, raft::EntryType type, size_t size);
     RaftLogStore(storage::FileSystem& fs, std::string dir) : _fs(fs), _dir(std::move(dir)) {}
     storage::StorageResult<Ok> load_entries();
     // Position in _stored of the first entry with index > i.

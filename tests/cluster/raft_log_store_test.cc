@@ -844,5 +844,82 @@ TEST(RaftLogStoreTest, HardStateWrittenWhenTermOrVoteChange) {
     EXPECT_EQ(**rec, (storage::HardStateRecord{5, 0, 7}));
 }
 
+// ---------------------------------------------------------------------------
+// 9. A range read takes only the bytes of the entries asked for.
+
+// A FileSystem over SimFileSystem that counts the bytes its files read.
+class ReadCountingFileSystem final : public storage::FileSystem {
+  public:
+    class CountingFile final : public storage::File {
+      public:
+        CountingFile(ReadCountingFileSystem& fs, std::shared_ptr<storage::File> inner)
+            : _fs(fs), _inner(std::move(inner)) {}
+        storage::IoResult<Ok> append(std::string_view bytes) override { return _inner->append(bytes); }
+        storage::IoResult<Ok> read_at(uint64_t offset, size_t len, std::string& out) const override {
+            auto r = _inner->read_at(offset, len, out);
+            _fs.bytes_read += out.size();
+            return r;
+        }
+        storage::IoResult<Ok> sync() override { return _inner->sync(); }
+        storage::IoResult<Ok> truncate(uint64_t size) override { return _inner->truncate(size); }
+        uint64_t size() const override { return _inner->size(); }
+        void preallocate(uint64_t chunk) override { _inner->preallocate(chunk); }
+        int native_handle() const override { return _inner->native_handle(); }
+
+      private:
+        ReadCountingFileSystem& _fs;
+        std::shared_ptr<storage::File> _inner;
+    };
+
+    storage::IoResult<std::shared_ptr<storage::File>> open(const std::string& path, bool create) override {
+        auto f = _sim.open(path, create);
+        if (!f) return f;
+        return std::shared_ptr<storage::File>(std::make_shared<CountingFile>(*this, *f));
+    }
+    bool exists(const std::string& path) const override { return _sim.exists(path); }
+    storage::IoResult<std::vector<std::string>> list(const std::string& dir) const override {
+        return _sim.list(dir);
+    }
+    storage::IoResult<Ok> create_dirs(const std::string& dir) override { return _sim.create_dirs(dir); }
+    storage::IoResult<Ok> remove(const std::string& path) override { return _sim.remove(path); }
+    storage::IoResult<Ok> rename(const std::string& from, const std::string& to) override {
+        return _sim.rename(from, to);
+    }
+    storage::IoResult<Ok> sync_dir(const std::string& dir) override { return _sim.sync_dir(dir); }
+
+    uint64_t bytes_read{0};
+
+  private:
+    SimFileSystem _sim{1};
+};
+
+TEST(RaftLogStoreTest, ARangeReadTakesOnlyTheBatchesAskedFor) {
+    // Applying committed entries asks for a few entries behind a long
+    // uncommitted tail, with a budget far larger than the range.
+    ReadCountingFileSystem fs;
+    auto store = open_store(fs);
+    ASSERT_TRUE(store);
+    std::vector<Entry> log;
+    for (uint64_t i = 1; i <= 200; ++i) log.push_back(normal_entry(i, 1, 1, 0, 1000));
+    ASSERT_TRUE(appended(*store, log));
+    ASSERT_TRUE(synced(*store));
+    for (auto [after, upto] : {std::pair<uint64_t, uint64_t>{10, 12}, {0, 1}, {150, 200}, {199, 200}}) {
+        SCOPED_TRACE("entries after " + std::to_string(after) + " up to " + std::to_string(upto));
+        std::vector<Entry> out;
+        fs.bytes_read = 0;
+        store->entries(Index{after}, Index{upto}, 64 << 20, out);
+        ASSERT_EQ(out.size(), upto - after);
+        size_t wanted = 0;
+        for (uint64_t i = after; i < upto; ++i) {
+            EXPECT_EQ(out[i - after], log[i]);
+            wanted += log[i].data.size();
+        }
+        // The batches themselves, plus less than one more batch's worth of
+        // lookups (the rest of the log is ~200 KB).
+        EXPECT_GE(fs.bytes_read, wanted);
+        EXPECT_LT(fs.bytes_read, wanted + 1000);
+    }
+}
+
 }  // namespace
 }  // namespace fjord::cluster::testing
