@@ -13,6 +13,9 @@ using storage::StorageErrc;
 using storage::StorageResult;
 
 // Control record types of the core's own entries (Kafka's own are 0 and 1).
+// Entries kept in memory after their append, per partition: enough for
+// the entries between the log's end and its commit point under load.
+constexpr size_t kRecentBytes = 4 << 20;
 constexpr uint16_t kNoopControl = 100;
 constexpr uint16_t kMembershipControl = 101;
 constexpr int16_t kControlAttribute = 0x20;
@@ -208,8 +211,43 @@ void RaftLogStore::push_stored(raft::Index index, raft::Term term, raft::EntryTy
     _stored.push_back({index, term, type, static_cast<uint32_t>(size), end});
 }
 
+void RaftLogStore::remember(const raft::Entry& e) {
+    _recent.push_back(e);
+    _recent_bytes += e.byte_size();
+    while (_recent.size() > 1 && _recent_bytes > kRecentBytes) {
+        _recent_bytes -= _recent.front().byte_size();
+        _recent.pop_front();
+    }
+}
+
+void RaftLogStore::forget_recent_after(raft::Index i) {
+    while (!_recent.empty() && _recent.back().index > i) {
+        _recent_bytes -= _recent.back().byte_size();
+        _recent.pop_back();
+    }
+}
+
+void RaftLogStore::forget_recent_upto(raft::Index i) {
+    while (!_recent.empty() && _recent.front().index <= i) {
+        _recent_bytes -= _recent.front().byte_size();
+        _recent.pop_front();
+    }
+}
+
 void RaftLogStore::entries(raft::Index after, raft::Index upto, size_t max_bytes,
                            std::vector<raft::Entry>& out) const {
+    // From memory when the first entry asked for is among the recent ones.
+    auto cached = std::upper_bound(_recent.begin(), _recent.end(), after,
+                                   [](raft::Index v, const raft::Entry& e) { return v < e.index; });
+    if (cached != _recent.end() && cached->index.value - cached->span == after.value) {
+        size_t bytes = 0;
+        for (; cached != _recent.end() && cached->index <= upto; ++cached) {
+            if (!out.empty() && bytes + cached->byte_size() > max_bytes) return;
+            bytes += cached->byte_size();
+            out.push_back(*cached);
+        }
+        return;
+    }
     // Reads only the batches asked for: the log usually goes on past `upto`
     // (entries not yet committed), and max_bytes can be far larger.
     const size_t last = upper_bound(upto);
@@ -275,6 +313,7 @@ StorageResult<Ok> RaftLogStore::append(const std::vector<raft::Entry>& entries, 
     if (first_offset < _log->next_offset()) {
         if (auto r = _log->truncate_suffix(first_offset); !r) return r;
         _stored.resize(upper_bound(raft::Index{static_cast<uint64_t>(first_offset)}));
+        forget_recent_after(raft::Index{static_cast<uint64_t>(first_offset)});
         // Saved now: later batches of an older term must not meet a stale epoch.
         if (auto r = drop_epochs_from(first_offset); !r) return r;
     }
@@ -286,6 +325,7 @@ StorageResult<Ok> RaftLogStore::append(const std::vector<raft::Entry>& entries, 
         }
         if (auto r = _log->append(batches[i], now_ms); !r) return make_unexpected(r.error());
         push_stored(e.index, e.term, e.type, batches[i].size());
+        remember(e);
     }
     return Ok{};
 }
@@ -307,6 +347,8 @@ StorageResult<Ok> RaftLogStore::install_snapshot(const raft::Snapshot& snap, int
     if (auto r = storage::save_snapshot(_fs, _dir, rec); !r) return r;
     if (auto r = _log->reset(static_cast<int64_t>(snap.meta.index.value)); !r) return r;
     _stored.clear();
+    _recent.clear();
+    _recent_bytes = 0;
     if (auto r = drop_epochs_from(0); !r) return r;
     _snapshot = std::make_shared<const raft::Snapshot>(snap);
     return Ok{};
@@ -319,6 +361,7 @@ StorageResult<Ok> RaftLogStore::compact(const raft::Snapshot& snap) {
     if (auto r = _log->truncate_prefix(static_cast<int64_t>(snap.meta.index.value)); !r) return r;
     _stored.erase(_stored.begin(),
                   _stored.begin() + static_cast<std::ptrdiff_t>(upper_bound(snap.meta.index)));
+    forget_recent_upto(snap.meta.index);
     _snapshot = std::make_shared<const raft::Snapshot>(snap);
     return Ok{};
 }

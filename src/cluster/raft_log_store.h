@@ -16,6 +16,7 @@
 // raft/node.h: append() then sync() then set_hard_state().
 #pragma once
 
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -86,6 +87,13 @@ class RaftLogStore final : public raft::LogStorage {
     // (index, term, type) of every stored entry above the snapshot: term
     // lookups and backtracking must not read the disk.
     std::vector<Stored> _stored;
+    // The entries appended last (their payloads are shared, not copied), so
+    // that applying and replicating them need not read them back from disk.
+    std::deque<raft::Entry> _recent;
+    size_t _recent_bytes{0};
+    void remember(const raft::Entry& e);
+    void forget_recent_after(raft::Index i);
+    void forget_recent_upto(raft::Index i);
     // Where each term starts (the raft-epochs file): a batch whose epoch
     // disagrees was garbled by a torn write (the epoch lies outside the CRC).
     std::vector<storage::EpochStart> _epochs;

@@ -903,6 +903,8 @@ TEST(RaftLogStoreTest, ARangeReadTakesOnlyTheBatchesAskedFor) {
     for (uint64_t i = 1; i <= 200; ++i) log.push_back(normal_entry(i, 1, 1, 0, 1000));
     ASSERT_TRUE(appended(*store, log));
     ASSERT_TRUE(synced(*store));
+    store = open_store(fs);  // nothing in memory: every read goes to the disk
+    ASSERT_TRUE(store);
     for (auto [after, upto] : {std::pair<uint64_t, uint64_t>{10, 12}, {0, 1}, {150, 200}, {199, 200}}) {
         SCOPED_TRACE("entries after " + std::to_string(after) + " up to " + std::to_string(upto));
         std::vector<Entry> out;
@@ -919,6 +921,40 @@ TEST(RaftLogStoreTest, ARangeReadTakesOnlyTheBatchesAskedFor) {
         EXPECT_GE(fs.bytes_read, wanted);
         EXPECT_LT(fs.bytes_read, wanted + 1000);
     }
+}
+
+TEST(RaftLogStoreTest, RecentEntriesComeFromMemoryAndATruncationForgetsThem) {
+    ReadCountingFileSystem fs;
+    auto store = open_store(fs);
+    ASSERT_TRUE(store);
+    std::vector<Entry> log;
+    for (uint64_t i = 1; i <= 20; ++i) log.push_back(normal_entry(i, 1, 1, 0, 1000));
+    ASSERT_TRUE(appended(*store, log));
+    ASSERT_TRUE(synced(*store));
+    fs.bytes_read = 0;
+    std::vector<Entry> out;
+    store->entries(Index{5}, Index{20}, 64 << 20, out);
+    EXPECT_EQ(out, std::vector<Entry>(log.begin() + 5, log.end()));
+    EXPECT_EQ(fs.bytes_read, 0u);
+
+    // A new leader's entry replaces the tail from offset 15 on.
+    Entry replacement = normal_entry(16, 1, 2, 7, 1000);
+    ASSERT_TRUE(appended(*store, {replacement}));
+    ASSERT_TRUE(synced(*store));
+    const std::vector<Entry> expected{log[14], replacement};
+    fs.bytes_read = 0;  // the truncation itself looks at the batch it cuts at
+    out.clear();
+    store->entries(Index{14}, Index{20}, 64 << 20, out);
+    EXPECT_EQ(out, expected);
+    EXPECT_EQ(fs.bytes_read, 0u);
+
+    // The disk agrees.
+    store = open_store(fs);
+    ASSERT_TRUE(store);
+    out.clear();
+    store->entries(Index{14}, Index{20}, 64 << 20, out);
+    EXPECT_EQ(out, expected);
+    EXPECT_GT(fs.bytes_read, 0u);
 }
 
 }  // namespace
