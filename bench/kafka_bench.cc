@@ -3,8 +3,12 @@
 //
 //   fjord-bench-kafka --bootstrap 127.0.0.1:9092 --topic bench --messages 1000000 --size 100 --acks all
 //       [--partitions 6] [--rate N msgs/s, 0 = as fast as possible] [--inflight N] [--linger-ms 5]
-//       [--batch-messages 10000]
+//       [--batch-messages 10000] [-X librdkafka.property=value ...] [--stats FILE]
 //       [--consume | --consume-only]
+//
+// -X sets any librdkafka property of the producer (after the tool's own), as
+// kcat's -X does. --stats appends librdkafka's statistics JSON (one line a
+// second: per-broker rtt, int_latency, outbuf_latency, ...) to FILE.
 //
 // Produce latency is measured per message, from produce() to its delivery
 // report, with a steady clock.
@@ -35,6 +39,8 @@ struct Options {
     int batch_messages = 10000;
     bool consume = false;
     bool produce = true;
+    std::vector<std::pair<std::string, std::string>> properties;  // -X
+    std::string stats_file;
 };
 
 bool parse(int argc, char** argv, Options& o) {
@@ -61,6 +67,16 @@ bool parse(int argc, char** argv, Options& o) {
             o.linger_ms = std::stoi(value());
         else if (a == "--batch-messages")
             o.batch_messages = std::stoi(value());
+        else if (a == "-X") {
+            std::string kv = value();
+            size_t eq = kv.find('=');
+            if (eq == std::string::npos) {
+                std::fprintf(stderr, "-X wants property=value, not %s\n", kv.c_str());
+                return false;
+            }
+            o.properties.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+        } else if (a == "--stats")
+            o.stats_file = value();
         else if (a == "--consume")
             o.consume = true;
         else if (a == "--consume-only")
@@ -92,6 +108,7 @@ struct ProduceStats {
     std::vector<double> latencies_ms;       // from when the message was due
     std::vector<double> call_latencies_ms;  // from the produce() call
     long failed = 0;
+    FILE* stats_out = nullptr;  // --stats
 };
 
 // When a message was due (the pacer's schedule) and when produce() took it:
@@ -179,6 +196,20 @@ void produce(const Options& o) {
     set(conf, "max.in.flight.requests.per.connection", std::to_string(o.inflight));
     set(conf, "batch.num.messages", std::to_string(o.batch_messages));
     set(conf, "socket.nagle.disable", "true");
+    for (const auto& [key, value] : o.properties) set(conf, key.c_str(), value);
+    FILE* stats_out = nullptr;
+    if (!o.stats_file.empty()) {
+        stats_out = std::fopen(o.stats_file.c_str(), "a");
+        if (stats_out == nullptr) die("cannot open " + o.stats_file);
+        set(conf, "statistics.interval.ms", "1000");
+        rd_kafka_conf_set_stats_cb(conf, [](rd_kafka_t*, char* json, size_t len, void* opaque) {
+            auto* out = static_cast<ProduceStats*>(opaque)->stats_out;
+            std::fwrite(json, 1, len, out);
+            std::fputc('\n', out);
+            return 0;
+        });
+    }
+    stats.stats_out = stats_out;
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rd_kafka_conf_set_opaque(conf, &stats);
     char err[256];
@@ -235,6 +266,7 @@ void produce(const Options& o) {
                 percentile(stats.latencies_ms, 50), percentile(stats.latencies_ms, 99),
                 percentile(stats.latencies_ms, 99.9), percentile(stats.latencies_ms, 100));
     rd_kafka_destroy(producer);
+    if (stats_out != nullptr) std::fclose(stats_out);
 }
 
 void consume(const Options& o) {
