@@ -87,13 +87,14 @@ class GatedFileSystem final : public FileSystem {
 
     class GatedFile final : public File {
       public:
-        GatedFile(GatedFileSystem& fs, std::shared_ptr<File> inner) : _fs(fs), _inner(std::move(inner)) {}
+        GatedFile(GatedFileSystem& fs, std::shared_ptr<File> inner, std::string path)
+            : _fs(fs), _inner(std::move(inner)), _path(std::move(path)) {}
         IoResult<Ok> append(std::string_view bytes) override { return _inner->append(bytes); }
         IoResult<Ok> read_at(uint64_t offset, size_t len, std::string& out) const override {
             return _inner->read_at(offset, len, out);
         }
         IoResult<Ok> sync() override {
-            if (std::this_thread::get_id() != _fs._owner) _fs.wait_for_permit();
+            if (std::this_thread::get_id() != _fs._owner) _fs.wait_for_permit(_path);
             auto r = _inner->sync();
             if (std::this_thread::get_id() != _fs._owner) _fs.count_completed();
             return r;
@@ -106,12 +107,13 @@ class GatedFileSystem final : public FileSystem {
       private:
         GatedFileSystem& _fs;
         std::shared_ptr<File> _inner;
+        std::string _path;
     };
 
     IoResult<std::shared_ptr<File>> open(const std::string& path, bool create) override {
         auto f = _posix.open(path, create);
         if (!f) return f;
-        return std::shared_ptr<File>(std::make_shared<GatedFile>(*this, *f));
+        return std::shared_ptr<File>(std::make_shared<GatedFile>(*this, *f, path));
     }
     bool exists(const std::string& path) const override { return _posix.exists(path); }
     IoResult<std::vector<std::string>> list(const std::string& dir) const override {
@@ -135,6 +137,11 @@ class GatedFileSystem final : public FileSystem {
         std::lock_guard lock(_mutex);
         return _completed;
     }
+    // The file of the n-th fsync (from 1) that reached the gate.
+    std::string arrival_path(int n) {
+        std::lock_guard lock(_mutex);
+        return n >= 1 && n <= static_cast<int>(_arrival_paths.size()) ? _arrival_paths[n - 1] : "";
+    }
     // Waits until `n` fsyncs in all have reached the gate; false at the deadline.
     bool wait_for_arrivals(int n, std::chrono::milliseconds timeout = 10s) {
         std::unique_lock lock(_mutex);
@@ -142,9 +149,10 @@ class GatedFileSystem final : public FileSystem {
     }
 
   private:
-    void wait_for_permit() {
+    void wait_for_permit(const std::string& path) {
         std::unique_lock lock(_mutex);
         ++_arrived;
+        _arrival_paths.push_back(path);
         _cv.notify_all();
         _cv.wait(lock, [this] { return _permits > 0; });
         --_permits;
@@ -161,6 +169,7 @@ class GatedFileSystem final : public FileSystem {
     int _permits{0};
     int _completed{0};
     int _arrived{0};
+    std::vector<std::string> _arrival_paths;
 };
 
 // Whatever a test does, the Flusher's gated fsyncs are let through before it joins.
@@ -369,6 +378,73 @@ TEST(GroupCommit, SeveralFlushThreadsServeManyLogs) {
     }
     ASSERT_TRUE(loop.run_until([&] { return pending == 0; }));
     for (size_t p = 0; p < logs.size(); ++p) EXPECT_EQ(logs[p]->durable_offset(), logs[p]->next_offset());
+}
+
+// A log destroyed while its round's fsync runs: the round completes, and its
+// completion finds no log to touch (ASan and TSan builds run this too).
+TEST(GroupCommit, ALogDestroyedDuringItsFsyncIsNotTouchedByTheCompletion) {
+    TempDir tmp;
+    ASSERT_FALSE(tmp.path().empty());
+    GatedFileSystem fs(std::this_thread::get_id());
+    Loop loop;
+    Flusher flusher([&](std::function<void()> task) { loop.post(std::move(task)); });
+    ReleaseAll release_all{fs};
+    LogConfig c;
+    LogLines lines;
+    c.log = lines.logger();
+    auto opened = PartitionLog::open(fs, tmp.path() + "/orders-0", c, &flusher, 0);
+    ASSERT_TRUE(opened) << opened.error().detail;
+    std::unique_ptr<PartitionLog> log = std::move(*opened);
+    ASSERT_TRUE(log->append(make_batch(0, 2), 0));
+    Completion waiter;
+    log->sync(waiter.callback());
+    ASSERT_TRUE(fs.wait_for_arrivals(1));
+    ASSERT_TRUE(log->append(make_batch(2, 2), 0));  // more for a next round
+    log.reset();
+    fs.release(1 << 20);
+    ASSERT_TRUE(loop.run_until([&] { return loop.posted() >= 1 && loop.queued() == 0; }));
+    EXPECT_FALSE(waiter.done()) << "a waiter of a destroyed log was answered";
+    EXPECT_EQ(fs.completed(), 1) << "a round was taken for a destroyed log";
+}
+
+// One Flusher thread, two logs: a log that stays dirty goes back in the
+// queue after each round, so it cannot keep the thread from the other one.
+TEST(GroupCommit, ABusyLogTakesTurnsWithAnotherOnOneFlushThread) {
+    TempDir tmp;
+    ASSERT_FALSE(tmp.path().empty());
+    GatedFileSystem fs(std::this_thread::get_id());
+    Loop loop;
+    Flusher flusher([&](std::function<void()> task) { loop.post(std::move(task)); }, 1);
+    ReleaseAll release_all{fs};
+    LogConfig c;
+    LogLines lines;
+    c.log = lines.logger();
+    auto a = PartitionLog::open(fs, tmp.path() + "/a-0", c, &flusher, 0);
+    auto b = PartitionLog::open(fs, tmp.path() + "/b-0", c, &flusher, 0);
+    ASSERT_TRUE(a && b);
+    PartitionLog& busy = **a;
+    PartitionLog& other = **b;
+    int answered = 0;
+    auto count = [&](StorageResult<int64_t> r) {
+        EXPECT_TRUE(r.has_value());
+        ++answered;
+    };
+    ASSERT_TRUE(busy.append(make_batch(0, 1), 0));
+    busy.sync(count);
+    ASSERT_TRUE(fs.wait_for_arrivals(1));
+    // While the busy log's first round is at the gate, both logs get writes.
+    ASSERT_TRUE(busy.append(make_batch(1, 1), 0));
+    busy.sync(count);
+    ASSERT_TRUE(other.append(make_batch(0, 1), 0));
+    other.sync(count);
+    fs.release(1);
+    ASSERT_TRUE(fs.wait_for_arrivals(2));
+    EXPECT_NE(fs.arrival_path(2).find("/b-0/"), std::string::npos)
+        << "the second fsync was of " << fs.arrival_path(2) << ", not of the log that waited";
+    fs.release(1 << 20);
+    ASSERT_TRUE(loop.run_until([&] { return answered == 3; }));
+    EXPECT_EQ(busy.durable_offset(), busy.next_offset());
+    EXPECT_EQ(other.durable_offset(), other.next_offset());
 }
 
 }  // namespace
