@@ -165,18 +165,15 @@ void Simulation::send(const raft::Message& m) {
     if (!_network.send(_now, m)) record(message_event(EventKind::drop, m));
 }
 
-// As the node's driver (cluster/replica.cc) does: a leader or follower in a
-// steady term takes further Readys while earlier ones are syncing; anyone
-// else waits.
+// As the node's driver (cluster/replica.cc) does: a leader in a steady term
+// takes further Readys while earlier ones are syncing; anyone else waits.
 bool Simulation::may_take_ready(const SimNode& n) const {
     if (n.persisting.empty()) return true;
     const raft::Node& core = *n.core;
-    if (n.persisting.size() >= 4 ||
-        (core.role() != raft::Role::leader && core.role() != raft::Role::follower) ||
-        core.log().has_pending_snapshot())
+    if (n.persisting.size() >= 4 || core.role() != raft::Role::leader || core.log().has_pending_snapshot())
         return false;
     for (const SimNode::InFlight& f : n.persisting) {
-        if (f.role != core.role() || f.term != core.term() || f.ready.snapshot) return false;
+        if (!f.by_leader || f.term != core.term() || f.ready.snapshot) return false;
     }
     return true;
 }
@@ -188,7 +185,7 @@ void Simulation::process(SimNode& n) {
         if (!n.up()) return;
     }
     if (!n.core->has_ready() || !may_take_ready(n)) return;
-    raft::Role role = n.core->role();
+    bool by_leader = n.core->role() == raft::Role::leader;
     raft::Term term = n.core->term();
     raft::Ready rd = n.core->ready();
     for (const raft::Message& m : rd.messages) {
@@ -213,7 +210,7 @@ void Simulation::process(SimNode& n) {
         at = std::max(at, n.persisting.back().persist_at);
         ++_stats.overlapped_readys;
     }
-    n.persisting.push_back(SimNode::InFlight{std::move(rd), at, term, role});
+    n.persisting.push_back(SimNode::InFlight{std::move(rd), at, term, by_leader});
     if (at == _now && n.persisting.size() == 1) finish_persist(n, false);
 }
 

@@ -45,7 +45,7 @@ struct Stats {
     uint64_t partitions{0};
     uint64_t snapshots_taken{0};
     uint64_t snapshots_installed{0};
-    uint64_t overlapped_readys{0};  // taken while earlier ones were still syncing
+    uint64_t overlapped_readys{0};  // taken by a leader while earlier ones were still syncing
     uint64_t membership_changes{0};
     uint64_t transfers{0};
     uint64_t messages{0};
@@ -88,7 +88,7 @@ class Simulation {
             raft::Ready ready;
             uint64_t persist_at;
             raft::Term term;
-            raft::Role role;  // when taken
+            bool by_leader;
         };
         std::deque<InFlight> persisting;
         raft::Index last_commit;

@@ -317,31 +317,26 @@ void Replica::schedule() {
     });
 }
 
-// A leader or follower in a steady term takes the next Ready while earlier
-// ones are still syncing: a leader's new entries go out to the followers and
-// into the page cache at once, a follower's are written as they arrive, and
-// the Flusher's group commit syncs them with, or right after, the ones
-// before. Readys still finish strictly in order. Within one term a
-// follower's log only grows (its leader never sends an entry that conflicts
-// with one it sent before), so no later Ready cuts what an earlier one wrote.
-// Anything else (a new term or role, a snapshot, a full disk) waits for the
-// Readys in flight.
+// A leader in a steady term takes the next Ready while earlier ones are
+// still syncing: its new entries go out to the followers and into the page
+// cache at once, and the Flusher's group commit syncs them with, or right
+// after, the ones before. Readys still finish strictly in order. Anything
+// else (a follower, which may truncate its tail or install a snapshot; a new
+// term; a full disk) waits for the Ready in flight.
 bool Replica::may_overlap() const {
     if (_persisting.empty()) return true;
     if (!_stall.empty() || _compaction_due != Compaction::none || _persisting.size() >= kMaxReadysInFlight)
         return false;
-    raft::Role role = _node->role();
-    if ((role != raft::Role::leader && role != raft::Role::follower) || _node->log().has_pending_snapshot())
-        return false;
+    if (_node->role() != raft::Role::leader || _node->log().has_pending_snapshot()) return false;
     for (const InFlight& f : _persisting) {
-        if (f.role != role || f.term != _node->term().value || f.ready.snapshot) return false;
+        if (!f.by_leader || f.term != _node->term().value || f.ready.snapshot) return false;
     }
     return true;
 }
 
 void Replica::process_ready() {
     if (!_failure.empty() || !_node->has_ready() || !may_overlap()) return;
-    raft::Role role = _node->role();
+    bool by_leader = _node->role() == raft::Role::leader;
     raft::Ready rd = _node->ready();
     for (const raft::Message& m : rd.messages) _host.send_raft(group(), m);
     rd.messages.clear();
@@ -360,7 +355,7 @@ void Replica::process_ready() {
         release_reads();
         _host.on_applied(group());
     }
-    _persisting.push_back(InFlight{std::move(rd), ++_ready_seq, term(), role, false, {}});
+    _persisting.push_back(InFlight{std::move(rd), ++_ready_seq, term(), by_leader, false, {}});
     persist_entries(_persisting.back());
 }
 

@@ -190,7 +190,7 @@ class Replica {
         raft::Ready ready;
         uint64_t seq;
         uint64_t term;
-        raft::Role role;  // when taken
+        bool by_leader;
         bool synced;
         std::chrono::steady_clock::time_point sync_started;
     };

@@ -25,14 +25,11 @@
 //      `snapshot` replaces the state machine before any later committed
 //      entry is applied.
 //   4. advance() is called once all of the above is done, and before the
-//      next ready() is taken. One exception: a leader or follower that keeps
-//      its role in the same term, with no snapshot pending, may take further
-//      Readys before advancing the earlier ones, provided it persists, sends
-//      and advances them strictly in the order taken (within a term a
-//      follower's entries come from one leader, which never contradicts
-//      itself, so a later Ready never cuts an earlier one's entries). The
-//      log hands out each entry once and only counts entries stable when
-//      advance() says so.
+//      next ready() is taken. One exception: a leader that stays leader in
+//      the same term, with no snapshot pending, may take further Readys
+//      before advancing the earlier ones, provided it persists, sends and
+//      advances them strictly in the order taken. The log hands out each
+//      entry once and only counts entries stable when advance() says so.
 //
 // The simulator enforces this contract by crashing nodes between taking a
 // Ready and persisting it, and between persisting and sending.
