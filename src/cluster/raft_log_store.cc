@@ -12,10 +12,10 @@ namespace {
 using storage::StorageErrc;
 using storage::StorageResult;
 
-// Control record types of the core's own entries (Kafka's own are 0 and 1).
 // Entries kept in memory after their append, per partition: enough for
 // the entries between the log's end and its commit point under load.
 constexpr size_t kRecentBytes = 4 << 20;
+// Control record types of the core's own entries (Kafka's own are 0 and 1).
 constexpr uint16_t kNoopControl = 100;
 constexpr uint16_t kMembershipControl = 101;
 constexpr int16_t kControlAttribute = 0x20;

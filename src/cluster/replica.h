@@ -6,8 +6,9 @@
 // hard state is saved and the acknowledgements go out. A steady leader keeps
 // several Readys syncing at once. Under a topic's flush.policy `interval` or
 // `never` the entries count as persisted once written (replication is their
-// durability, as in Kafka) and are synced every flush.ms, or never. Proposals are answered when their entry
-// commits; reads when the state machine has reached a read index.
+// durability, as in Kafka) and are synced every flush.ms, or never.
+// Proposals are answered when their entry commits; reads when the state
+// machine has reached a read index.
 //
 // A state machine with an image is snapshotted every so many entries and the
 // log compacted below; a snapshot from the leader replaces it.
