@@ -531,15 +531,17 @@ int main(int argc, char** argv) {
         auto fjord = appended_64k.find(n);
         auto piped = pipelined.find(n);
         if (fjord == appended_64k.end() || piped == pipelined.end()) continue;
-        std::printf("  64 KiB, N = %3d: group commit %3.0f%% of dd write + fdatasync, the disk's ceiling "
-                    "(pipelined) %3.0f%%: %3.0f%% of it\n",
-                    n, 100 * fjord->second / m.write_synced, 100 * piped->second / m.write_synced,
-                    100 * fjord->second / piped->second);
+        std::printf(
+            "  64 KiB, N = %3d: group commit %3.0f%% of dd write + fdatasync, the disk's ceiling "
+            "(pipelined) %3.0f%%: %3.0f%% of it\n",
+            n, 100 * fjord->second / m.write_synced, 100 * piped->second / m.write_synced,
+            100 * fjord->second / piped->second);
     }
     if (auto at = appended_64k.find(64); at != appended_64k.end()) {
-        std::printf("  group-commit appends, 64 KiB with 4 MiB in flight (N = 64) >= 80%% of dd write + "
-                    "fdatasync: %.0f%% (%s)\n",
-                    100 * at->second / m.write_synced, at->second >= 0.8 * m.write_synced ? "met" : "MISSED");
+        std::printf(
+            "  group-commit appends, 64 KiB with 4 MiB in flight (N = 64) >= 80%% of dd write + "
+            "fdatasync: %.0f%% (%s)\n",
+            100 * at->second / m.write_synced, at->second >= 0.8 * m.write_synced ? "met" : "MISSED");
     }
     if (worst_read > 0) {
         std::printf("  cached reads (slowest case) >= 1 GB/s: %.2f GB/s (%s)\n", worst_read / 1e9,
