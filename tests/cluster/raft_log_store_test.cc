@@ -893,16 +893,22 @@ class ReadCountingFileSystem final : public storage::FileSystem {
     SimFileSystem _sim{1};
 };
 
+// `n` synced entries of term 1, one record of 1000 bytes each.
+std::vector<Entry> store_entries(RaftLogStore& store, uint64_t n) {
+    std::vector<Entry> log;
+    for (uint64_t i = 1; i <= n; ++i) log.push_back(normal_entry(i, 1, 1, 0, 1000));
+    EXPECT_TRUE(appended(store, log));
+    EXPECT_TRUE(synced(store));
+    return log;
+}
+
 TEST(RaftLogStoreTest, ARangeReadTakesOnlyTheBatchesAskedFor) {
     // Applying committed entries asks for a few entries behind a long
     // uncommitted tail, with a budget far larger than the range.
     ReadCountingFileSystem fs;
     auto store = open_store(fs);
     ASSERT_TRUE(store);
-    std::vector<Entry> log;
-    for (uint64_t i = 1; i <= 200; ++i) log.push_back(normal_entry(i, 1, 1, 0, 1000));
-    ASSERT_TRUE(appended(*store, log));
-    ASSERT_TRUE(synced(*store));
+    const std::vector<Entry> log = store_entries(*store, 200);
     store = open_store(fs);  // nothing in memory: every read goes to the disk
     ASSERT_TRUE(store);
     for (auto [after, upto] : {std::pair<uint64_t, uint64_t>{10, 12}, {0, 1}, {150, 200}, {199, 200}}) {
@@ -927,10 +933,7 @@ TEST(RaftLogStoreTest, RecentEntriesComeFromMemoryAndATruncationForgetsThem) {
     ReadCountingFileSystem fs;
     auto store = open_store(fs);
     ASSERT_TRUE(store);
-    std::vector<Entry> log;
-    for (uint64_t i = 1; i <= 20; ++i) log.push_back(normal_entry(i, 1, 1, 0, 1000));
-    ASSERT_TRUE(appended(*store, log));
-    ASSERT_TRUE(synced(*store));
+    const std::vector<Entry> log = store_entries(*store, 20);
     fs.bytes_read = 0;
     std::vector<Entry> out;
     store->entries(Index{5}, Index{20}, 64 << 20, out);

@@ -218,59 +218,61 @@ TEST(ReplicaTest, AFullDiskAnswersWithTheStorageErrorAndResumesWhenSpaceReturns)
     EXPECT_TRUE(later.result.has_value());
 }
 
+// A lone voter, leading, whose log follows `policy`.
+std::unique_ptr<Replica> leader_with_flush_policy(FakeHost& host, storage::FlushPolicy policy,
+                                                  int64_t interval_ms = 1000) {
+    ReplicaOptions options = options_of_node_1({1}, true);
+    options.log.flush = policy;
+    options.log.flush_interval_ms = interval_ms;
+    auto opened = Replica::open(host, options, nullptr);
+    EXPECT_TRUE(opened.has_value()) << (opened ? "" : opened.error());
+    if (!opened) return nullptr;
+    host.advance(**opened, 100);
+    EXPECT_TRUE((*opened)->is_leader());
+    return std::move(*opened);
+}
+
+// Proposes `value` and lets `ms` pass; fails the test unless it committed.
+void commit(FakeHost& host, Replica& replica, const std::string& value, int64_t ms) {
+    Outcome out;
+    propose(replica, value, out);
+    host.advance(replica, ms);
+    ASSERT_TRUE(out.done);
+    ASSERT_TRUE(out.result.has_value()) << out.result.error().detail;
+}
+
 // flush.policy `never`: entries commit once written, with no fsync (the page
 // cache and the other replicas keep them, as in Kafka); a power loss takes
 // what was not synced.
 TEST(ReplicaTest, UnderFlushPolicyNeverEntriesCommitWithoutAnFsync) {
     FakeHost host;
-    ReplicaOptions options = options_of_node_1({1}, true);
-    options.log.flush = storage::FlushPolicy::never;
-    auto opened = Replica::open(host, options, nullptr);
-    ASSERT_TRUE(opened.has_value()) << opened.error();
-    Replica& replica = **opened;
-    host.advance(replica, 100);
-    ASSERT_TRUE(replica.is_leader());
+    auto replica = leader_with_flush_policy(host, storage::FlushPolicy::never);
+    ASSERT_TRUE(replica && replica->is_leader());
     const int fsyncs_before = host.fsyncs;
-    for (int i = 0; i < 5; ++i) {
-        Outcome out;
-        propose(replica, "value " + std::to_string(i), out);
-        host.advance(replica, 20);
-        ASSERT_TRUE(out.done);
-        ASSERT_TRUE(out.result.has_value()) << out.result.error().detail;
-    }
-    host.advance(replica, 5000);
+    for (int i = 0; i < 5; ++i)
+        ASSERT_NO_FATAL_FAILURE(commit(host, *replica, "value " + std::to_string(i), 20));
+    host.advance(*replica, 5000);
     EXPECT_EQ(host.fsyncs, fsyncs_before);
-    EXPECT_LT(replica.log().durable_offset(), replica.log().next_offset());
+    EXPECT_LT(replica->log().durable_offset(), replica->log().next_offset());
 }
 
 // flush.policy `interval`: entries commit once written, and the log is synced
 // every flush.ms, not after each append.
 TEST(ReplicaTest, UnderFlushPolicyIntervalTheLogIsSyncedEveryFlushMs) {
     FakeHost host;
-    ReplicaOptions options = options_of_node_1({1}, true);
-    options.log.flush = storage::FlushPolicy::interval;
-    options.log.flush_interval_ms = 500;
-    auto opened = Replica::open(host, options, nullptr);
-    ASSERT_TRUE(opened.has_value()) << opened.error();
-    Replica& replica = **opened;
-    host.advance(replica, 100);
-    ASSERT_TRUE(replica.is_leader());
-    host.advance(replica, 600);  // the election's entry gets its sync
-    ASSERT_EQ(replica.log().durable_offset(), replica.log().next_offset());
+    auto replica = leader_with_flush_policy(host, storage::FlushPolicy::interval, 500);
+    ASSERT_TRUE(replica && replica->is_leader());
+    host.advance(*replica, 600);  // the election's entry gets its sync
+    ASSERT_EQ(replica->log().durable_offset(), replica->log().next_offset());
     const int fsyncs_before = host.fsyncs;
     // 40 proposals over 2 s: a sync each 500 ms, not one per proposal.
-    for (int i = 0; i < 40; ++i) {
-        Outcome out;
-        propose(replica, "value " + std::to_string(i), out);
-        host.advance(replica, 50);
-        ASSERT_TRUE(out.done);
-        ASSERT_TRUE(out.result.has_value()) << out.result.error().detail;
-    }
+    for (int i = 0; i < 40; ++i)
+        ASSERT_NO_FATAL_FAILURE(commit(host, *replica, "value " + std::to_string(i), 50));
     const int syncs = host.fsyncs - fsyncs_before;
     EXPECT_GE(syncs, 3);
     EXPECT_LE(syncs, 5);
-    host.advance(replica, 600);
-    EXPECT_EQ(replica.log().durable_offset(), replica.log().next_offset());
+    host.advance(*replica, 600);
+    EXPECT_EQ(replica->log().durable_offset(), replica->log().next_offset());
 }
 
 }  // namespace
