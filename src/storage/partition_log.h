@@ -10,9 +10,11 @@
 //   every_append  the owner syncs after each append (Raft's safety needs it:
 //                 a replica must not acknowledge what it has not made durable);
 //                 a crash loses nothing acknowledged.
-//   interval      the owner syncs every `flush_interval_ms`; a crash of this
-//                 node loses up to that much, which the other replicas still
-//                 hold. A simultaneous crash of a majority loses it for good.
+//   interval      the owner syncs every `flush_interval_ms`; a power loss of
+//                 this node loses up to that much (a process crash loses
+//                 nothing: the page cache survives it), which the other
+//                 replicas still hold. A simultaneous power loss of a majority
+//                 loses it for good.
 //   never         the page cache decides (Kafka's default): replication is the
 //                 only durability; a power loss of all replicas loses data.
 //
