@@ -6,8 +6,8 @@
 // calls for the next round of files to sync. When a round's fsync returns,
 // the thread takes the next round at once, without a trip through the event
 // loop: whatever the loop wrote during the fsync is synced next, so the disk
-// never idles while the loop is busy (group commit's throughput is bounded by
-// the time between fsyncs as much as by the fsyncs).
+// does not wait for a busy loop to ask again (group commit's throughput is
+// bounded by the time between fsyncs as much as by the fsyncs).
 #pragma once
 
 #include <condition_variable>

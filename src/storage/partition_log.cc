@@ -328,9 +328,10 @@ StorageResult<Ok> PartitionLog::sync_now() {
             return storage_error(StorageErrc::fsync_failed, r.error().message());
         }
     }
+    // Waiters, if any, were covered by a round already taken; its
+    // completion answers them.
     _durable = next_offset();
     _synced_writes = _writes;
-    resolve_waiters(_writes);
     return Ok{};
 }
 
@@ -413,10 +414,6 @@ void PartitionLog::finish_sync(uint64_t writes, int64_t target, uint64_t truncat
     }
     if (truncations == _truncations) _durable = std::max(_durable, std::min(target, next_offset()));
     _synced_writes = std::max(_synced_writes, writes);
-    resolve_waiters(writes);
-}
-
-void PartitionLog::resolve_waiters(uint64_t writes) {
     // A completion may ask for another sync, which queues behind these.
     while (!_waiters.empty() && _waiters.front().writes <= writes) {
         SyncDone done = std::move(_waiters.front().done);

@@ -127,7 +127,6 @@ class PartitionLog {
     void mark_dirty(const std::shared_ptr<File>& file);
     void forget_dirty(const std::shared_ptr<File>& file);
     static std::optional<Flusher::Round> take_round(const std::shared_ptr<SyncFeed>& feed);
-    void resolve_waiters(uint64_t writes);
     void finish_sync(uint64_t writes, int64_t target, uint64_t truncations, IoResult<Ok> result);
     Segment* segment_for(int64_t offset);
     StorageResult<Ok> remove_front_segment();
