@@ -929,7 +929,7 @@ TEST(RaftLogStoreTest, ARangeReadTakesOnlyTheBatchesAskedFor) {
     }
 }
 
-TEST(RaftLogStoreTest, RecentEntriesComeFromMemoryAndATruncationForgetsThem) {
+TEST(RaftLogStoreTest, RecentEntriesComeFromMemoryAndTruncationsForgetThem) {
     ReadCountingFileSystem fs;
     auto store = open_store(fs);
     ASSERT_TRUE(store);
@@ -950,6 +950,17 @@ TEST(RaftLogStoreTest, RecentEntriesComeFromMemoryAndATruncationForgetsThem) {
     store->entries(Index{14}, Index{20}, 64 << 20, out);
     EXPECT_EQ(out, expected);
     EXPECT_EQ(fs.bytes_read, 0u);
+
+    // Compaction forgets what it drops: entries below the snapshot are
+    // gone from memory as from the disk.
+    raft::Snapshot snap{raft::SnapshotMeta{Index{10}, Term{1}, membership_of({1})}, "image"};
+    ASSERT_TRUE(store->compact(snap));
+    out.clear();
+    store->entries(Index{5}, Index{12}, 64 << 20, out);
+    EXPECT_TRUE(out.empty()) << out.size() << " entries served from below the snapshot";
+    out.clear();
+    store->entries(Index{10}, Index{12}, 64 << 20, out);
+    EXPECT_EQ(out, std::vector<Entry>(log.begin() + 10, log.begin() + 12));
 
     // The disk agrees.
     store = open_store(fs);
