@@ -15,11 +15,11 @@ void encode_effects(const std::vector<Effect>& effects, std::string& out) {
     }
 }
 
-Result<std::vector<Effect>, std::string> decode_effects(std::string_view bytes) {
+Result<Ok, std::string> decode_effects(std::string_view bytes, std::vector<EffectView>& out) {
     ByteReader r(bytes);
-    std::vector<Effect> effects;
+    out.clear();
     while (r.ok() && r.remaining() > 0) {
-        Effect e;
+        EffectView e;
         uint8_t kind = r.u8("effect kind");
         if (kind < 1 || kind > 4) {
             r.fail("unknown effect kind " + std::to_string(kind));
@@ -27,14 +27,14 @@ Result<std::vector<Effect>, std::string> decode_effects(std::string_view bytes) 
         }
         e.kind = static_cast<Effect::Kind>(kind);
         if (e.kind != Effect::Kind::flush) {
-            e.key = std::string(r.bytes("key"));
-            if (e.kind == Effect::Kind::put) e.value = std::string(r.bytes("value"));
+            e.key = r.bytes("key");
+            if (e.kind == Effect::Kind::put) e.value = r.bytes("value");
             if (e.kind != Effect::Kind::del) e.expire_at_ms = r.i64("expiry");
         }
-        effects.push_back(std::move(e));
+        out.push_back(e);
     }
     if (!r.ok()) return make_unexpected(r.error());
-    return effects;
+    return Ok{};
 }
 
 }  // namespace fjord::kv

@@ -29,7 +29,19 @@ struct Effect {
     bool operator==(const Effect&) const = default;
 };
 
+// An effect as decoded, pointing into the record it came from: replicas
+// apply effects without copying them first.
+struct EffectView {
+    Effect::Kind kind{Effect::Kind::put};
+    std::string_view key;
+    std::string_view value;
+    int64_t expire_at_ms{0};
+    EffectView() = default;
+    EffectView(const Effect& e) : kind(e.kind), key(e.key), value(e.value), expire_at_ms(e.expire_at_ms) {}
+};
+
 void encode_effects(const std::vector<Effect>& effects, std::string& out);
-Result<std::vector<Effect>, std::string> decode_effects(std::string_view bytes);
+// Replaces `out` with the effects of one record; they stay valid while `bytes` does.
+Result<Ok, std::string> decode_effects(std::string_view bytes, std::vector<EffectView>& out);
 
 }  // namespace fjord::kv

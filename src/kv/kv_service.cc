@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/container/small_vector.hpp>
 #include <chrono>
 #include <limits>
 
@@ -23,6 +24,8 @@ constexpr int kRetryEveryMs = 10;
 constexpr int kHousekeepingMs = 100;
 constexpr size_t kExpirePerRound = 256;
 constexpr int64_t kReadTimeoutMs = 2000;
+// Commands of a connection started together without allocating: a pipeline's worth.
+constexpr size_t kInlineRunnable = 16;
 
 // The part of a key that picks its shard: the first non-empty {tag}, else all of it.
 std::string_view hash_part(std::string_view key) {
@@ -232,8 +235,10 @@ void KvService::run_for(const std::shared_ptr<Session>& session, ShardRequest re
 // Starts, in order, the commands that may run now (kv/pipeline_order.h).
 void KvService::start_queued(const std::shared_ptr<Session>& session, uint64_t group) {
     auto& queue = session->queued[group];
-    std::vector<std::pair<uint64_t, std::shared_ptr<ShardCommand>>> ready;
-    for (size_t i : take_runnable(queue)) ready.emplace_back(queue[i].id, queue[i].command);
+    // Taken out first: an attempt may be answered at once, which changes the queue.
+    boost::container::small_vector<std::pair<uint64_t, std::shared_ptr<ShardCommand>>, kInlineRunnable> ready;
+    for (size_t i : take_runnable<boost::container::small_vector<size_t, kInlineRunnable>>(queue))
+        ready.emplace_back(queue[i].id, queue[i].command);
     for (const auto& [id, command] : ready) attempt(session, group, id, command);
 }
 

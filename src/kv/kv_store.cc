@@ -23,16 +23,23 @@ const Value* KvStore::find(std::string_view key, int64_t now_ms) const {
     return &it->second;
 }
 
-void KvStore::erase_expiry(const std::string& key, int64_t expire_at_ms) {
-    if (expire_at_ms != 0) _expiries.erase({expire_at_ms, key});
+void KvStore::erase_expiry(std::string_view key, int64_t expire_at_ms) {
+    if (expire_at_ms != 0) _expiries.erase({expire_at_ms, std::string(key)});
 }
 
-void KvStore::apply(const Effect& e) {
+void KvStore::apply(const EffectView& e) {
     switch (e.kind) {
         case Effect::Kind::put: {
-            auto [it, inserted] = _keys.try_emplace(Slot{key_hash(e.key), e.key});
-            if (!inserted) erase_expiry(e.key, it->second.expire_at_ms);
-            it->second = Value{e.value, e.expire_at_ms};
+            // Overwrites in place: a key written again costs no allocation.
+            uint32_t hash = key_hash(e.key);
+            auto it = _keys.find(SlotView{hash, e.key});
+            if (it == _keys.end()) {
+                it = _keys.try_emplace(Slot{hash, std::string(e.key)}).first;
+            } else {
+                erase_expiry(e.key, it->second.expire_at_ms);
+            }
+            it->second.data.assign(e.value);
+            it->second.expire_at_ms = e.expire_at_ms;
             if (e.expire_at_ms != 0) _expiries.emplace(e.expire_at_ms, e.key);
             break;
         }
@@ -110,9 +117,9 @@ bool KvStore::restore(std::string_view image) {
     if (r.u8("version") != kImageVersion) return false;
     uint64_t count = r.u64("count");
     for (uint64_t i = 0; i < count && r.ok(); ++i) {
-        Effect put;
-        put.key = std::string(r.bytes("key"));
-        put.value = std::string(r.bytes("value"));
+        EffectView put;
+        put.key = r.bytes("key");
+        put.value = r.bytes("value");
         put.expire_at_ms = r.i64("expiry");
         if (r.ok()) apply(put);
     }

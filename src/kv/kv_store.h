@@ -34,7 +34,7 @@ class KvStore {
   public:
     // The value of `key`, unless it is missing or past its expiry at `now_ms`.
     const Value* find(std::string_view key, int64_t now_ms) const;
-    void apply(const Effect& effect);
+    void apply(const EffectView& effect);
 
     // Keys including those past their expiry but not yet deleted.
     size_t size() const { return _keys.size(); }
@@ -71,7 +71,7 @@ class KvStore {
             return a.hash != b.hash ? a.hash < b.hash : std::string_view(a.key) < std::string_view(b.key);
         }
     };
-    void erase_expiry(const std::string& key, int64_t expire_at_ms);
+    void erase_expiry(std::string_view key, int64_t expire_at_ms);
 
     std::map<Slot, Value, SlotLess> _keys;
     std::set<std::pair<int64_t, std::string>> _expiries;  // (expire_at_ms, key) of keys with an expiry

@@ -29,10 +29,10 @@ struct PipelineSlot {
 
 // Marks as started, and returns the positions of, the slots of `queue` (a
 // random-access sequence of PipelineSlot or of a type derived from it, oldest
-// first) that may run now.
-template <class Queue>
-std::vector<size_t> take_runnable(Queue& queue) {
-    std::vector<size_t> runnable;
+// first) that may run now, in a sequence of size_t of type `Out`.
+template <class Out = std::vector<size_t>, class Queue>
+Out take_runnable(Queue& queue) {
+    Out runnable;
     bool writes_before = false, reads_before = false, waiting_before = false, any_before = false;
     for (size_t i = 0; i < queue.size(); ++i) {
         PipelineSlot& q = queue[i];

@@ -24,21 +24,20 @@ int64_t wall_clock_ms() {
 }  // namespace
 
 void KvShard::apply(const raft::Entry& entry) {
-    auto records = storage::decode_records(entry.data.view());
+    auto records = storage::record_views(entry.data.view());
     if (!records) {
         // Only a Kafka client producing into the shard's topic could cause this; every replica skips it
         // alike.
         spdlog::error("kv shard {}: entry {} is not a valid record batch ({}); skipped", _partition,
                       entry.index.value, storage::to_string(records.error()));
     } else {
-        for (const storage::Record& record : *records) {
-            auto effects = decode_effects(record.value);
-            if (!effects) {
+        for (const storage::RecordView& record : *records) {
+            if (auto decoded = decode_effects(record.value, _decoded); !decoded) {
                 spdlog::error("kv shard {}: entry {} holds a malformed record ({}); skipped", _partition,
-                              entry.index.value, effects.error());
+                              entry.index.value, decoded.error());
                 continue;
             }
-            for (const Effect& e : *effects) _store.apply(e);
+            for (const EffectView& e : _decoded) _store.apply(e);
         }
     }
     prune(entry.index.value);
@@ -50,7 +49,7 @@ bool KvShard::restore(std::string_view image) {
 }
 
 const Value* KvShard::find(std::string_view key, int64_t now_ms) const {
-    if (auto it = _overlay.find(std::string(key)); it != _overlay.end()) {
+    if (auto it = _overlay.find(key); it != _overlay.end()) {
         const auto& v = it->second.value;
         return v && !v->expired(now_ms) ? &*v : nullptr;
     }
@@ -97,11 +96,14 @@ void KvShard::stage(std::vector<Effect> effects, bool local_only, WriteDone done
         if (it != _overlay.end() && it->second.seq == _open.seq) return;  // written by this batch already
         _open.undo.emplace_back(key, it == _overlay.end() ? std::nullopt : std::optional(it->second));
     };
-    for (const Effect& e : effects) {
+    // The record first: the overlay then takes the values over.
+    std::string record;
+    encode_effects(effects, record);
+    for (Effect& e : effects) {
         switch (e.kind) {
             case Effect::Kind::put:
                 remember(e.key);
-                _overlay[e.key] = OverlayEntry{Value{e.value, e.expire_at_ms}, _open.seq};
+                _overlay[e.key] = OverlayEntry{Value{std::move(e.value), e.expire_at_ms}, _open.seq};
                 break;
             case Effect::Kind::del:
                 remember(e.key);
@@ -125,8 +127,6 @@ void KvShard::stage(std::vector<Effect> effects, bool local_only, WriteDone done
                 break;
         }
     }
-    std::string record;
-    encode_effects(effects, record);
     _open.bytes += record.size();
     _open.records.push_back(std::move(record));
     _open.waiters.push_back(std::move(done));

@@ -16,6 +16,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -87,9 +88,15 @@ class KvShard final : public cluster::StateMachine, private KeyView {
     int32_t _partition;
     KvStore _store;
     uint64_t _overlay_term{0};
-    std::unordered_map<std::string, OverlayEntry> _overlay;
+    // Looked up by string_view, without building a key string each time.
+    struct KeyHash {
+        using is_transparent = void;
+        size_t operator()(std::string_view key) const { return std::hash<std::string_view>{}(key); }
+    };
+    std::unordered_map<std::string, OverlayEntry, KeyHash, std::equal_to<>> _overlay;
     std::optional<uint64_t> _flush_seq;  // a FLUSHDB proposed, not yet applied
     std::deque<InFlight> _in_flight;
+    std::vector<EffectView> _decoded;  // apply()'s buffer, kept to spare an allocation per record
     OpenBatch _open;
     uint64_t _next_seq{1};
 };

@@ -91,25 +91,24 @@ bool get_varint(std::string_view& in, int64_t& v) {
     return false;
 }
 
-bool get_bytes(std::string_view& in, std::string& out) {
+bool get_bytes(std::string_view& in, std::string_view& out) {
     int64_t len = 0;
     if (!get_varint(in, len) || len < -1 || len > static_cast<int64_t>(in.size())) return false;
-    out.clear();
-    if (len > 0) {
-        out.assign(in.substr(0, static_cast<size_t>(len)));
-        in.remove_prefix(static_cast<size_t>(len));
-    }
+    out = len > 0 ? in.substr(0, static_cast<size_t>(len)) : std::string_view();
+    in.remove_prefix(static_cast<size_t>(std::max<int64_t>(len, 0)));
     return true;
 }
 
 }  // namespace
 
-Result<std::vector<Record>, BatchError> decode_records(std::string_view batch) {
+Result<std::vector<RecordView>, BatchError> record_views(std::string_view batch) {
     auto h = parse_batch_header(batch);
     if (!h) return make_unexpected(h.error());
     if (batch.size() < h->size) return make_unexpected(BatchError::truncated);
     std::string_view in = batch.substr(kBatchHeaderSize, h->size - kBatchHeaderSize);
-    std::vector<Record> out;
+    std::vector<RecordView> out;
+    // A record takes at least two bytes: the count in the header alone is not trusted.
+    out.reserve(std::min(static_cast<size_t>(h->records_count), in.size() / 2));
     for (int32_t i = 0; i < h->records_count; ++i) {
         int64_t length = 0;
         if (!get_varint(in, length) || length < 0 || length > static_cast<int64_t>(in.size())) {
@@ -119,15 +118,25 @@ Result<std::vector<Record>, BatchError> decode_records(std::string_view batch) {
         in.remove_prefix(static_cast<size_t>(length));
         if (rec.empty()) return make_unexpected(BatchError::bad_length);
         rec.remove_prefix(1);  // attributes
-        Record r;
+        RecordView r;
         int64_t offset_delta = 0;
         int64_t headers = 0;
         if (!get_varint(rec, r.timestamp_delta) || !get_varint(rec, offset_delta) || !get_bytes(rec, r.key) ||
             !get_bytes(rec, r.value) || !get_varint(rec, headers)) {
             return make_unexpected(BatchError::bad_length);
         }
-        out.push_back(std::move(r));
+        out.push_back(r);
     }
+    return out;
+}
+
+Result<std::vector<Record>, BatchError> decode_records(std::string_view batch) {
+    auto views = record_views(batch);
+    if (!views) return make_unexpected(views.error());
+    std::vector<Record> out;
+    out.reserve(views->size());
+    for (const RecordView& r : *views)
+        out.push_back(Record{std::string(r.key), std::string(r.value), r.timestamp_delta});
     return out;
 }
 

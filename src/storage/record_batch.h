@@ -71,7 +71,15 @@ struct Record {
     std::string value;
     int64_t timestamp_delta{0};
 };
-// The records of a batch that validate_batch() accepted.
+// A record as decoded, pointing into its batch.
+struct RecordView {
+    std::string_view key;
+    std::string_view value;
+    int64_t timestamp_delta{0};
+};
+// The records of a batch that validate_batch() accepted, as views into it.
+Result<std::vector<RecordView>, BatchError> record_views(std::string_view batch);
+// The same, copied.
 Result<std::vector<Record>, BatchError> decode_records(std::string_view batch);
 // Encodes a batch of `records` (at least one) at `base_offset`.
 std::string encode_batch(int64_t base_offset, int32_t leader_epoch, int64_t base_timestamp,

@@ -36,8 +36,18 @@ std::string encode(const std::vector<Effect>& effects) {
     return out;
 }
 
+// The decoded effects, copied out of the views decode_effects() gives.
+Result<std::vector<Effect>, std::string> decode(std::string_view bytes) {
+    std::vector<EffectView> views;
+    if (auto r = decode_effects(bytes, views); !r) return make_unexpected(r.error());
+    std::vector<Effect> effects;
+    for (const EffectView& v : views)
+        effects.push_back(Effect{v.kind, std::string(v.key), std::string(v.value), v.expire_at_ms});
+    return effects;
+}
+
 std::vector<Effect> round_trip(const std::vector<Effect>& effects) {
-    auto decoded = decode_effects(encode(effects));
+    auto decoded = decode(encode(effects));
     EXPECT_TRUE(decoded.has_value()) << (decoded ? "" : decoded.error());
     return decoded ? *decoded : std::vector<Effect>{};
 }
@@ -103,9 +113,21 @@ TEST(EffectTest, EncodeAppendsToTheOutput) {
     std::string out = "prefix";
     encode_effects({del("k")}, out);
     EXPECT_EQ(out.substr(0, 6), "prefix");
-    auto decoded = decode_effects(std::string_view(out).substr(6));
+    auto decoded = decode(std::string_view(out).substr(6));
     ASSERT_TRUE(decoded.has_value());
     EXPECT_EQ(*decoded, std::vector<Effect>{del("k")});
+}
+
+TEST(EffectTest, DecodedEffectsPointIntoTheRecordAndReplaceWhatTheBufferHeld) {
+    std::string record = encode({put("key", "value", 5)});
+    std::vector<EffectView> views{EffectView(del("left over"))};
+    ASSERT_TRUE(decode_effects(record, views).has_value());
+    ASSERT_EQ(views.size(), 1u);
+    EXPECT_EQ(views[0].key, "key");
+    EXPECT_EQ(views[0].value, "value");
+    EXPECT_EQ(views[0].expire_at_ms, 5);
+    EXPECT_GE(views[0].value.data(), record.data());
+    EXPECT_LT(views[0].value.data(), record.data() + record.size());
 }
 
 TEST(EffectTest, SeveralEffectsInOneRecordRoundTripInOrder) {
@@ -116,7 +138,7 @@ TEST(EffectTest, SeveralEffectsInOneRecordRoundTripInOrder) {
 
 TEST(EffectTest, NothingEncodesToNothingAndDecodesToNothing) {
     EXPECT_EQ(encode({}), "");
-    auto decoded = decode_effects("");
+    auto decoded = decode("");
     ASSERT_TRUE(decoded.has_value());
     EXPECT_TRUE(decoded->empty());
 }
@@ -139,7 +161,7 @@ TEST(EffectTest, EveryTruncationOfARecordIsAnError) {
         }
     }
     for (size_t cut = 1; cut < bytes.size(); ++cut) {
-        auto decoded = decode_effects(std::string_view(bytes).substr(0, cut));
+        auto decoded = decode(std::string_view(bytes).substr(0, cut));
         auto at = std::find(boundaries.begin(), boundaries.end(), cut);
         EXPECT_EQ(decoded.has_value(), at != boundaries.end()) << "cut at " << cut;
         if (decoded) {
@@ -152,20 +174,20 @@ TEST(EffectTest, EveryTruncationOfARecordIsAnError) {
 TEST(EffectTest, KeyLengthBeyondTheInputIsAnError) {
     // A put whose key claims 100 bytes but has 3.
     std::string bytes = "\x01"s + "\x00\x00\x00\x64"s + "abc";
-    auto decoded = decode_effects(bytes);
+    auto decoded = decode(bytes);
     ASSERT_FALSE(decoded.has_value());
     EXPECT_NE(decoded.error().find("key"), std::string::npos) << decoded.error();
 }
 
 TEST(EffectTest, HugeLengthIsAnErrorNotAnAllocation) {
     std::string bytes = "\x02"s + "\xff\xff\xff\xff"s + "x";
-    EXPECT_FALSE(decode_effects(bytes).has_value());
+    EXPECT_FALSE(decode(bytes).has_value());
 }
 
 TEST(EffectTest, UnknownKindsAreErrors) {
     for (int kind : {0, 5, 6, 0x7f, 0x80, 0xff}) {
         std::string bytes(1, static_cast<char>(kind));
-        auto decoded = decode_effects(bytes);
+        auto decoded = decode(bytes);
         ASSERT_FALSE(decoded.has_value()) << "kind " << kind;
         EXPECT_NE(decoded.error().find("unknown effect kind"), std::string::npos) << decoded.error();
     }
@@ -173,13 +195,13 @@ TEST(EffectTest, UnknownKindsAreErrors) {
 
 TEST(EffectTest, AnUnknownKindAfterValidEffectsFailsTheWholeRecord) {
     std::string bytes = encode({put("a", "1"), del("b")}) + "\x09"s;
-    EXPECT_FALSE(decode_effects(bytes).has_value());
+    EXPECT_FALSE(decode(bytes).has_value());
 }
 
 TEST(EffectTest, TrailingGarbageAfterAFlushIsAnError) {
     // A flush is one byte; whatever follows must be another whole effect.
-    EXPECT_FALSE(decode_effects("\x04\x01"s).has_value());
-    EXPECT_FALSE(decode_effects("\x04\x02\x00"s).has_value());
+    EXPECT_FALSE(decode("\x04\x01"s).has_value());
+    EXPECT_FALSE(decode("\x04\x02\x00"s).has_value());
 }
 
 }  // namespace

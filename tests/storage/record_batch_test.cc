@@ -57,6 +57,33 @@ TEST(RecordBatch, SingleRecordAndControlAttributes) {
     EXPECT_TRUE(h->is_control());
 }
 
+TEST(RecordBatch, RecordViewsPointIntoTheBatchAndMatchTheCopies) {
+    std::string b = encode_batch(0, 0, 0, sample_records());
+    auto views = record_views(b);
+    auto copies = decode_records(b);
+    ASSERT_TRUE(views && copies);
+    ASSERT_EQ(views->size(), sample_records().size());
+    for (size_t i = 0; i < views->size(); ++i) {
+        const RecordView& v = (*views)[i];
+        EXPECT_EQ(v.key, sample_records()[i].key);
+        EXPECT_EQ(v.value, sample_records()[i].value);
+        EXPECT_EQ(v.timestamp_delta, sample_records()[i].timestamp_delta);
+        EXPECT_EQ((*copies)[i].value, v.value);
+        if (!v.value.empty()) {
+            EXPECT_GE(v.value.data(), b.data());
+            EXPECT_LT(v.value.data(), b.data() + b.size());
+        }
+    }
+}
+
+TEST(RecordBatch, ARecordCountBeyondTheBytesIsAnErrorNotAnAllocation) {
+    std::string b = encode_batch(0, 0, 0, {{"k", "v", 0}});
+    be::store32(b.data() + 57,
+                0x7fffffff);  // the records count; record_views() leaves the CRC to validate_batch()
+    EXPECT_FALSE(record_views(b).has_value());
+    EXPECT_FALSE(decode_records(b).has_value());
+}
+
 TEST(RecordBatch, TrailingBytesAreNotPartOfTheBatch) {
     std::string b = encode_batch(10, 1, 0, sample_records());
     std::string two = b + encode_batch(14, 1, 0, sample_records());
