@@ -78,8 +78,8 @@ TEST(RecordBatch, RecordViewsPointIntoTheBatchAndMatchTheCopies) {
 
 TEST(RecordBatch, ARecordCountBeyondTheBytesIsAnErrorNotAnAllocation) {
     std::string b = encode_batch(0, 0, 0, {{"k", "v", 0}});
-    be::store32(b.data() + 57,
-                0x7fffffff);  // the records count; record_views() leaves the CRC to validate_batch()
+    // The records count; record_views() leaves the CRC to validate_batch().
+    be::store32(b.data() + 57, 0x7fffffff);
     EXPECT_FALSE(record_views(b).has_value());
     EXPECT_FALSE(decode_records(b).has_value());
 }
