@@ -5,6 +5,9 @@
 namespace fjord::kv {
 
 void encode_effects(const std::vector<Effect>& effects, std::string& out) {
+    size_t size = out.size();
+    for (const Effect& e : effects) size += 1 + 4 + e.key.size() + 4 + e.value.size() + 8;
+    out.reserve(size);  // one allocation, not one per doubling
     ByteWriter w(out);
     for (const Effect& e : effects) {
         w.u8(static_cast<uint8_t>(e.kind));
