@@ -499,7 +499,7 @@ void Metadata::apply_checked(const AddPartitions& c) {
 }
 
 const TopicInfo* Metadata::topic(std::string_view name) const {
-    auto it = _image.topics.find(std::string(name));
+    auto it = _image.topics.find(name);
     return it == _image.topics.end() ? nullptr : &it->second;
 }
 

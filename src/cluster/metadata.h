@@ -60,7 +60,7 @@ class Metadata {
     Result<Ok, MetadataError> apply(const MetadataCommand& command);
 
     const std::map<uint64_t, NodeInfo>& nodes() const { return _image.nodes; }
-    const std::map<std::string, TopicInfo>& topics() const { return _image.topics; }
+    const std::map<std::string, TopicInfo, std::less<>>& topics() const { return _image.topics; }
     const TopicInfo* topic(std::string_view name) const;
     const PartitionInfo* partition(std::string_view topic, int32_t p) const;
     // The (topic, partition) whose Raft group is `group`.

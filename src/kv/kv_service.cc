@@ -119,11 +119,12 @@ int64_t KvService::wall_ms() {
 }
 
 const std::vector<uint64_t>& KvService::shard_groups() const {
-    const cluster::TopicInfo* topic = _node.metadata().topic(cluster::kKvTopic);
-    size_t count = topic ? topic->partitions.size() : 0;
-    if (_groups.size() != count || (count > 0 && _groups.front() != topic->partitions.front().group)) {
-        _groups.clear();
-        for (size_t p = 0; p < count; ++p) _groups.push_back(topic->partitions[p].group);
+    const cluster::Metadata& metadata = _node.metadata();
+    if (_groups_version == metadata.version() && !_groups.empty()) return _groups;
+    _groups_version = metadata.version();
+    _groups.clear();
+    if (const cluster::TopicInfo* topic = metadata.topic(cluster::kKvTopic)) {
+        for (const auto& partition : topic->partitions) _groups.push_back(partition.group);
     }
     return _groups;
 }
@@ -200,7 +201,7 @@ std::optional<Reply> KvService::answer_now(const Session& session, const Command
     const std::vector<uint64_t>& groups = shard_groups();
     if (groups.empty()) return std::nullopt;
     uint64_t group = shard_of(command[1], groups);
-    if (auto q = session.queued.find(group); q != session.queued.end() && !q->second.empty())
+    if (auto q = session.queued.find(group); q != session.queued.end() && !q->second.slots.empty())
         return std::nullopt;
     KvShard* kv = shard(group);
     cluster::Replica* replica = kv ? _node.replica(group) : nullptr;
@@ -228,17 +229,21 @@ void KvService::run_for(const std::shared_ptr<Session>& session, ShardRequest re
     q.id = session->next_op++;
     q.write = write;
     q.command = std::move(command);
-    session->queued[group].push_back(std::move(q));
+    Session::ShardQueue& queue = session->queued[group];
+    queue.slots.push_back(std::move(q));
+    ++queue.not_started;
     start_queued(session, group);
 }
 
 // Starts, in order, the commands that may run now (kv/pipeline_order.h).
 void KvService::start_queued(const std::shared_ptr<Session>& session, uint64_t group) {
-    auto& queue = session->queued[group];
+    Session::ShardQueue& queue = session->queued[group];
+    if (queue.not_started == 0) return;
     // Taken out first: an attempt may be answered at once, which changes the queue.
     boost::container::small_vector<std::pair<uint64_t, std::shared_ptr<ShardCommand>>, kInlineRunnable> ready;
-    for (size_t i : take_runnable<boost::container::small_vector<size_t, kInlineRunnable>>(queue))
-        ready.emplace_back(queue[i].id, queue[i].command);
+    for (size_t i : take_runnable<boost::container::small_vector<size_t, kInlineRunnable>>(queue.slots))
+        ready.emplace_back(queue.slots[i].id, queue.slots[i].command);
+    queue.not_started -= ready.size();
     for (const auto& [id, command] : ready) attempt(session, group, id, command);
 }
 
@@ -248,14 +253,15 @@ void KvService::attempt(const std::shared_ptr<Session>& session, uint64_t group,
         command->request.min_index = it->second;  // a read waits for the connection's own writes
     auto alive = std::weak_ptr<bool>(_alive);
     run(command->request, [this, session, group, id, op = command, alive](ShardAnswer a) {
-        auto& queue = session->queued[group];
-        auto entry =
-            std::find_if(queue.begin(), queue.end(), [id](const Session::Queued& q) { return q.id == id; });
+        Session::ShardQueue& queue = session->queued[group];
+        auto entry = std::find_if(queue.slots.begin(), queue.slots.end(),
+                                  [id](const Session::Queued& q) { return q.id == id; });
         if (a.status == ShardAnswer::Status::retry) {
             // No leader took it, so it surely did not run: it is tried again
             // shortly, and the session's later commands wait for it.
-            if (!alive.expired() && now_ms() < op->deadline && entry != queue.end()) {
+            if (!alive.expired() && now_ms() < op->deadline && entry != queue.slots.end()) {
                 entry->started = false;
+                ++queue.not_started;
                 entry->retrying = entry->retried = true;
                 return retry_later(session, group);
             }
@@ -265,7 +271,7 @@ void KvService::attempt(const std::shared_ptr<Session>& session, uint64_t group,
             session->last_write[group] = a.write_index;
             session->last_write_group = group;
         }
-        if (entry != queue.end()) queue.erase(entry);
+        if (entry != queue.slots.end()) queue.slots.erase(entry);  // it had started: not_started holds
         op->done(std::move(a));
         if (!alive.expired()) start_queued(session, group);
     });
@@ -279,7 +285,7 @@ void KvService::retry_later(const std::shared_ptr<Session>& session, uint64_t gr
         [this, timer, session, group, alive = std::weak_ptr<bool>(_alive)](boost::system::error_code ec) {
             session->retry_armed.erase(group);
             if (ec || alive.expired()) return;
-            for (Session::Queued& q : session->queued[group]) q.retrying = false;
+            for (Session::Queued& q : session->queued[group].slots) q.retrying = false;
             start_queued(session, group);
         });
 }

@@ -70,8 +70,12 @@ struct Session {
     struct Queued : PipelineSlot {
         std::shared_ptr<ShardCommand> command;
     };
+    struct ShardQueue {
+        std::deque<Queued> slots;
+        size_t not_started{0};  // while 0 (a pipeline all running), there is nothing to start
+    };
     uint64_t next_op{1};
-    std::map<uint64_t, std::deque<Queued>> queued;  // by shard group
+    std::map<uint64_t, ShardQueue> queued;  // by shard group
     std::set<uint64_t> retry_armed;                 // shard groups with a retry timer running
     bool closed{false};
 };
@@ -154,6 +158,7 @@ class KvService {
     KvOptions _options;
     std::map<uint64_t, std::shared_ptr<KvShard>> _shards;     // by group
     mutable std::vector<uint64_t> _groups;                    // cache of shard_groups()
+    mutable uint64_t _groups_version{0};                      // the metadata version it was taken at
     std::map<uint64_t, std::unique_ptr<Pending>> _forwarded;  // by request id
     using ReadBatch = std::vector<std::function<void(Result<uint64_t, cluster::ProposeError>)>>;
     std::map<std::pair<uint64_t, bool>, ReadBatch>
