@@ -208,6 +208,39 @@ class RedisPyTest(unittest.TestCase):
             self.assertEqual(got, expected, "pipeline of mixed SET/INCR/GET/DEL through %r" % node)
         print("pipelines of SET/INCR/GET/DEL through every node answered in order")
 
+    def test_lease_read_pipelines_answer_in_order(self):
+        """With READMODE LEASE, reads the leader can answer at once are
+        written straight out; in a pipeline they still come back in order
+        with the writes around them, each seeing the writes before it."""
+        for node in (self.n1, self.n2, self.n3):
+            r = client(node)
+            try:
+                k = "lease:pipe:%d" % node.id
+                far = ["lease:far:%d:%d" % (node.id, i) for i in range(8)]  # on several shards
+                r.set(k, "0")
+                for f in far:
+                    r.set(f, f)
+                # The pipeline's own connection reads by lease (a pool may hand it another).
+                pipe = r.pipeline(transaction=False)
+                pipe.execute_command("READMODE", "LEASE")
+                expected = [b"OK"]
+                for n in range(1, 60):
+                    pipe.get(k)
+                    expected.append(str(n - 1).encode())
+                    pipe.get(far[n % len(far)])
+                    expected.append(far[n % len(far)].encode())
+                    if n % 3 == 0:
+                        pipe.get(k)
+                        expected.append(str(n - 1).encode())
+                    pipe.set(k, str(n))
+                    expected.append(True)
+                pipe.get(k).get("lease:missing:%d" % node.id)
+                expected += [b"59", None]
+                self.assertEqual(pipe.execute(), expected, "lease-read pipeline through %r" % node)
+            finally:
+                r.close()
+        print("pipelines of lease reads and writes through every node answered in order")
+
 
 if __name__ == "__main__":
     fjord_cluster.main()
