@@ -449,7 +449,7 @@ def measure_fjord(fjord_path, mode, sizes, workdir):
 def request_counts(quick):
     """How many requests each kind of run makes; --quick divides them by 10."""
     divisor = 10 if quick else 1
-    return {"pipelined": 200000 // divisor, "unpipelined": 100000 // divisor,
+    return {"pipelined": 1000000 // divisor, "unpipelined": 100000 // divisor,
             "single": 5000 // divisor}
 
 
