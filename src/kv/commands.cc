@@ -1,6 +1,7 @@
 #include "kv/commands.h"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <limits>
 
@@ -173,14 +174,22 @@ bool parse_int64(std::string_view s, int64_t& out) {
 const CommandSpec* find_command(std::string_view name) {
     // Lower-cased into a small buffer: every command passes here several times.
     char lower[16];
-    if (name.size() > sizeof(lower)) return nullptr;
+    if (name.empty() || name.size() > sizeof(lower)) return nullptr;
     for (size_t i = 0; i < name.size(); ++i) {
         char ch = name[i];
         lower[i] = ch >= 'A' && ch <= 'Z' ? static_cast<char>(ch - 'A' + 'a') : ch;
     }
     std::string_view wanted(lower, name.size());
-    for (const CommandSpec& spec : kCommands) {
-        if (spec.name == wanted) return &spec;
+    // The table, bucketed by first letter, so a lookup compares a few names, not all.
+    static const auto by_letter = [] {
+        std::array<std::vector<const CommandSpec*>, 26> buckets;
+        for (const CommandSpec& spec : kCommands)
+            buckets[static_cast<size_t>(spec.name[0] - 'a')].push_back(&spec);
+        return buckets;
+    }();
+    if (wanted[0] < 'a' || wanted[0] > 'z') return nullptr;
+    for (const CommandSpec* spec : by_letter[static_cast<size_t>(wanted[0] - 'a')]) {
+        if (spec->name == wanted) return spec;
     }
     return nullptr;
 }
@@ -262,6 +271,15 @@ Evaluation evaluate_write(const Command& c, const KeyView& view, int64_t now, co
         return {Reply::ok(), {Effect{Effect::Kind::flush, {}, {}, 0}}};
     }
     return {Reply::error("ERR unknown write command '" + c[0] + "'"), {}};
+}
+
+void encode_read(const Command& c, const KvStore& store, int64_t now, std::string& out) {
+    const CommandSpec* spec = find_command(c[0]);
+    if (spec && spec->name == "get" && c.size() == 2) {
+        const Value* v = store.find(c[1], now);
+        return encode_bulk(v ? &v->data : nullptr, out);
+    }
+    encode_reply(evaluate_read(c, store, now), out);
 }
 
 Reply evaluate_read(const Command& c, const KvStore& store, int64_t now) {

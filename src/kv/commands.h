@@ -57,6 +57,9 @@ Evaluation evaluate_write(const Command& command, const KeyView& view, int64_t n
 // A read command against one shard. Internal form of SCAN: SCAN <hash> [MATCH p] [COUNT n], answered as
 // [next hash or "done", [keys...]].
 Reply evaluate_read(const Command& command, const KvStore& store, int64_t now_ms);
+// evaluate_read()'s reply, appended to `out` in RESP; a GET's value is encoded
+// straight from the store.
+void encode_read(const Command& command, const KvStore& store, int64_t now_ms, std::string& out);
 
 // Upper-cases ASCII in place (command names are case-insensitive).
 std::string upper(std::string_view s);

@@ -194,24 +194,26 @@ std::shared_ptr<Session> KvService::new_session() {
 // without queueing, batching or callbacks: nothing of the connection's is
 // pending on the shard, and the leader has applied its lease read point and
 // the connection's last write there.
-std::optional<Reply> KvService::answer_now(const Session& session, const Command& command) {
-    if (session.read_mode != ReadMode::lease) return std::nullopt;
+bool KvService::answer_now(const Session& session, const Command& command, int64_t wall_now,
+                           std::string& out) {
+    if (session.read_mode != ReadMode::lease) return false;
     const CommandSpec* spec = find_command(command[0]);
-    if (!spec || spec->cls != CommandClass::read || !arity_ok(*spec, command.size())) return std::nullopt;
+    if (!spec || spec->cls != CommandClass::read || !arity_ok(*spec, command.size())) return false;
     const std::vector<uint64_t>& groups = shard_groups();
-    if (groups.empty()) return std::nullopt;
+    if (groups.empty()) return false;
     uint64_t group = shard_of(command[1], groups);
     if (auto q = session.queued.find(group); q != session.queued.end() && !q->second.slots.empty())
-        return std::nullopt;
+        return false;
     KvShard* kv = shard(group);
     cluster::Replica* replica = kv ? _node.replica(group) : nullptr;
-    if (!replica) return std::nullopt;
+    if (!replica) return false;
     uint64_t point = replica->lease_read_point();
-    if (point == 0) return std::nullopt;
+    if (point == 0) return false;
     if (auto w = session.last_write.find(group);
         w != session.last_write.end() && replica->applied_index() < w->second)
-        return std::nullopt;
-    return evaluate_read(command, kv->store(), wall_ms());
+        return false;
+    encode_read(command, kv->store(), wall_now, out);
+    return true;
 }
 
 struct ShardCommand {

@@ -76,7 +76,7 @@ struct Session {
     };
     uint64_t next_op{1};
     std::map<uint64_t, ShardQueue> queued;  // by shard group
-    std::set<uint64_t> retry_armed;                 // shard groups with a retry timer running
+    std::set<uint64_t> retry_armed;         // shard groups with a retry timer running
     bool closed{false};
 };
 
@@ -94,9 +94,12 @@ class KvService {
 
     // A new connection's state, in the server's modes.
     std::shared_ptr<Session> new_session();
-    // The answer to a command that needs no waiting (a lease read the leader
-    // can serve now), or none: then execute() it.
-    std::optional<Reply> answer_now(const Session& session, const Command& command);
+    // Appends to `out` the RESP answer to a command that needs no waiting (a
+    // lease read the leader can serve now) and returns true; false when it
+    // must be execute()d. Expiry is judged at `wall_ms` (wall_ms()).
+    bool answer_now(const Session& session, const Command& command, int64_t wall_ms, std::string& out);
+    // The wall clock expiry is judged by, in milliseconds.
+    static int64_t wall_ms();
     // Runs one command of a connection; `done` runs once, on the loop.
     void execute(const std::shared_ptr<Session>& session, Command command, std::function<void(Reply)> done);
     void connection_opened() { ++_connections; }
@@ -150,8 +153,7 @@ class KvService {
     void expire_keys();
     void expire_forwards();
     KvShard* shard(uint64_t group) const;
-    int64_t now_ms() const;    // monotonic, for deadlines
-    static int64_t wall_ms();  // for expiry
+    int64_t now_ms() const;  // monotonic, for deadlines
 
     boost::asio::io_context& _io;
     cluster::ClusterNode& _node;

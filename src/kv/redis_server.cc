@@ -5,6 +5,7 @@
 #include <boost/asio.hpp>
 #include <deque>
 #include <optional>
+#include <utility>
 
 #include "kv/commands.h"
 #include "kv/kv_service.h"
@@ -19,7 +20,8 @@ using asio::ip::tcp;
 namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-constexpr size_t kMaxInFlight = 1024;  // commands read but not yet answered
+constexpr size_t kMaxInFlight = 1024;     // commands read but not yet answered
+constexpr size_t kMaxReadyBytes = 1 << 20;  // answers given at once but not yet written
 constexpr size_t kReadBytes = 64 << 10;
 
 }  // namespace
@@ -45,7 +47,7 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
         auto chunk = std::make_unique<char[]>(kReadBytes);
         bool more_buffered = false;  // commands left in `buffer` when the in-flight limit was hit
         while (!_closed) {
-            while (_slots.size() >= kMaxInFlight && !_closed) co_await _room.async_wait(use_tuple);
+            while (full() && !_closed) co_await _room.async_wait(use_tuple);
             if (_closed) break;
             if (!more_buffered) {
                 auto [rec, n] =
@@ -57,8 +59,10 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
                 }
             }
             more_buffered = false;
+            // One reading of the clock for the reads answered from this buffer.
+            int64_t wall_now = KvService::wall_ms();
             while (!_closed) {
-                if (_slots.size() >= kMaxInFlight) {
+                if (full()) {
                     more_buffered = parsed < buffer.size();
                     break;
                 }
@@ -69,7 +73,7 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
                     break;
                 }
                 parsed += p.consumed;
-                if (!p.command.empty()) dispatch(std::move(p.command));
+                if (!p.command.empty()) dispatch(std::move(p.command), wall_now);
             }
             // Keep only the unparsed tail.
             buffer.erase(0, parsed);
@@ -82,35 +86,47 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
     void stop() { close(""); }
 
   private:
+    // Reading stops while this holds, until answers are written: a client
+    // that sends without reading cannot make the node buffer without bound.
+    bool full() const { return _slots.size() >= kMaxInFlight || _ready.size() >= kMaxReadyBytes; }
+
+    // A command waiting for its answer, or answered behind one that waits.
     struct Slot {
         uint64_t id;
-        std::optional<Reply> reply;
+        bool answered{false};
+        std::string encoded;  // the answer in RESP, once answered
         bool close_after{false};
     };
 
-    void dispatch(Command command) {
+    void dispatch(Command command, int64_t wall_now) {
         uint64_t id = _next_id++;
         bool quit = command.size() == 1 && upper(command[0]) == "QUIT";
-        if (std::optional<Reply> now = _service.answer_now(*_session, command)) {
-            _slots.push_back(Slot{id, std::move(now), quit});
+        // An answer ready now goes straight into the output when nothing
+        // before it waits (the common case of a pipeline of reads).
+        std::string& out = _slots.empty() ? _ready : _scratch;
+        if (!quit && _service.answer_now(*_session, command, wall_now, out)) {
+            if (&out == &_scratch) _slots.push_back(Slot{id, true, std::exchange(_scratch, {}), false});
             post_flush();
             return;
         }
-        _slots.push_back(Slot{id, std::nullopt, quit});
+        _slots.push_back(Slot{id, false, {}, quit});
         _service.execute(_session, std::move(command),
-                         [self = shared_from_this(), id](Reply r) { self->complete(id, std::move(r)); });
+                         [self = shared_from_this(), id](Reply r) { self->complete(id, r); });
     }
 
-    void answer_then_close(Reply reply, const std::string& why) {
+    void answer_then_close(const Reply& reply, const std::string& why) {
         spdlog::warn("redis: closing connection from {}: {}", _peer, why);
-        _slots.push_back(Slot{_next_id++, std::move(reply), true});
+        Slot slot{_next_id++, true, {}, true};
+        encode_reply(reply, slot.encoded);
+        _slots.push_back(std::move(slot));
         flush();
     }
 
-    void complete(uint64_t id, Reply reply) {
+    void complete(uint64_t id, const Reply& reply) {
         for (Slot& s : _slots) {
             if (s.id == id) {
-                s.reply = std::move(reply);
+                encode_reply(reply, s.encoded);
+                s.answered = true;
                 break;
             }
         }
@@ -127,13 +143,14 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
         });
     }
 
-    // Writes every answered command at the head of the queue, in order.
+    // Writes the answers ready in order: those given while nothing waited,
+    // then every answered command at the head of the queue.
     void flush() {
         if (_writing || _closed) return;
-        std::string out;
+        std::string out = std::exchange(_ready, {});
         bool close_after = false;
-        while (!_slots.empty() && _slots.front().reply) {
-            encode_reply(*_slots.front().reply, out);
+        while (!_slots.empty() && _slots.front().answered) {
+            out += _slots.front().encoded;
             close_after = _slots.front().close_after;
             _slots.pop_front();
             if (close_after) break;
@@ -168,6 +185,8 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
     std::string _peer;
     std::shared_ptr<Session> _session;
     std::deque<Slot> _slots;
+    std::string _ready;    // answers that were given while no slot waited, in RESP, not yet written
+    std::string _scratch;  // where an answer behind a waiting slot is encoded
     uint64_t _next_id{0};
     bool _writing{false};
     bool _flush_posted{false};

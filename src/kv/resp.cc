@@ -443,14 +443,9 @@ void encode_reply(const Reply& reply, std::string& out) {
             append_decimal(reply.integer, out);
             break;
         case Reply::Kind::bulk:
-            out.push_back('$');
-            append_decimal(static_cast<int64_t>(reply.text.size()), out);
-            out.append("\r\n");
-            out.append(reply.text);
-            break;
+            return encode_bulk(&reply.text, out);
         case Reply::Kind::nil:
-            out.append("$-1");
-            break;
+            return encode_bulk(nullptr, out);
         case Reply::Kind::array:
             out.push_back('*');
             append_decimal(static_cast<int64_t>(reply.elements.size()), out);
@@ -461,6 +456,18 @@ void encode_reply(const Reply& reply, std::string& out) {
             out.append("*-1");
             break;
     }
+    out.append("\r\n");
+}
+
+void encode_bulk(const std::string* value, std::string& out) {
+    if (value == nullptr) {
+        out.append("$-1\r\n");
+        return;
+    }
+    out.push_back('$');
+    append_decimal(static_cast<int64_t>(value->size()), out);
+    out.append("\r\n");
+    out.append(*value);
     out.append("\r\n");
 }
 

@@ -68,6 +68,8 @@ struct Reply {
 // Appends the RESP2 bytes of `reply`. A CR or LF inside a simple string or
 // an error becomes a space (as Redis does), since either would end the line.
 void encode_reply(const Reply& reply, std::string& out);
+// Appends a bulk string, or nil for none: Reply::bulk's bytes without the copy into a Reply.
+void encode_bulk(const std::string* value, std::string& out);
 
 struct ReplyParse {
     ParseStatus status{ParseStatus::incomplete};

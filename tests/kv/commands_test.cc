@@ -782,5 +782,36 @@ TEST(CommandHelpersTest, ParseInt64) {
     }
 }
 
+TEST_F(CommandsTest, EncodedReadsAreTheEncodedRepliesOfEvaluatedReads) {
+    write({"SET", "k", "value"});
+    write({"SET", "gone", "x", "PX", "5"});
+    now += 10;  // "gone" has expired
+    write({"SET", "empty", ""});
+    for (const Command& c : std::vector<Command>{{"GET", "k"},
+                                                 {"get", "k"},
+                                                 {"GeT", "missing"},
+                                                 {"GET", "gone"},
+                                                 {"GET", "empty"},
+                                                 {"READ", "k"},
+                                                 {"STRLEN", "k"},
+                                                 {"TTL", "k"},
+                                                 {"EXISTS", "k", "missing"}}) {
+        std::string direct = "prefix";
+        encode_read(c, view.store, now, direct);
+        std::string via_reply = "prefix";
+        encode_reply(read(c), via_reply);
+        EXPECT_EQ(direct, via_reply) << ::testing::PrintToString(c);
+    }
+}
+
+TEST(CommandTableTest, EveryCommandIsFoundByItsNameInAnyCase) {
+    for (const CommandSpec& spec : command_table()) {
+        EXPECT_EQ(find_command(spec.name), &spec);
+        EXPECT_EQ(find_command(upper(spec.name)), &spec);
+    }
+    for (std::string_view unknown : {"", "x", "gett", "ge", "{}", "1get", "zzz", "getsetextralongname"})
+        EXPECT_EQ(find_command(unknown), nullptr) << unknown;
+}
+
 }  // namespace
 }  // namespace fjord::kv

@@ -623,5 +623,20 @@ TEST(RespFuzz, ParsingARandomStreamAlwaysProgresses) {
     }
 }
 
+TEST(RespReply, EncodedBulkMatchesTheBulkAndNilReplies) {
+    for (const std::string& value :
+         {std::string(), std::string("v"), std::string(300, 'x'), std::string("a\r\nb")}) {
+        std::string direct, via_reply;
+        encode_bulk(&value, direct);
+        encode_reply(Reply::bulk(value), via_reply);
+        EXPECT_EQ(direct, via_reply);
+    }
+    std::string direct, via_reply;
+    encode_bulk(nullptr, direct);
+    encode_reply(Reply::nil(), via_reply);
+    EXPECT_EQ(direct, "$-1\r\n");
+    EXPECT_EQ(direct, via_reply);
+}
+
 }  // namespace
 }  // namespace fjord::kv
