@@ -20,7 +20,7 @@ using asio::ip::tcp;
 namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-constexpr size_t kMaxInFlight = 1024;     // commands read but not yet answered
+constexpr size_t kMaxInFlight = 1024;       // commands read but not yet answered
 constexpr size_t kMaxReadyBytes = 1 << 20;  // answers given at once but not yet written
 constexpr size_t kReadBytes = 64 << 10;
 
