@@ -79,6 +79,11 @@ raft::Membership read_membership(ByteReader& r) {
 }  // namespace
 
 void encode_message(std::string& out, const raft::Message& m) {
+    // Sized up front: an append carries up to a megabyte of entries, which
+    // growing by doubling would copy several times over.
+    size_t size = out.size() + 160 + m.chunk.size();
+    for (const raft::Entry& e : m.entries) size += 25 + e.data.size();
+    out.reserve(size);
     ByteWriter w(out);
     w.u8(kRaftMessageFormat);
     w.u8(static_cast<uint8_t>(m.type));
