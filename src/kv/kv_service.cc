@@ -365,7 +365,7 @@ void KvService::run_here(const ShardRequest& request, AnswerDone done) {
     schedule_flush();
 }
 
-// Reads of one shard that arrive in one turn of the loop share one read
+// Reads of one shard that arrive before the next flush_batches() share one read
 // index; each is served once the replica has applied it (and the
 // connection's own last write there).
 void KvService::read_here(cluster::Replica& replica, const ShardRequest& request, AnswerDone done) {

@@ -7,8 +7,8 @@
 // writes to one key see each other (INCR after INCR) without waiting for a
 // commit. This is only sound once every entry of earlier terms is applied,
 // so a new leader evaluates no write until it applied an entry of its own
-// term. Writes that arrive in one turn of the event loop share one record
-// batch (one Raft entry): one record per command.
+// term. Writes staged until the next flush() share one record batch (one
+// Raft entry): one record per command.
 #pragma once
 
 #include <cstdint>
@@ -51,7 +51,8 @@ class KvShard final : public cluster::StateMachine, private KeyView {
                 bool local_only, WriteDone done);
     // Deletes keys past their expiry (decided by this leader's clock), at most `max`.
     void expire_keys(cluster::Replica& replica, int64_t now_ms, size_t max);
-    // Proposes the open batch, if any; called once per turn of the loop.
+    // Proposes the open batch, if any (KvService calls it once the loop has
+    // polled its sockets after the batch opened).
     void flush(cluster::Replica& replica);
     bool has_open_batch() const { return !_open.records.empty(); }
 
