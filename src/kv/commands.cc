@@ -82,6 +82,15 @@ Reply bulk_or_nil(const Value* v) {
     return v ? Reply::bulk(v->data) : Reply::nil();
 }
 
+// A write's answer and its one effect, moved in: a braced {effect} list
+// would copy the effect's key and value once more.
+Evaluation change(Reply reply, Effect effect) {
+    Evaluation e{std::move(reply), {}};
+    e.effects.reserve(1);
+    e.effects.push_back(std::move(effect));
+    return e;
+}
+
 // SET key value [NX|XX] [GET] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL]
 Evaluation set(const Command& c, const KeyView& view, int64_t now, const Limits& limits) {
     bool nx = false, xx = false, get = false, keepttl = false;
@@ -119,7 +128,7 @@ Evaluation set(const Command& c, const KeyView& view, int64_t now, const Limits&
     Reply reply = get ? bulk_or_nil(old) : Reply::ok();
     if ((nx && old) || (xx && !old)) return {get ? reply : Reply::nil(), {}};
     if (keepttl && old) expire_at = old->expire_at_ms;
-    return {std::move(reply), {put(c[1], c[2], expire_at)}};
+    return change(std::move(reply), put(c[1], c[2], expire_at));
 }
 
 Evaluation incr_by(const Command& c, const KeyView& view, int64_t now, int64_t delta) {
@@ -130,7 +139,7 @@ Evaluation incr_by(const Command& c, const KeyView& view, int64_t now, int64_t d
         (delta < 0 && current < std::numeric_limits<int64_t>::min() - delta))
         return {Reply::error("ERR increment or decrement would overflow"), {}};
     int64_t next = current + delta;
-    return {Reply::integer_of(next), {put(c[1], std::to_string(next), old ? old->expire_at_ms : 0)}};
+    return change(Reply::integer_of(next), put(c[1], std::to_string(next), old ? old->expire_at_ms : 0));
 }
 
 Evaluation expire(const Command& c, const KeyView& view, int64_t now, bool seconds) {
@@ -145,12 +154,12 @@ Evaluation expire(const Command& c, const KeyView& view, int64_t now, bool secon
     const Value* old = view.find(c[1], now);
     if (!old) return {Reply::integer_of(0), {}};
     // A time already past deletes the key, as in Redis.
-    if (ms <= 0) return {Reply::integer_of(1), {del(c[1])}};
+    if (ms <= 0) return change(Reply::integer_of(1), del(c[1]));
     if (ms > std::numeric_limits<int64_t>::max() - now)
         return {Reply::error("ERR invalid expire time in '" + std::string(seconds ? "expire" : "pexpire") +
                              "' command"),
                 {}};
-    return {Reply::integer_of(1), {Effect{Effect::Kind::expire, c[1], {}, now + ms}}};
+    return change(Reply::integer_of(1), Effect{Effect::Kind::expire, c[1], {}, now + ms});
 }
 
 }  // namespace
@@ -212,9 +221,9 @@ Evaluation evaluate_write(const Command& c, const KeyView& view, int64_t now, co
         const Value* old = view.find(c[1], now);
         if (name == "SETNX") {
             if (old) return {Reply::integer_of(0), {}};
-            return {Reply::integer_of(1), {put(c[1], c[2], 0)}};
+            return change(Reply::integer_of(1), put(c[1], c[2], 0));
         }
-        return {bulk_or_nil(old), {put(c[1], c[2], 0)}};
+        return change(bulk_or_nil(old), put(c[1], c[2], 0));
     }
     if (name == "MSET") {
         if (c.size() % 2 != 1) return {Reply::error("ERR wrong number of arguments for 'mset' command"), {}};
@@ -256,19 +265,19 @@ Evaluation evaluate_write(const Command& c, const KeyView& view, int64_t now, co
         std::string value = old ? old->data + c[2] : c[2];
         if (value.size() > limits.max_value_bytes) return {too_large(limits), {}};
         auto length = static_cast<int64_t>(value.size());
-        return {Reply::integer_of(length), {put(c[1], std::move(value), old ? old->expire_at_ms : 0)}};
+        return change(Reply::integer_of(length), put(c[1], std::move(value), old ? old->expire_at_ms : 0));
     }
     if (name == "EXPIRE") return expire(c, view, now, true);
     if (name == "PEXPIRE") return expire(c, view, now, false);
     if (name == "PERSIST") {
         const Value* old = view.find(c[1], now);
         if (!old || old->expire_at_ms == 0) return {Reply::integer_of(0), {}};
-        return {Reply::integer_of(1), {Effect{Effect::Kind::expire, c[1], {}, 0}}};
+        return change(Reply::integer_of(1), Effect{Effect::Kind::expire, c[1], {}, 0});
     }
     if (name == "FLUSHDB" || name == "FLUSHALL") {
         if (c.size() > 2 || (c.size() == 2 && upper(c[1]) != "ASYNC" && upper(c[1]) != "SYNC"))
             return {syntax_error(), {}};
-        return {Reply::ok(), {Effect{Effect::Kind::flush, {}, {}, 0}}};
+        return change(Reply::ok(), Effect{Effect::Kind::flush, {}, {}, 0});
     }
     return {Reply::error("ERR unknown write command '" + c[0] + "'"), {}};
 }
