@@ -35,8 +35,8 @@ void KvService::run_parts(const std::shared_ptr<Session>& session, std::vector<S
         std::make_shared<Gather>(Gather{std::vector<Reply>(parts.size()), parts.size(), std::move(done)});
     if (parts.empty()) return gather->done({});
     for (size_t i = 0; i < parts.size(); ++i) {
-        run_for(session, std::move(parts[i]), [gather, i](ShardAnswer a) {
-            gather->replies[i] = std::move(a.reply);
+        run_for(session, std::move(parts[i]), [gather, i](Reply reply) {
+            gather->replies[i] = std::move(reply);
             if (--gather->left == 0) gather->done(std::move(gather->replies));
         });
     }

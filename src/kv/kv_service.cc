@@ -178,8 +178,7 @@ void KvService::execute(const std::shared_ptr<Session>& session, Command command
         return;
     }
     uint64_t group = shard_of(command[1], groups);
-    run_for(session, request_for(*session, group, std::move(command)),
-            [done = std::move(done)](ShardAnswer a) { done(std::move(a.reply)); });
+    run_for(session, request_for(*session, group, std::move(command)), std::move(done));
 }
 
 std::shared_ptr<Session> KvService::new_session() {
@@ -219,10 +218,11 @@ bool KvService::answer_now(const Session& session, const Command& command, int64
 struct ShardCommand {
     ShardRequest request;
     int64_t deadline;  // attempts that find no leader are retried until then
-    std::function<void(ShardAnswer)> done;
+    std::function<void(Reply)> done;
 };
 
-void KvService::run_for(const std::shared_ptr<Session>& session, ShardRequest request, AnswerDone done) {
+void KvService::run_for(const std::shared_ptr<Session>& session, ShardRequest request,
+                        std::function<void(Reply)> done) {
     uint64_t group = request.group;
     bool write = find_command(request.command[0])->write;
     auto command = std::make_shared<ShardCommand>(
@@ -274,7 +274,7 @@ void KvService::attempt(const std::shared_ptr<Session>& session, uint64_t group,
             session->last_write_group = group;
         }
         if (entry != queue.slots.end()) queue.slots.erase(entry);  // it had started: not_started holds
-        op->done(std::move(a));
+        op->done(std::move(a.reply));
         if (!alive.expired()) start_queued(session, group);
     });
 }

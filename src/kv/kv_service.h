@@ -137,7 +137,8 @@ class KvService {
     ShardRequest request_for(const Session& session, uint64_t group, Command command) const;
     // Runs a command of a session on its shard, in the session's order
     // there (Session::queued), retrying while the shard has no leader.
-    void run_for(const std::shared_ptr<Session>& session, ShardRequest request, AnswerDone done);
+    void run_for(const std::shared_ptr<Session>& session, ShardRequest request,
+                 std::function<void(Reply)> done);
     void start_queued(const std::shared_ptr<Session>& session, uint64_t group);
     void attempt(const std::shared_ptr<Session>& session, uint64_t group, uint64_t id,
                  const std::shared_ptr<ShardCommand>& command);
