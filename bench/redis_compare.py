@@ -38,6 +38,7 @@ every process it starts is stopped before it exits.
 
 import argparse
 import csv
+import math
 import os
 import shlex
 import shutil
@@ -513,7 +514,8 @@ def print_ratios(medians):
         if fjord_key in medians and redis_key in medians:
             ratio = medians[fjord_key].rps / medians[redis_key].rps
             verdict = "meets" if ratio >= target else "MISSES"
-            print(f"  {name:<54} {ratio:6.2f}  (target >= {target}: {verdict})")
+            shown = math.floor(ratio * 100) / 100  # rounded down, so 0.499 never reads as 0.50
+            print(f"  {name:<54} {shown:6.2f}  (target >= {target}: {verdict})")
         else:
             print(f"  {name:<54}    n/a  (target >= {target}: not measured)")
 
