@@ -1,6 +1,7 @@
 // Commands answered by the node a client is connected to: PING, ECHO,
 // SELECT, INFO, COMMAND, CLIENT, CONFIG, HELLO, WAIT, and fjord's READONLY /
 // READWRITE / WRITEMODE / READMODE, which set the connection's modes.
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <boost/asio/steady_timer.hpp>
@@ -9,12 +10,16 @@
 #include "kv/kv_service.h"
 #include "kv/kv_store.h"
 #include "kv/shard.h"
+#include "net/envelope.h"
 
 namespace fjord::kv {
 
 namespace {
 
 constexpr int kWaitPollMs = 5;
+// A WAIT asked of the shard's leader by another node: [name, index, wanted, ms to wait].
+// Not a client command: only the node transport carries it.
+constexpr std::string_view kWaitOnLeader = "fjord.wait-on-leader";
 
 Reply command_entry(const CommandSpec& spec) {
     std::vector<Reply> flags;
@@ -155,11 +160,11 @@ int64_t KvService::replicas_holding(uint64_t group, uint64_t index) const {
 }
 
 void KvService::wait_for_replicas(const std::shared_ptr<Session>& session, int64_t wanted, int64_t deadline,
-                                  std::function<void(Reply)> done) {
+                                  std::function<void(Reply)> done, bool ask_leader) {
     uint64_t group = session->last_write_group;
-    int64_t holding = 0;
     if (group == 0) {
         // No write yet: every replica holds all of it.
+        int64_t holding = 0;
         const auto& groups = shard_groups();
         if (!groups.empty()) {
             if (auto where = _node.metadata().locate_group(groups.front())) {
@@ -167,16 +172,65 @@ void KvService::wait_for_replicas(const std::shared_ptr<Session>& session, int64
                     holding = static_cast<int64_t>(view->replicas.size()) - 1;
             }
         }
-    } else {
-        holding = replicas_holding(group, session->last_write.at(group));
+        return done(Reply::integer_of(holding));
     }
-    if (holding >= wanted || now_ms() >= deadline || session->closed) return done(Reply::integer_of(holding));
+    uint64_t index = session->last_write.at(group);
+    uint64_t leader = leader_of(group);
+    if (!ask_leader || leader == 0 || leader == _node.id()) {
+        auto cancelled = [session] { return session->closed; };
+        return wait_here(group, index, wanted, deadline, cancelled,
+                         [done = std::move(done)](int64_t holding) { done(Reply::integer_of(holding)); });
+    }
+    // Each forwarded wait ends well before the forwarding timeout; a longer WAIT asks again.
+    int64_t now = now_ms();
+    int64_t until = std::min(deadline, now + _options.timeout_ms / 2);
+    ShardRequest request;
+    request.group = group;
+    request.command = {std::string(kWaitOnLeader), std::to_string(index), std::to_string(wanted),
+                       std::to_string(until - now)};
+    forward(leader, request,
+            [this, session, wanted, deadline, done = std::move(done),
+             alive = std::weak_ptr<bool>(_alive)](ShardAnswer a) mutable {
+                if (alive.expired()) return;
+                bool counted =
+                    a.status == ShardAnswer::Status::answer && a.reply.kind == Reply::Kind::integer;
+                if (counted && (a.reply.integer >= wanted || now_ms() >= deadline || session->closed))
+                    return done(std::move(a.reply));
+                // Not enough yet: ask again; no answer (the leader moved or stopped): look here.
+                wait_for_replicas(session, wanted, deadline, std::move(done), counted);
+            });
+}
+
+void KvService::wait_here(uint64_t group, uint64_t index, int64_t wanted, int64_t deadline,
+                          std::function<bool()> cancelled, std::function<void(int64_t)> done) {
+    int64_t holding = replicas_holding(group, index);
+    if (holding >= wanted || now_ms() >= deadline || cancelled()) return done(holding);
     auto timer = std::make_shared<boost::asio::steady_timer>(_io, std::chrono::milliseconds(kWaitPollMs));
-    timer->async_wait([this, timer, alive = std::weak_ptr<bool>(_alive), session, wanted, deadline,
+    timer->async_wait([this, timer, alive = std::weak_ptr<bool>(_alive), group, index, wanted, deadline,
+                       cancelled = std::move(cancelled),
                        done = std::move(done)](boost::system::error_code ec) mutable {
         if (ec || alive.expired()) return;
-        wait_for_replicas(session, wanted, deadline, std::move(done));
+        wait_here(group, index, wanted, deadline, std::move(cancelled), std::move(done));
     });
+}
+
+bool KvService::receive_wait(uint64_t from, uint64_t id, const ShardRequest& request) {
+    const Command& c = request.command;
+    if (c.empty() || c[0] != kWaitOnLeader) return false;
+    int64_t index = 0, wanted = 0, wait_ms = 0;
+    if (c.size() != 4 || !parse_int64(c[1], index) || !parse_int64(c[2], wanted) ||
+        !parse_int64(c[3], wait_ms) || index < 0 || wait_ms < 0 || wait_ms > _options.timeout_ms) {
+        spdlog::warn("kv: dropping a malformed forwarded WAIT from node {}", from);
+        return true;
+    }
+    wait_here(
+        request.group, static_cast<uint64_t>(index), wanted, now_ms() + wait_ms, [] { return false; },
+        [this, from, id, group = request.group](int64_t holding) {
+            ShardAnswer a;
+            a.reply = Reply::integer_of(holding);
+            _node.send_item(from, net::Item{net::ItemKind::kv_response, group, encode_answer(id, a)});
+        });
+    return true;
 }
 
 Reply KvService::info(const std::string& requested) const {

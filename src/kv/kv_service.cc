@@ -303,21 +303,24 @@ std::string KvService::no_leader_error(uint64_t group) const {
 
 // Runs a command once on its shard's leader, wherever that is; answers
 // `retry` when no node took it (it then surely did not run).
+uint64_t KvService::leader_of(uint64_t group) const {
+    if (cluster::Replica* replica = _node.replica(group); replica && replica->leader() != 0)
+        return replica->leader();
+    if (auto where = _node.metadata().locate_group(group)) {
+        if (auto view = _node.partition(where->first, where->second); view && view->leader > 0)
+            return static_cast<uint64_t>(view->leader);
+    }
+    return 0;
+}
+
 void KvService::run(const ShardRequest& request, AnswerDone done) {
     cluster::Replica* replica = _node.replica(request.group);
     bool write = find_command(request.command[0])->write;
-    uint64_t leader = replica ? replica->leader() : 0;
     // A read is served by any replica: a stale one at once, a linearizable
     // one once the replica has applied the leader's read index (thesis §6.4).
-    bool read_here =
-        !write && replica && shard(request.group) && (request.read_mode == ReadMode::stale || leader != 0);
-    if (read_here) leader = _node.id();
-    if (leader == 0) {
-        if (auto where = _node.metadata().locate_group(request.group)) {
-            if (auto view = _node.partition(where->first, where->second); view && view->leader > 0)
-                leader = static_cast<uint64_t>(view->leader);
-        }
-    }
+    bool read_here = !write && replica && shard(request.group) &&
+                     (request.read_mode == ReadMode::stale || replica->leader() != 0);
+    uint64_t leader = read_here ? _node.id() : leader_of(request.group);
     if (leader == _node.id()) return run_here(request, std::move(done));
     if (leader == 0) return done(retry(0));
     forward(leader, request, std::move(done));
@@ -406,6 +409,7 @@ void KvService::receive(uint64_t from, net::Item& item) {
             return;
         }
         auto [id, request] = std::move(*decoded);
+        if (receive_wait(from, id, request)) return;
         if (!find_command(request.command[0])) {
             spdlog::warn("kv: dropping a request from node {}: unknown command", from);
             return;

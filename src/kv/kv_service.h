@@ -118,8 +118,16 @@ class KvService {
     Reply connection_command(const std::shared_ptr<Session>& session, const Command& command,
                              std::function<void(Reply)>& done, bool& answered_later);
     Reply info(const std::string& section) const;
+    // WAIT: asks the shard's leader when it is another node (it knows its
+    // followers' progress; this node only hears of it by gossip), and looks
+    // itself when it leads the shard or the leader does not answer.
     void wait_for_replicas(const std::shared_ptr<Session>& session, int64_t wanted, int64_t deadline,
-                           std::function<void(Reply)> done);
+                           std::function<void(Reply)> done, bool ask_leader = true);
+    // Answers how many replicas hold `index` once `wanted` do, or at `deadline`.
+    void wait_here(uint64_t group, uint64_t index, int64_t wanted, int64_t deadline,
+                   std::function<bool()> cancelled, std::function<void(int64_t)> done);
+    // A WAIT forwarded by another node (kWaitOnLeader); false if `request` is not one.
+    bool receive_wait(uint64_t from, uint64_t id, const ShardRequest& request);
     int64_t replicas_holding(uint64_t group, uint64_t index) const;
 
     // Splitting and merging (kv_fanout.cc).
@@ -144,6 +152,8 @@ class KvService {
                  const std::shared_ptr<ShardCommand>& command);
     void retry_later(const std::shared_ptr<Session>& session, uint64_t group);
     std::string no_leader_error(uint64_t group) const;
+    // The node leading `group` as far as this node knows; 0 when none is known.
+    uint64_t leader_of(uint64_t group) const;
     void run(const ShardRequest& request, AnswerDone done);
     void run_here(const ShardRequest& request, AnswerDone done);
     void read_here(cluster::Replica& replica, const ShardRequest& request, AnswerDone done);

@@ -147,6 +147,34 @@ class RedisPyTest(unittest.TestCase):
             finally:
                 w.close()
 
+    def test_wait_through_a_node_that_does_not_lead_the_shard_asks_the_leader(self):
+        """A node that does not lead the key's shard hears of the followers'
+        progress only by gossip (every 100 ms); WAIT there asks the leader.
+        Right after a sync SET the leader knows a majority holds it, so WAIT
+        1 with a 1 ms timeout answers at least 1 every time."""
+        key = "wait:far"
+        shard = shard_of(key)
+        leader = None
+        for node in (self.n1, self.n2, self.n3):
+            info = client(node).info("replication").get("shard%d" % shard)
+            if isinstance(info, dict) and int(info.get("leader", 0)) > 0:
+                leader = int(info["leader"])
+                break
+        self.assertIsNotNone(leader, "no node names a leader for shard %d" % shard)
+        others = [n for n in (self.n1, self.n2, self.n3) if n.id != leader]
+        for node in others:
+            w = client(node, single_connection_client=True)
+            try:
+                answers = []
+                for i in range(20):
+                    self.assertIs(w.set(key, str(i)), True)
+                    answers.append(w.execute_command("WAIT", 1, 1))
+                self.assertTrue(all(a >= 1 for a in answers),
+                                "WAIT 1 1 through %r (leader is node %d): %r" % (node, leader, answers))
+            finally:
+                w.close()
+        print("WAIT through nodes %s asked node %d, the shard's leader" % ([n.id for n in others], leader))
+
     def test_readonly_stale_reads_on_a_follower(self):
         info = self.r3.info("replication")
         follower_shards = [s for s in range(SHARDS) if info["shard%d" % s]["role"] == "follower"]
