@@ -29,6 +29,7 @@ constexpr int64_t kBalanceIntervalMs = 2000;
 // fsyncs of different partitions in parallel: a device flush takes
 // milliseconds whatever its size, and one slow flush must not queue the rest.
 constexpr size_t kFlushThreads = 4;
+constexpr int kShutdownPollMs = 20;             // how often a stopping node checks its hand-overs
 constexpr int64_t kRetentionIntervalMs = 1000;  // Kafka checks every 5 min; segments are few, checks cheap
 
 // A recurring timer on the loop that stops when the node goes away.
@@ -328,6 +329,13 @@ bool ClusterNode::alive(uint64_t node) const {
     return it != _peers.end() && it->second.heard_at >= 0 && now_ms() - it->second.heard_at < kAliveWithinMs;
 }
 
+bool ClusterNode::stopping_or_gone(uint64_t node) const {
+    if (!alive(node)) return true;
+    auto it = _peers.find(node);
+    return it != _peers.end() && it->second.status_at >= 0 &&
+           it->second.status.not_serving_reason == kShuttingDown;
+}
+
 bool ClusterNode::serving(uint64_t node) const {
     if (node == _config.node_id) return !not_serving_reason();
     auto it = _peers.find(node);
@@ -519,25 +527,43 @@ void ClusterNode::shutdown(int timeout_ms, std::function<void()> done) {
     _shutting_down = true;
     spdlog::info("node {} shutting down: handing over leaderships", _config.node_id);
     on_gossip();  // peers learn at once that this node no longer serves
-    finish_shutdown(now_ms() + timeout_ms, std::move(done));
+    finish_shutdown_after(kShutdownPollMs, now_ms() + timeout_ms, std::move(done));
 }
 
+// Looks again after `ms`: in between, the loop writes what is queued (the
+// gossip saying this node stops, the transfers' messages).
+void ClusterNode::finish_shutdown_after(int ms, int64_t deadline, std::function<void()> done) {
+    auto timer = std::make_shared<asio::steady_timer>(_io, std::chrono::milliseconds(ms));
+    timer->async_wait([this, timer, deadline, done = std::move(done)](boost::system::error_code) mutable {
+        finish_shutdown(deadline, std::move(done));
+    });
+}
+
+// Hands each leadership to the most caught-up replica that serves, and waits
+// for that until the deadline, but not for groups whose other replicas are
+// all gone or stopping too (a whole cluster stopping at once).
 void ClusterNode::finish_shutdown(int64_t deadline, std::function<void()> done) {
-    size_t leading = 0;
+    size_t leading = 0, movable = 0;
     for (const auto& [group, r] : _replicas) {
         if (!r->is_leader()) continue;
         ++leading;
         LeaderReport report = r->report();
         const FollowerReport* best = nullptr;
+        bool may_serve = false;
         for (const FollowerReport& f : report.followers) {
+            may_serve = may_serve || !stopping_or_gone(f.node);
             if (!serving(f.node) || !f.active) continue;
             if (!best || f.match > best->match) best = &f;
         }
         if (best) (void)r->transfer_leadership(best->node);
+        if (best || may_serve) ++movable;
     }
-    if (leading == 0 || now_ms() >= deadline) {
-        if (leading > 0) {
+    if (movable == 0 || now_ms() >= deadline) {
+        if (movable > 0) {
             spdlog::warn("node {}: still leads {} groups at shutdown (no in-sync replica took over)",
+                         _config.node_id, leading);
+        } else if (leading > 0) {
+            spdlog::info("node {}: still leads {} groups, whose other replicas are gone or stopping too",
                          _config.node_id, leading);
         } else {
             spdlog::info("node {}: leads no group any more", _config.node_id);
@@ -547,10 +573,7 @@ void ClusterNode::finish_shutdown(int64_t deadline, std::function<void()> done) 
         done();
         return;
     }
-    auto timer = std::make_shared<asio::steady_timer>(_io, std::chrono::milliseconds(20));
-    timer->async_wait([this, timer, deadline, done = std::move(done)](boost::system::error_code) mutable {
-        finish_shutdown(deadline, std::move(done));
-    });
+    finish_shutdown_after(kShutdownPollMs, deadline, std::move(done));
 }
 
 }  // namespace fjord::cluster

@@ -205,6 +205,8 @@ class ClusterNode final : public ReplicaHost {
     NodeStatus self_status() const;
     bool alive(uint64_t node) const;
     bool serving(uint64_t node) const;
+    // Not alive, or said in its last status that it is shutting down.
+    bool stopping_or_gone(uint64_t node) const;
     void ensure_kv_topic();
     raft::Config raft_config(uint64_t group) const;
     // The freshest leader report for a group: our own, or a live peer's.
@@ -212,6 +214,7 @@ class ClusterNode final : public ReplicaHost {
     void await_leader(uint64_t group, uint64_t to, int64_t deadline,
                       std::function<void(ClusterResult<Ok>)> done);
     void finish_shutdown(int64_t deadline, std::function<void()> done);
+    void finish_shutdown_after(int ms, int64_t deadline, std::function<void()> done);
     void receive_metadata_request(uint64_t from, const net::Item& item);
     void receive_metadata_response(const net::Item& item);
     void expire_metadata_requests();

@@ -97,7 +97,7 @@ std::optional<PartitionView> ClusterNode::partition(const std::string& topic, in
 }
 
 std::optional<std::string> ClusterNode::not_serving_reason() const {
-    if (_shutting_down) return "shutting down";
+    if (_shutting_down) return std::string(kShuttingDown);
     for (const auto& [group, r] : _replicas) {
         if (!r->failure().empty()) return r->failure();
         if (!r->stall_reason().empty()) return r->stall_reason();

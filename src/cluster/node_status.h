@@ -34,6 +34,10 @@ struct LeaderReport {
     bool operator==(const LeaderReport&) const = default;
 };
 
+// The not-serving reason of a node that is stopping: peers hand it no leadership
+// and, stopping too, do not wait for it to take theirs.
+inline constexpr std::string_view kShuttingDown = "shutting down";
+
 struct NodeStatus {
     uint64_t node{0};
     std::string rpc_addr, kafka_addr, redis_addr, admin_addr;

@@ -73,6 +73,26 @@ class GracefulShutdownTest(unittest.TestCase):
             print("%.3f s after exit every partition has a live leader: %s"
                   % (time.monotonic() - exited, sorted(after.items())))
 
+    def test_a_whole_cluster_stopping_at_once_does_not_wait_for_hand_overs(self):
+        """Every node gets SIGTERM at the same moment (as `fjord dev-cluster`
+        or an orchestrator stopping everything does). A node whose groups
+        have no replica left that serves or may serve again stops at once,
+        saying so, instead of waiting out the hand-over deadline (5 s)."""
+        with Cluster(3) as cluster:
+            cluster.wait_settled(timeout=15)
+            cluster.create_topic(TOPIC, PARTITIONS, 3)
+            cluster.wait_partition_leaders(TOPIC, PARTITIONS, timeout=15, full_isr=3)
+            for node in cluster:
+                cluster.kill(node.id, signal.SIGTERM)
+            for node in cluster:
+                code = cluster.wait_exit(node.id, timeout=15)
+                log = node.log_text()
+                self.assertEqual(code, 0, cluster.log_tails())
+                self.assertNotIn("no in-sync replica took over", log, cluster.log_tails())
+                self.assertTrue("leads no group any more" in log or "gone or stopping too" in log,
+                                cluster.log_tails())
+            print("\nall three nodes stopped together without waiting for hand-overs")
+
     def test_transfer_leadership(self):
         with Cluster(3) as cluster:
             cluster.wait_settled(timeout=15)
