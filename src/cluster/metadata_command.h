@@ -104,9 +104,10 @@ Result<MetadataCommand, std::string> decode_command(std::string_view text);
 
 struct MetadataImage {
     std::map<uint64_t, NodeInfo> nodes;
-    std::map<std::string, TopicInfo, std::less<>> topics;  // by name, found by string_view too
-    uint64_t next_group{1};                                // the group of the next partition created
-    uint64_t version{0};                                   // commands applied successfully
+    // By name; std::less<> finds them by string_view too.
+    std::map<std::string, TopicInfo, std::less<>> topics;
+    uint64_t next_group{1};  // the group of the next partition created
+    uint64_t version{0};     // commands applied successfully
     bool operator==(const MetadataImage&) const = default;
 };
 
