@@ -61,6 +61,7 @@ Result<Ok, std::string> load_config_file(const std::string& path, cluster::NodeC
             {"redis-max-value-bytes", setter(c.redis_max_value_bytes)},
             {"kv-shards", setter(c.kv_shards)},
             {"kv-snapshot-every", setter(c.kv_snapshot_every)},
+            {"controller-snapshot-every", setter(c.controller_snapshot_every)},
         };
     for (const auto& [key, node] : table) {
         auto it = keys.find(std::string(key.str()));

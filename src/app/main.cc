@@ -104,6 +104,11 @@ void add_serve(CLI::App& app, fjord::cluster::NodeConfig& c, std::string& initia
         ->add_option("--kv-snapshot-every", c.kv_snapshot_every,
                      "Entries a shard applies between two snapshots (its log is compacted below each)")
         ->capture_default_str();
+    serve
+        ->add_option("--controller-snapshot-every", c.controller_snapshot_every,
+                     "Entries the controller applies between two snapshots of the cluster metadata (its log "
+                     "is compacted below each)")
+        ->capture_default_str();
 }
 
 }  // namespace

@@ -117,6 +117,7 @@ Result<Ok, std::string> ClusterNode::start() {
     controller.raft = raft_config(kControllerGroup);
     controller.replica_lag_ms = _config.replica_lag_time_ms;
     controller.tick_ms = _config.tick_ms;
+    controller.snapshot_every = _config.controller_snapshot_every;
     auto opened = Replica::open(*this, std::move(controller), &_controller);
     if (!opened) return make_unexpected(opened.error());
     _replicas.emplace(kControllerGroup, std::move(*opened));

@@ -40,6 +40,18 @@ void Controller::apply(const raft::Entry& entry) {
     while (_outcomes.size() > kMaxOutcomes) _outcomes.erase(_outcomes.begin());
 }
 
+bool Controller::restore(std::string_view image) {
+    auto restored = Metadata::restore(image);
+    if (!restored) {
+        spdlog::error("controller: not a metadata image: {}", restored.error());
+        return false;
+    }
+    _metadata = std::move(*restored);
+    _outcomes.clear();  // each is taken as its entry applies; none belongs to the image
+    if (_on_change) _on_change();
+    return true;
+}
+
 std::optional<Result<Ok, MetadataError>> Controller::take_outcome(uint64_t index) {
     auto it = _outcomes.find(index);
     if (it == _outcomes.end()) return std::nullopt;

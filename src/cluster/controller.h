@@ -1,7 +1,9 @@
 // The controller's state machine: the cluster metadata (cluster/metadata.h),
 // rebuilt on every node by applying the commands committed in the
 // controller's Raft group (group 0) in order. Each command is one record of a
-// Kafka record batch, its value the command's JSON.
+// Kafka record batch, its value the command's JSON. Its image is the
+// metadata's JSON snapshot, so the controller's log is compacted like a
+// key-value shard's.
 #pragma once
 
 #include <functional>
@@ -25,6 +27,9 @@ class Controller final : public StateMachine {
     explicit Controller(std::function<void()> on_change) : _on_change(std::move(on_change)) {}
 
     void apply(const raft::Entry& entry) override;
+    bool has_image() const override { return true; }
+    std::string image() const override { return _metadata.snapshot(); }
+    bool restore(std::string_view image) override;
     const Metadata& metadata() const { return _metadata; }
 
     // The outcome of the command committed at Raft index `index`, for the

@@ -35,8 +35,9 @@ struct NodeConfig {
     std::string redis_write_mode{"sync"};         // sync | async
     std::string redis_read_mode{"linearizable"};  // linearizable | lease | stale
     int64_t redis_max_value_bytes{8 << 20};
-    int kv_shards{16};                   // key-value partitions, created once (0: no key-value store)
-    uint64_t kv_snapshot_every{100000};  // entries applied between two snapshots of a shard
+    int kv_shards{16};                          // key-value partitions, created once (0: no key-value store)
+    uint64_t kv_snapshot_every{100000};         // entries applied between two snapshots of a shard
+    uint64_t controller_snapshot_every{10000};  // entries the controller applies between two snapshots
 };
 
 // Identifies the cluster on the wire, so nodes of two clusters never talk:

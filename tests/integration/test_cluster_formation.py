@@ -5,6 +5,7 @@ agrees on, every node alive and serving, and the admin API, the metrics and
 
 Usage: test_cluster_formation.py FJORD_BIN [unittest options]"""
 
+import os
 import time
 import unittest
 
@@ -84,6 +85,33 @@ class ClusterFormationTest(unittest.TestCase):
                 self.assertGreaterEqual(max(samples["fjord_raft_term"]), 1)
                 self.assertGreaterEqual(max(samples["fjord_storage_fsyncs_total"]), 1)
 
+
+    def test_the_controller_log_is_compacted_and_a_restarted_node_restores_the_metadata(self):
+        """With a snapshot of the metadata every 5 controller entries, every
+        node writes one and compacts its controller log; a node killed and
+        restarted restores the metadata from its snapshot and the log after it."""
+        with Cluster(3, extra_args=["--controller-snapshot-every", "5"]) as cluster:
+            cluster.wait_settled(timeout=15)
+            names = ["snap%d" % i for i in range(12)]
+            for name in names:
+                cluster.create_topic(name, 1, 3)
+            for node in cluster:
+                path = os.path.join(node.data_dir, "__controller-0", "raft-snapshot")
+                cluster.wait_for(lambda: os.path.exists(path), 15, "node %d to snapshot the metadata" % node.id)
+            victim = next(n.id for n in cluster if n.id != cluster.wait_settled(timeout=5))
+            # Its controller log now starts at its last snapshot: the topics
+            # created before it exist on restart only through the snapshot.
+            self.assertIn("__controller-0: snapshot at index", cluster.node(victim).log_text(), cluster.log_tails())
+            cluster.kill(victim)
+            cluster.restart(victim)
+            cluster.wait_up(victim)
+
+            def knows_every_topic():
+                topics = {p["topic"] for p in cluster.partitions(victim)}
+                return set(names) <= topics
+            cluster.wait_for(knows_every_topic, 15, "restarted node %d to list the %d topics" % (victim, len(names)))
+            print("\nnode %d restored the metadata of %d topics from its controller snapshot"
+                  % (victim, len(names)))
 
 def expected_addresses(cluster):
     return {n.id: (n.rpc_addr, n.kafka_addr, n.redis_addr, n.admin) for n in cluster}
