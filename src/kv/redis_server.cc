@@ -4,7 +4,6 @@
 
 #include <boost/asio.hpp>
 #include <deque>
-#include <optional>
 #include <utility>
 
 #include "kv/commands.h"

@@ -10,6 +10,8 @@ key's shard eventually see a write made through its leader.
 Usage: test_redis_py.py FJORD_BIN [unittest options]"""
 
 import collections
+import socket
+import threading
 import time
 import unittest
 
@@ -235,6 +237,52 @@ class RedisPyTest(unittest.TestCase):
             expected = [True, 2, b"2", True, 3, b"a", b"3", 13, b"13", 1, None, 1, b"1", 2]
             self.assertEqual(got, expected, "pipeline of mixed SET/INCR/GET/DEL through %r" % node)
         print("pipelines of SET/INCR/GET/DEL through every node answered in order")
+
+    def test_a_client_that_does_not_read_cannot_make_the_node_buffer_its_answers(self):
+        """20,000 lease GETs of a 10 KB value, sent without reading: 200 MB of
+        answers. The node stops reading the connection once 1 MiB of answers
+        waits to be written, so it grows by a few MB, not by 200; then every
+        answer arrives once the client reads."""
+        key = "flow:big"
+        value = b"v" * 10000
+        node = next(n for n in (self.n1, self.n2, self.n3)
+                    if client(n).execute_command("READMODE", "LEASE") == b"OK")
+        self.assertIs(client(node).set(key, value), True)
+        count = 20000
+        request = b"GET %s\r\n" % key.encode()
+        answer = b"$%d\r\n%s\r\n" % (len(value), value)
+
+        def rss_kb():
+            with open("/proc/%d/status" % node.proc.pid) as f:
+                return int(next(line for line in f if line.startswith("VmRSS")).split()[1])
+
+        sock = socket.create_connection(("127.0.0.1", node.redis_port))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        try:
+            sock.sendall(b"READMODE LEASE\r\n")
+            before = rss_kb()
+            sender = threading.Thread(target=lambda: sock.sendall(request * count))
+            sender.start()
+            # Watched for 3 s while the client reads nothing: without the
+            # limit the node buffers all 200 MB in well under that.
+            grown = 0
+            watch_until = time.monotonic() + 3
+            while time.monotonic() < watch_until:
+                grown = max(grown, rss_kb() - before)
+                self.assertLess(grown, 64 * 1024, "the node grew by %d KB while answers waited" % grown)
+                time.sleep(0.05)
+            expected = len(b"+OK\r\n") + count * len(answer)
+            got = 0
+            sock.settimeout(30)
+            while got < expected:
+                chunk = sock.recv(1 << 20)
+                self.assertTrue(chunk, "the node closed the connection after %d of %d bytes" % (got, expected))
+                got += len(chunk)
+            sender.join(timeout=30)
+            self.assertEqual(got, expected)
+            print("200 MB of answers to a client that did not read: the node grew by %d KB" % grown)
+        finally:
+            sock.close()
 
     def test_lease_read_pipelines_answer_in_order(self):
         """With READMODE LEASE, reads the leader can answer at once are
