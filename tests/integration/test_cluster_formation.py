@@ -113,6 +113,22 @@ class ClusterFormationTest(unittest.TestCase):
             print("\nnode %d restored the metadata of %d topics from its controller snapshot"
                   % (victim, len(names)))
 
+            # Down while the controller's log moves two snapshots on, the node
+            # can only catch up through the leader's snapshot (InstallSnapshot),
+            # and opens the partitions of the topics it missed.
+            cluster.kill(victim)
+            missed = ["late%d" % i for i in range(12)]
+            for name in missed:
+                cluster.create_topic(name, 1, 3)
+            names += missed
+            cluster.restart(victim)
+            cluster.wait_up(victim)
+            cluster.wait_for(knows_every_topic, 15, "node %d to list the topics created while it was down" % victim)
+            restarted = cluster.node(victim).log_text().split("start #3 of node %d" % victim)[1]
+            self.assertIn("__controller-0: restored from a snapshot at index", restarted, cluster.log_tails())
+            self.assertIn("late11-0: replica opened", restarted, cluster.log_tails())
+            print("node %d caught up on %d topics through the leader's snapshot" % (victim, len(missed)))
+
 def expected_addresses(cluster):
     return {n.id: (n.rpc_addr, n.kafka_addr, n.redis_addr, n.admin) for n in cluster}
 
