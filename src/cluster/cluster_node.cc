@@ -105,7 +105,10 @@ ClusterNode::~ClusterNode() {
 
 Result<Ok, std::string> ClusterNode::start() {
     _flusher = std::make_unique<storage::Flusher>(
-        [this](std::function<void()> fn) { asio::post(_io, std::move(fn)); }, kFlushThreads);
+        [this](std::function<void()> fn) { asio::post(_io, std::move(fn)); }, kFlushThreads,
+        [fs = _fs.get()](const std::vector<std::shared_ptr<storage::File>>& files) {
+            return fs->sync_files(files);
+        });
     if (auto made = _fs->create_dirs(_config.data_dir); !made)
         return make_unexpected("cannot create data dir " + _config.data_dir + ": " + made.error().message());
 

@@ -25,6 +25,17 @@ std::string join_path(const std::string& dir, const std::string& name) {
     return dir + "/" + name;
 }
 
+IoResult<Ok> sync_each(const std::vector<std::shared_ptr<File>>& files) {
+    for (const auto& f : files) {
+        if (auto r = f->sync(); !r) return r;
+    }
+    return Ok{};
+}
+
+IoResult<Ok> FileSystem::sync_files(const std::vector<std::shared_ptr<File>>& files) {
+    return sync_each(files);
+}
+
 IoResult<Ok> write_file_atomically(FileSystem& fs, const std::string& path, std::string_view bytes) {
     std::string tmp = path + ".tmp";
     if (fs.exists(tmp)) {

@@ -61,11 +61,17 @@ class FileSystem {
     virtual IoResult<Ok> rename(const std::string& from, const std::string& to) = 0;
     // Makes the directory's entries (creations, renames, removals) durable.
     virtual IoResult<Ok> sync_dir(const std::string& dir) = 0;
+    // Makes every byte appended to `files` durable, as each one's sync()
+    // would, and fails if any of them fails. This one syncs each in turn; a
+    // file system may do it with fewer device flushes.
+    virtual IoResult<Ok> sync_files(const std::vector<std::shared_ptr<File>>& files);
 };
 
 // Replaces `path` with `bytes` so that a crash leaves either the old or the
 // new content, never a mix: temp file, fsync, rename, fsync of the directory.
 IoResult<Ok> write_file_atomically(FileSystem& fs, const std::string& path, std::string_view bytes);
+// Syncs each of `files` in turn; the first failure ends it.
+IoResult<Ok> sync_each(const std::vector<std::shared_ptr<File>>& files);
 // Reads a whole file.
 IoResult<std::string> read_file(FileSystem& fs, const std::string& path);
 

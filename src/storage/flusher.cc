@@ -4,7 +4,8 @@
 
 namespace fjord::storage {
 
-Flusher::Flusher(Post post, size_t threads) : _post(std::move(post)) {
+Flusher::Flusher(Post post, size_t threads, SyncFiles sync)
+    : _post(std::move(post)), _sync(sync ? std::move(sync) : SyncFiles(sync_each)) {
     for (size_t i = 0; i < std::max<size_t>(threads, 1); ++i) _threads.emplace_back([this] { run(); });
 }
 
@@ -25,32 +26,46 @@ void Flusher::submit(Take take) {
     _wake.notify_one();
 }
 
+void Flusher::take_queued(std::vector<Take>& jobs) {
+    for (Take& take : _jobs) jobs.push_back(std::move(take));
+    _jobs.clear();
+}
+
 void Flusher::run() {
+    std::vector<Take> jobs;
+    std::vector<Round> rounds;
+    std::vector<std::shared_ptr<File>> files;
     for (;;) {
-        Take take;
         {
             std::unique_lock lock(_mutex);
             _wake.wait(lock, [this] { return _stopping || !_jobs.empty(); });
             if (_jobs.empty()) return;
-            take = std::move(_jobs.front());
-            _jobs.pop_front();
+            take_queued(jobs);
         }
-        while (std::optional<Round> round = take()) {
-            IoResult<Ok> result = Ok{};
-            for (const auto& f : round->files) {
-                result = f->sync();
-                if (!result) break;
+        while (!jobs.empty()) {
+            rounds.clear();
+            files.clear();
+            size_t kept = 0;
+            for (size_t i = 0; i < jobs.size(); ++i) {
+                std::optional<Round> round = jobs[i]();
+                if (!round) continue;  // that log has nothing left to sync
+                files.insert(files.end(), round->files.begin(), round->files.end());
+                rounds.push_back(std::move(*round));
+                if (kept != i) jobs[kept] = std::move(jobs[i]);
+                ++kept;
             }
-            bool failed = !result;
-            _post([done = std::move(round->done), result = std::move(result)]() mutable {
-                done(std::move(result));
-            });
-            if (failed) break;
-            std::lock_guard lock(_mutex);
-            if (!_jobs.empty()) {
-                _jobs.push_back(std::move(take));
+            jobs.resize(kept);
+            if (rounds.empty()) break;
+            IoResult<Ok> result = files.empty() ? IoResult<Ok>(Ok{}) : _sync(files);
+            for (Round& round : rounds) {
+                _post([done = std::move(round.done), result]() mutable { done(std::move(result)); });
+            }
+            if (!result) {
+                jobs.clear();
                 break;
             }
+            std::lock_guard lock(_mutex);
+            take_queued(jobs);
         }
     }
 }

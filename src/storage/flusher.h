@@ -8,6 +8,10 @@
 // loop: whatever the loop wrote during the fsync is synced next, so the disk
 // does not wait for a busy loop to ask again (group commit's throughput is
 // bounded by the time between fsyncs as much as by the fsyncs).
+//
+// A thread takes one round of every job it holds and syncs their files
+// together (`SyncFiles`), and jobs queued meanwhile join its next round: with
+// many partitions, a round then costs the disk one flush, not one per log.
 #pragma once
 
 #include <condition_variable>
@@ -36,24 +40,30 @@ class Flusher {
     // Called on a Flusher thread, never on two at once for one job; the next
     // round, or nothing when the job is over.
     using Take = std::function<std::optional<Round>()>;
+    // Makes the files of a round durable together (FileSystem::sync_files).
+    using SyncFiles = std::function<IoResult<Ok>(const std::vector<std::shared_ptr<File>>&)>;
 
     // `post` runs a completion on the owner's thread (an event loop's post).
-    // With several threads, jobs of different logs run in parallel: one slow
-    // flush then does not hold up every other partition.
-    explicit Flusher(Post post, size_t threads = 1);
+    // With several threads, a job queued while every thread holding jobs is
+    // in its fsync starts on an idle thread instead of waiting for their
+    // round to end. Without `sync`, each file is synced in turn.
+    explicit Flusher(Post post, size_t threads = 1, SyncFiles sync = {});
     ~Flusher();  // runs the queued jobs to their end, then joins
     Flusher(const Flusher&) = delete;
     Flusher& operator=(const Flusher&) = delete;
 
     // Runs `take`'s rounds one after another until it returns nothing or a
-    // sync fails (a failed fsync ends the job: it is never retried). While
-    // other jobs wait, a job goes back in the queue after each round.
+    // sync fails (a failed fsync ends every job in that round: it is never
+    // retried).
     void submit(Take take);
 
   private:
     void run();
+    // Moves the queued jobs to the end of `jobs`; the caller holds _mutex.
+    void take_queued(std::vector<Take>& jobs);
 
     Post _post;
+    SyncFiles _sync;
     std::mutex _mutex;
     std::condition_variable _wake;
     std::deque<Take> _jobs;

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <string>
 
 namespace fjord::storage {
 
@@ -19,8 +20,8 @@ Unexpected<IoError> fail(const std::string& what) {
 
 class PosixFile final : public File {
   public:
-    PosixFile(int fd, std::string path, uint64_t size)
-        : _fd(fd), _path(std::move(path)), _size(size), _allocated(size) {}
+    PosixFile(int fd, std::string path, uint64_t size, dev_t device)
+        : _fd(fd), _path(std::move(path)), _size(size), _allocated(size), _device(device) {}
     ~PosixFile() override { ::close(_fd); }
 
     IoResult<Ok> append(std::string_view bytes) override {
@@ -74,6 +75,8 @@ class PosixFile final : public File {
     uint64_t size() const override { return _size.load(); }
     void preallocate(uint64_t chunk) override { _chunk = chunk; }
     int native_handle() const override { return _fd; }
+    const std::string& path() const { return _path; }
+    dev_t device() const { return _device; }
 
   private:
     // Extends the file (its length included) by a chunk of zeros before an
@@ -94,6 +97,7 @@ class PosixFile final : public File {
     std::atomic<uint64_t> _size;  // read by the sync thread's callers
     uint64_t _allocated;          // the file's length on disk, past _size when preallocated
     uint64_t _chunk{0};
+    dev_t _device;  // the file system it is on, for sync_files
 };
 
 }  // namespace
@@ -106,7 +110,8 @@ IoResult<std::shared_ptr<File>> PosixFileSystem::open(const std::string& path, b
         ::close(fd);
         return fail("stat " + path);
     }
-    return std::shared_ptr<File>(std::make_shared<PosixFile>(fd, path, static_cast<uint64_t>(st.st_size)));
+    return std::shared_ptr<File>(
+        std::make_shared<PosixFile>(fd, path, static_cast<uint64_t>(st.st_size), st.st_dev));
 }
 
 bool PosixFileSystem::exists(const std::string& path) const {
@@ -153,6 +158,29 @@ IoResult<Ok> PosixFileSystem::sync_dir(const std::string& dir) {
     int err = errno;
     ::close(fd);
     if (rc != 0) return make_unexpected(IoError{err, "fsync directory " + dir});
+    return Ok{};
+}
+
+IoResult<Ok> PosixFileSystem::sync_files(const std::vector<std::shared_ptr<File>>& files) {
+    if (files.size() <= 1) return sync_each(files);
+    // The first file seen on each file system stands for the others there.
+    std::vector<const PosixFile*> firsts;
+    for (const auto& f : files) {
+        const auto* file = dynamic_cast<const PosixFile*>(f.get());
+        if (file == nullptr) {
+            if (auto r = f->sync(); !r) return r;
+            continue;
+        }
+        bool seen = std::any_of(firsts.begin(), firsts.end(),
+                                [&](const PosixFile* first) { return first->device() == file->device(); });
+        if (!seen) firsts.push_back(file);
+    }
+    for (const PosixFile* first : firsts) {
+        // Since Linux 5.8 syncfs reports a writeback error of any file there.
+        if (::syncfs(first->native_handle()) != 0)
+            return fail("syncfs of the file system holding " + first->path() + " (" +
+                        std::to_string(files.size()) + " files to sync)");
+    }
     return Ok{};
 }
 

@@ -14,6 +14,10 @@ class PosixFileSystem final : public FileSystem {
     IoResult<Ok> remove(const std::string& path) override;
     IoResult<Ok> rename(const std::string& from, const std::string& to) override;
     IoResult<Ok> sync_dir(const std::string& dir) override;
+    // One file: fdatasync. More: one syncfs per file system they are on, so a
+    // round of many partitions costs one device flush instead of one each.
+    // syncfs also writes out whatever else is dirty on that file system.
+    IoResult<Ok> sync_files(const std::vector<std::shared_ptr<File>>& files) override;
 };
 
 }  // namespace fjord::storage

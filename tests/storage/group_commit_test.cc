@@ -1,6 +1,8 @@
 // Group commit through a real Flusher thread, on PosixFileSystem in a temp dir.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -407,8 +409,8 @@ TEST(GroupCommit, ALogDestroyedDuringItsFsyncIsNotTouchedByTheCompletion) {
     EXPECT_EQ(fs.completed(), 1) << "a round was taken for a destroyed log";
 }
 
-// One Flusher thread, two logs: a log that stays dirty goes back in the
-// queue after each round, so it cannot keep the thread from the other one.
+// One Flusher thread, two logs: a log that stays dirty cannot keep the
+// thread from the other one, whose first round joins the busy log's next.
 TEST(GroupCommit, ABusyLogTakesTurnsWithAnotherOnOneFlushThread) {
     TempDir tmp;
     ASSERT_FALSE(tmp.path().empty());
@@ -437,14 +439,109 @@ TEST(GroupCommit, ABusyLogTakesTurnsWithAnotherOnOneFlushThread) {
     busy.sync(count);
     ASSERT_TRUE(other.append(make_batch(0, 1), 0));
     other.sync(count);
-    fs.release(1);
-    ASSERT_TRUE(fs.wait_for_arrivals(2));
-    EXPECT_NE(fs.arrival_path(2).find("/b-0/"), std::string::npos)
-        << "the second fsync was of " << fs.arrival_path(2) << ", not of the log that waited";
+    fs.release(2);
+    ASSERT_TRUE(fs.wait_for_arrivals(3));
+    std::string second = fs.arrival_path(2) + " " + fs.arrival_path(3);
+    EXPECT_NE(second.find("/a-0/"), std::string::npos) << "the second round synced " << second;
+    EXPECT_NE(second.find("/b-0/"), std::string::npos)
+        << "the second round synced " << second << ", not the log that waited";
     fs.release(1 << 20);
     ASSERT_TRUE(loop.run_until([&] { return answered == 3; }));
     EXPECT_EQ(busy.durable_offset(), busy.next_offset());
     EXPECT_EQ(other.durable_offset(), other.next_offset());
+}
+
+// Logs that ask for a sync while a round runs are synced together in the next
+// one: a single SyncFiles call with all their files, so a file system can make
+// them durable with one device flush (PosixFileSystem's syncfs).
+TEST(GroupCommit, LogsWaitingTogetherShareOneSyncFilesCall) {
+    TempDir tmp;
+    ASSERT_FALSE(tmp.path().empty());
+    GatedFileSystem fs(std::this_thread::get_id());
+    Loop loop;
+    std::mutex calls_mutex;
+    std::vector<size_t> files_per_call;
+    Flusher flusher([&](std::function<void()> task) { loop.post(std::move(task)); }, 1,
+                    [&](const std::vector<std::shared_ptr<File>>& files) {
+                        {
+                            std::lock_guard lock(calls_mutex);
+                            files_per_call.push_back(files.size());
+                        }
+                        return sync_each(files);
+                    });
+    ReleaseAll release_all{fs};
+    LogConfig c;
+    LogLines lines;
+    c.log = lines.logger();
+    std::vector<std::unique_ptr<PartitionLog>> logs;
+    for (const char* name : {"/a-0", "/b-0", "/c-0"}) {
+        auto opened = PartitionLog::open(fs, tmp.path() + name, c, &flusher, 0);
+        ASSERT_TRUE(opened) << opened.error().detail;
+        logs.push_back(std::move(*opened));
+    }
+    std::vector<Completion> done(logs.size());
+    ASSERT_TRUE(logs[0]->append(make_batch(0, 1), 0));
+    logs[0]->sync(done[0].callback());
+    ASSERT_TRUE(fs.wait_for_arrivals(1));
+    for (size_t i = 1; i < logs.size(); ++i) {
+        ASSERT_TRUE(logs[i]->append(make_batch(0, 2), 0));
+        logs[i]->sync(done[i].callback());
+    }
+    fs.release(1 << 20);
+    ASSERT_TRUE(loop.run_until([&] { return done[0].done() && done[1].done() && done[2].done(); }));
+    for (size_t i = 0; i < logs.size(); ++i) EXPECT_EQ(done[i].offset(), logs[i]->next_offset());
+    std::lock_guard lock(calls_mutex);
+    ASSERT_EQ(files_per_call.size(), 2u) << "the two waiting logs were not synced in one call";
+    EXPECT_EQ(files_per_call[1], 2u);
+    std::string second = fs.arrival_path(2) + " " + fs.arrival_path(3);
+    EXPECT_NE(second.find("/b-0/"), std::string::npos) << second;
+    EXPECT_NE(second.find("/c-0/"), std::string::npos) << second;
+}
+
+// A shared sync that fails fails every log in it: each answers its waiters
+// with the error and takes no more writes, as after its own failed fsync.
+TEST(GroupCommit, AFailedSharedSyncStopsEveryLogInIt) {
+    TempDir tmp;
+    ASSERT_FALSE(tmp.path().empty());
+    GatedFileSystem fs(std::this_thread::get_id());
+    Loop loop;
+    std::atomic<int> calls{0};
+    Flusher flusher([&](std::function<void()> task) { loop.post(std::move(task)); }, 1,
+                    [&](const std::vector<std::shared_ptr<File>>& files) -> IoResult<Ok> {
+                        auto r = sync_each(files);
+                        if (++calls == 2) return make_unexpected(IoError{EIO, "syncfs (injected)"});
+                        return r;
+                    });
+    ReleaseAll release_all{fs};
+    LogConfig c;
+    LogLines lines;
+    c.log = lines.logger();
+    std::vector<std::unique_ptr<PartitionLog>> logs;
+    for (const char* name : {"/a-0", "/b-0", "/c-0"}) {
+        auto opened = PartitionLog::open(fs, tmp.path() + name, c, &flusher, 0);
+        ASSERT_TRUE(opened) << opened.error().detail;
+        logs.push_back(std::move(*opened));
+    }
+    std::vector<Completion> done(logs.size());
+    ASSERT_TRUE(logs[0]->append(make_batch(0, 1), 0));
+    logs[0]->sync(done[0].callback());
+    ASSERT_TRUE(fs.wait_for_arrivals(1));
+    for (size_t i = 1; i < logs.size(); ++i) {
+        ASSERT_TRUE(logs[i]->append(make_batch(0, 1), 0));
+        logs[i]->sync(done[i].callback());
+    }
+    fs.release(1 << 20);
+    ASSERT_TRUE(loop.run_until([&] { return done[0].done() && done[1].done() && done[2].done(); }));
+    EXPECT_EQ(done[0].offset(), 1);
+    for (size_t i = 1; i < logs.size(); ++i) {
+        ASSERT_TRUE(done[i].result.has_value());
+        ASSERT_FALSE(done[i].result->has_value()) << "log " << i << " was answered durable";
+        EXPECT_EQ(done[i].result->error().code, StorageErrc::fsync_failed);
+        EXPECT_EQ(logs[i]->durable_offset(), 0);
+        EXPECT_FALSE(logs[i]->append(make_batch(1, 1), 0)) << "log " << i << " took a write after it";
+    }
+    EXPECT_TRUE(logs[0]->append(make_batch(1, 1), 0)) << "a log outside the failed sync stopped";
+    EXPECT_TRUE(lines.any_contains({"syncfs (injected)"}));
 }
 
 }  // namespace
