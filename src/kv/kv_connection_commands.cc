@@ -1,6 +1,8 @@
 // Commands answered by the node a client is connected to: PING, ECHO,
 // SELECT, INFO, COMMAND, CLIENT, CONFIG, HELLO, WAIT, and fjord's READONLY /
 // READWRITE / WRITEMODE / READMODE, which set the connection's modes.
+// CONFIG SET appendfsync changes the flush policy of every shard's log,
+// cluster-wide, through the controller.
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -28,6 +30,32 @@ Reply command_entry(const CommandSpec& spec) {
     return Reply::array({Reply::bulk(std::string(spec.name)), Reply::integer_of(spec.arity),
                          Reply::array(flags), Reply::integer_of(spec.first_key),
                          Reply::integer_of(spec.last_key), Reply::integer_of(spec.key_step)});
+}
+
+// Redis's appendfsync values as the shards' log flush policy (topic configs
+// of the key-value topic): always = fsync before acknowledging (the default),
+// everysec = every second, no = when the page cache writes back.
+std::optional<cluster::SetTopicConfig> appendfsync_change(std::string_view value) {
+    std::string v = upper(value);
+    std::map<std::string, std::string> set;
+    if (v == "ALWAYS") {
+        set = {{"flush.policy", "every_append"}};
+    } else if (v == "EVERYSEC") {
+        set = {{"flush.policy", "interval"}, {"flush.ms", "1000"}};
+    } else if (v == "NO") {
+        set = {{"flush.policy", "never"}};
+    } else {
+        return std::nullopt;
+    }
+    return cluster::SetTopicConfig{cluster::kKvTopic, std::move(set), {}};
+}
+
+std::string appendfsync_of(const cluster::Metadata& metadata) {
+    const cluster::TopicInfo* topic = metadata.topic(cluster::kKvTopic);
+    if (topic == nullptr) return "always";
+    auto policy = topic->configs.find("flush.policy");
+    if (policy == topic->configs.end() || policy->second == "every_append") return "always";
+    return policy->second == "interval" ? "everysec" : "no";
 }
 
 const char* name_of(WriteMode m) {
@@ -98,14 +126,38 @@ Reply KvService::connection_command(const std::shared_ptr<Session>& session, con
         return Reply::error("ERR unknown subcommand or wrong number of arguments for 'client|" + c[1] + "'");
     }
     if (name == "CONFIG") {
-        // Enough for redis-benchmark's start-up probe; fjord persists through its log, not RDB or AOF.
-        if (upper(c[1]) == "GET" && c.size() == 3) {
+        // fjord persists through its log, not RDB snapshots: appendonly is always yes.
+        std::string sub = upper(c[1]);
+        if (sub == "GET" && c.size() == 3) {
             std::string param = upper(c[2]);
             if (param == "SAVE") return Reply::array({Reply::bulk("save"), Reply::bulk("")});
-            if (param == "APPENDONLY") return Reply::array({Reply::bulk("appendonly"), Reply::bulk("no")});
+            if (param == "APPENDONLY") return Reply::array({Reply::bulk("appendonly"), Reply::bulk("yes")});
+            if (param == "APPENDFSYNC")
+                return Reply::array(
+                    {Reply::bulk("appendfsync"), Reply::bulk(appendfsync_of(_node.metadata()))});
             return Reply::array({});
         }
-        return Reply::error("ERR CONFIG " + c[1] + " is not supported by fjord");
+        if (sub == "SET" && c.size() == 4 && upper(c[2]) == "APPENDFSYNC") {
+            auto change = appendfsync_change(c[3]);
+            if (!change)
+                return Reply::error(
+                    "ERR CONFIG SET failed (possibly related to argument 'appendfsync') - "
+                    "argument(s) must be one of the following: always, everysec, no");
+            answered_later = true;
+            _node.submit_anywhere(*change, [done = std::move(done), alive = std::weak_ptr<bool>(_alive)](
+                                               cluster::ClusterResult<Ok> r) {
+                if (alive.expired()) return;
+                done(r ? Reply::ok()
+                       : Reply::error("TRYAGAIN CONFIG SET appendfsync was not committed: " +
+                                      r.error().detail));
+            });
+            return Reply::nil();
+        }
+        if (sub == "SET")
+            return Reply::error("ERR CONFIG SET of '" + (c.size() > 2 ? c[2] : std::string()) +
+                                "' is not supported by fjord (only appendfsync)");
+        return Reply::error("ERR CONFIG " + c[1] +
+                            " is not supported by fjord (CONFIG GET and CONFIG SET are)");
     }
     if (name == "HELLO") {
         if (c.size() >= 2 && c[1] != "2") return Reply::error("NOPROTO fjord speaks RESP2 only");

@@ -159,6 +159,18 @@ def http(method, address, path, body=None, timeout=DEFAULT_HTTP_TIMEOUT):
             return HttpReply(e.code, e.read())
 
 
+def metric_samples(text):
+    """{metric name: [values]} of the samples in Prometheus text format."""
+    samples = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name_and_labels, value = line.rsplit(" ", 1)
+        name = name_and_labels.split("{", 1)[0]
+        samples.setdefault(name, []).append(float(value))
+    return samples
+
+
 def http_get(address, path, **kwargs):
     return http("GET", address, path, **kwargs)
 

@@ -79,7 +79,7 @@ class ClusterFormationTest(unittest.TestCase):
             for node in cluster:
                 reply = node.get("/metrics")
                 self.assertEqual(reply.status, 200)
-                samples = metric_samples(reply.text)
+                samples = fjord_cluster.metric_samples(reply.text)
                 self.assertIn("fjord_raft_term", samples, "node %d metrics" % node.id)
                 self.assertIn("fjord_storage_fsyncs_total", samples, "node %d metrics" % node.id)
                 self.assertGreaterEqual(max(samples["fjord_raft_term"]), 1)
@@ -124,25 +124,17 @@ class ClusterFormationTest(unittest.TestCase):
             cluster.restart(victim)
             cluster.wait_up(victim)
             cluster.wait_for(knows_every_topic, 15, "node %d to list the topics created while it was down" % victim)
-            restarted = cluster.node(victim).log_text().split("start #3 of node %d" % victim)[1]
-            self.assertIn("__controller-0: restored from a snapshot at index", restarted, cluster.log_tails())
-            self.assertIn("late11-0: replica opened", restarted, cluster.log_tails())
+
+            def restarted_log():
+                return cluster.node(victim).log_text().split("start #3 of node %d" % victim)[1]
+            # The metadata lists the topics before the node has opened all their replicas.
+            cluster.wait_for(lambda: "late11-0: replica opened" in restarted_log(), 15,
+                             "node %d to open the partitions of the topics it missed" % victim)
+            self.assertIn("__controller-0: restored from a snapshot at index", restarted_log(), cluster.log_tails())
             print("node %d caught up on %d topics through the leader's snapshot" % (victim, len(missed)))
 
 def expected_addresses(cluster):
     return {n.id: (n.rpc_addr, n.kafka_addr, n.redis_addr, n.admin) for n in cluster}
-
-
-def metric_samples(text):
-    """{metric name: [values]} of the samples in Prometheus text format."""
-    samples = {}
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        name_and_labels, value = line.rsplit(" ", 1)
-        name = name_and_labels.split("{", 1)[0]
-        samples.setdefault(name, []).append(float(value))
-    return samples
 
 
 if __name__ == "__main__":

@@ -314,6 +314,45 @@ class RedisCliTest(unittest.TestCase):
                 c.close()
         print("inline PUT / READ / DELETE / READ pipelined in one send answered OK, v, 1, nil on every node")
 
+    def test_config_set_appendfsync_sets_every_shards_flush_policy(self):
+        """CONFIG SET appendfsync through any node changes the flush policy of every shard's log,
+        cluster-wide: with `no` one client's sync SETs cost the nodes no fsyncs, with `everysec`
+        almost none, with `always` (the default) each costs one on every replica. A value Redis
+        would refuse is refused and the connection stays usable."""
+        nodes = self.nodes
+        for node in nodes:
+            self.assertEqual(cli(node, "CONFIG", "GET", "appendfsync"), "appendfsync\nalways\n", node)
+            self.assertEqual(cli(node, "CONFIG", "GET", "appendonly"), "appendonly\nyes\n", node)
+
+        def fsyncs():
+            return sum(sum(fjord_cluster.metric_samples(n.get("/metrics").text)["fjord_storage_fsyncs_total"])
+                       for n in nodes)
+
+        c = RawConnection(nodes[0].redis_port)
+        try:
+            reply = c.call("CONFIG", "SET", "appendfsync", "sometimes")
+            self.assertEqual(reply[0], "err", reply)
+            self.assertIn("must be one of the following: always, everysec, no", reply[1])
+            self.assertEqual(c.call("PING"), "PONG")
+            for value, most, least in (("no", 20, 0), ("everysec", 40, 0), ("always", None, 200)):
+                self.assertEqual(cli1(nodes[1], "CONFIG", "SET", "appendfsync", value), "OK")
+                self.cluster.wait_for(
+                    lambda: all(cli(n, "CONFIG", "GET", "appendfsync") == "appendfsync\n%s\n" % value
+                                for n in nodes), 10, "every node to report appendfsync %s" % value)
+                before = fsyncs()
+                for i in range(200):
+                    self.assertEqual(c.call("SET", "cli:appendfsync:%d" % i, value), "OK")
+                spent = fsyncs() - before
+                print("appendfsync %s: %d fsyncs over the nodes for 200 sync SETs" % (value, spent))
+                self.assertGreaterEqual(spent, least, value)
+                if most is not None:
+                    self.assertLessEqual(spent, most, value)
+            for i in range(200):
+                self.assertEqual(c.call("GET", "cli:appendfsync:%d" % i), b"always")
+        finally:
+            c.close()
+            cli(nodes[2], "CONFIG", "SET", "appendfsync", "always")
+
     def test_errors_keep_the_connection_usable(self):
         nodes = self.nodes
         c = RawConnection(nodes[2].redis_port)
