@@ -18,6 +18,11 @@ What it measures
   single-client loop with plain SET (in sync mode a SET is answered after a
   Raft majority commit, so it needs no WAIT).
 
+  fjord's shards fsync before acknowledging (appendfsync always); with
+  --appendfsync no (or everysec) they do not, which is how the Redis baseline
+  runs (persistence off): fjord's sync writes then wait for a majority to
+  hold them in memory, as SET + WAIT 2 does on Redis.
+
   Each cell reports requests per second, p50 and p99 latency in ms. With
   --runs K everything is repeated K times (fresh servers each time) and
   each cell shows the median of the K runs. The table ends with the ratios
@@ -30,6 +35,7 @@ How to run (from the repository root)
   /usr/bin/python3 bench/redis_compare.py                 # Redis and fjord
   /usr/bin/python3 bench/redis_compare.py --redis-only --quick
   /usr/bin/python3 bench/redis_compare.py --fjord build/fjord --runs 3
+  /usr/bin/python3 bench/redis_compare.py --runs 3 --appendfsync no
 
 Needs Debian's redis-server and redis-tools (Redis 7) and python3-redis.
 Every server listens on 127.0.0.1 on ports found free by binding port 0;
@@ -428,7 +434,15 @@ def shard_leader_port(base_port, key):
     return base_port + FJORD_NODE_STRIDE * (leader - 1) + FJORD_REDIS_OFFSET, tag
 
 
-def measure_fjord(fjord_path, mode, sizes, workdir):
+def set_appendfsync(port, value):
+    """CONFIG SET appendfsync through one node, then wait until that node reports it."""
+    client = redis_client(port)
+    client.config_set("appendfsync", value)
+    wait_until(lambda: client.config_get("appendfsync").get("appendfsync") == value,
+               FJORD_READY_DEADLINE_S, f"appendfsync {value} on 127.0.0.1:{port}")
+
+
+def measure_fjord(fjord_path, mode, sizes, workdir, appendfsync="always"):
     """Start a 3-node dev-cluster in `mode`, measure the leader of the benchmark key's shard, stop it."""
     base_port = free_port_block(FJORD_PORT_SPAN)
     node1_port = base_port + FJORD_REDIS_OFFSET
@@ -438,6 +452,8 @@ def measure_fjord(fjord_path, mode, sizes, workdir):
     try:
         wait_for_fjord(proc, node1_port, log_path)
         redis_port, tag = shard_leader_port(base_port, BENCHMARK_KEY)
+        if appendfsync != "always":
+            set_appendfsync(redis_port, appendfsync)
         log(f"the benchmark key's shard is led by the node with Redis port {redis_port}; "
             f"the single client writes {{{tag}}} keys, on the same shard")
         return measure_server(redis_port, sizes, wait_replicas=0, tag=tag)
@@ -469,7 +485,8 @@ def collect(args, sizes):
                 record("redis", measure_redis(sizes, workdir))
                 if not args.redis_only:
                     for mode in FJORD_MODES:
-                        record(f"fjord-{mode}", measure_fjord(args.fjord, mode, sizes, workdir))
+                        record(f"fjord-{mode}",
+                               measure_fjord(args.fjord, mode, sizes, workdir, args.appendfsync))
             except BenchError as error:
                 return results, str(error)
     return results, None
@@ -482,9 +499,9 @@ def median_cell(cells):
                 p99_ms=statistics.median(c.p99_ms for c in cells))
 
 
-def print_table(medians, runs):
+def print_table(medians, runs, appendfsync="always"):
     """One row per (system, test, pipeline)."""
-    print(f"\nResults (median of {runs} run(s); latencies in ms)")
+    print(f"\nResults (median of {runs} run(s); latencies in ms; fjord with appendfsync {appendfsync})")
     header = f"{'system/mode':<12} {'test':<20} {'pipeline':>8} {'rps':>12} {'p50':>8} {'p99':>8}"
     print(header)
     print("-" * len(header))
@@ -538,6 +555,8 @@ def parse_args():
     parser.add_argument("--redis-only", action="store_true", help="measure Redis only, skip fjord")
     parser.add_argument("--quick", action="store_true", help="a tenth of the requests and iterations")
     parser.add_argument("--runs", type=int, default=1, help="repeat everything K times, report medians")
+    parser.add_argument("--appendfsync", choices=["always", "everysec", "no"], default="always",
+                        help="fjord's flush policy for its shards, set by CONFIG SET (default: %(default)s)")
     args = parser.parse_args()
     if args.runs < 1:
         parser.error("--runs must be at least 1")
@@ -554,7 +573,7 @@ def main():
     results, error = collect(args, sizes)
     medians = {key: median_cell(cells) for key, cells in results.items()}
     if medians:
-        print_table(medians, args.runs)
+        print_table(medians, args.runs, args.appendfsync)
         print_ratios(medians)
     print_commands(args, sizes)
     if error:

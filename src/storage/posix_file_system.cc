@@ -3,11 +3,13 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <string>
 
 namespace fjord::storage {
@@ -100,7 +102,17 @@ class PosixFile final : public File {
     dev_t _device;  // the file system it is on, for sync_files
 };
 
+// Whether the running kernel is at least major.minor.
+bool kernel_at_least(int major, int minor) {
+    struct utsname u {};
+    int have_major = 0, have_minor = 0;
+    if (::uname(&u) != 0 || std::sscanf(u.release, "%d.%d", &have_major, &have_minor) != 2) return false;
+    return have_major > major || (have_major == major && have_minor >= minor);
+}
+
 }  // namespace
+
+PosixFileSystem::PosixFileSystem() : _syncfs_reports_errors(kernel_at_least(5, 8)) {}
 
 IoResult<std::shared_ptr<File>> PosixFileSystem::open(const std::string& path, bool create) {
     int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0644);
@@ -162,7 +174,7 @@ IoResult<Ok> PosixFileSystem::sync_dir(const std::string& dir) {
 }
 
 IoResult<Ok> PosixFileSystem::sync_files(const std::vector<std::shared_ptr<File>>& files) {
-    if (files.size() <= 1) return sync_each(files);
+    if (files.size() <= 1 || !_syncfs_reports_errors) return sync_each(files);
     // The first file seen on each file system stands for the others there.
     std::vector<const PosixFile*> firsts;
     for (const auto& f : files) {
@@ -176,7 +188,7 @@ IoResult<Ok> PosixFileSystem::sync_files(const std::vector<std::shared_ptr<File>
         if (!seen) firsts.push_back(file);
     }
     for (const PosixFile* first : firsts) {
-        // Since Linux 5.8 syncfs reports a writeback error of any file there.
+        // It reports a writeback error of any file there (Linux 5.8 and later).
         if (::syncfs(first->native_handle()) != 0)
             return fail("syncfs of the file system holding " + first->path() + " (" +
                         std::to_string(files.size()) + " files to sync)");

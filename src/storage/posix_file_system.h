@@ -7,6 +7,7 @@ namespace fjord::storage {
 
 class PosixFileSystem final : public FileSystem {
   public:
+    PosixFileSystem();
     IoResult<std::shared_ptr<File>> open(const std::string& path, bool create) override;
     bool exists(const std::string& path) const override;
     IoResult<std::vector<std::string>> list(const std::string& dir) const override;
@@ -17,7 +18,12 @@ class PosixFileSystem final : public FileSystem {
     // One file: fdatasync. More: one syncfs per file system they are on, so a
     // round of many partitions costs one device flush instead of one each.
     // syncfs also writes out whatever else is dirty on that file system.
+    // Before Linux 5.8 syncfs did not report writeback errors: there each
+    // file is fdatasynced.
     IoResult<Ok> sync_files(const std::vector<std::shared_ptr<File>>& files) override;
+
+  private:
+    bool _syncfs_reports_errors;
 };
 
 }  // namespace fjord::storage
