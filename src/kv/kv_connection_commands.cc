@@ -6,6 +6,10 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <map>
+#include <optional>
+#include <string>
+
 #include <boost/asio/steady_timer.hpp>
 
 #include "cluster/cluster_node.h"
