@@ -56,6 +56,7 @@ Result<Ok, std::string> load_config_file(const std::string& path, cluster::NodeC
             {"election-timeout-ms", setter(c.election_timeout_ms)},
             {"heartbeat-interval-ms", setter(c.heartbeat_interval_ms)},
             {"replica-lag-time-ms", setter(c.replica_lag_time_ms)},
+            {"fsync-mode", setter(c.fsync_mode)},
             {"redis-write-mode", setter(c.redis_write_mode)},
             {"redis-read-mode", setter(c.redis_read_mode)},
             {"redis-max-value-bytes", setter(c.redis_max_value_bytes)},

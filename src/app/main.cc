@@ -87,6 +87,11 @@ void add_serve(CLI::App& app, fjord::cluster::NodeConfig& c, std::string& initia
                      "A follower not caught up for this long leaves the ISR")
         ->capture_default_str();
     serve
+        ->add_option("--fsync-mode", c.fsync_mode,
+                     "file: fdatasync each partition log; filesystem: one syncfs makes a round of every "
+                     "log durable (ext4 or xfs, Linux 5.17+; also flushes whatever else is dirty there)")
+        ->capture_default_str();
+    serve
         ->add_option("--redis-write-mode", c.redis_write_mode,
                      "sync: answer writes after a majority commit; async: after the leader's append")
         ->capture_default_str();

@@ -111,6 +111,12 @@ Result<Ok, std::string> ClusterNode::start() {
         });
     if (auto made = _fs->create_dirs(_config.data_dir); !made)
         return make_unexpected("cannot create data dir " + _config.data_dir + ": " + made.error().message());
+    if (_config.fsync_mode == "filesystem") {
+        if (auto shared = _fs->share_syncs(_config.data_dir); !shared)
+            return make_unexpected("--fsync-mode filesystem: " + shared.error());
+        spdlog::info("node {}: a round of fsyncs is one syncfs of the file system holding {}",
+                     _config.node_id, _config.data_dir);
+    }
 
     ReplicaOptions controller;
     controller.group = kControllerGroup;

@@ -109,6 +109,8 @@ Result<Ok, std::string> validate(NodeConfig& c) {
         return make_unexpected("--election-timeout-ms " + std::to_string(c.election_timeout_ms) +
                                " must be at least twice --heartbeat-interval-ms (" +
                                std::to_string(c.heartbeat_interval_ms) + ")");
+    if (c.fsync_mode != "file" && c.fsync_mode != "filesystem")
+        return make_unexpected("--fsync-mode '" + c.fsync_mode + "' is not file or filesystem");
     if (c.redis_write_mode != "sync" && c.redis_write_mode != "async")
         return make_unexpected("--redis-write-mode '" + c.redis_write_mode + "' is not sync or async");
     if (c.redis_read_mode != "linearizable" && c.redis_read_mode != "lease" && c.redis_read_mode != "stale")

@@ -38,6 +38,7 @@ struct NodeConfig {
     int kv_shards{16};                          // key-value partitions, created once (0: no key-value store)
     uint64_t kv_snapshot_every{100000};         // entries applied between two snapshots of a shard
     uint64_t controller_snapshot_every{10000};  // entries the controller applies between two snapshots
+    std::string fsync_mode{"file"};             // file: fdatasync each log | filesystem: one syncfs per round
 };
 
 // Identifies the cluster on the wire, so nodes of two clusters never talk:

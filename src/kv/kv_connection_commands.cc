@@ -6,11 +6,10 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <boost/asio/steady_timer.hpp>
 #include <map>
 #include <optional>
 #include <string>
-
-#include <boost/asio/steady_timer.hpp>
 
 #include "cluster/cluster_node.h"
 #include "kv/kv_service.h"
@@ -41,17 +40,13 @@ Reply command_entry(const CommandSpec& spec) {
 // everysec = every second, no = when the page cache writes back.
 std::optional<cluster::SetTopicConfig> appendfsync_change(std::string_view value) {
     std::string v = upper(value);
-    std::map<std::string, std::string> set;
-    if (v == "ALWAYS") {
-        set = {{"flush.policy", "every_append"}};
-    } else if (v == "EVERYSEC") {
-        set = {{"flush.policy", "interval"}, {"flush.ms", "1000"}};
-    } else if (v == "NO") {
-        set = {{"flush.policy", "never"}};
-    } else {
-        return std::nullopt;
-    }
-    return cluster::SetTopicConfig{cluster::kKvTopic, std::move(set), {}};
+    if (v == "EVERYSEC")
+        return cluster::SetTopicConfig{
+            cluster::kKvTopic, {{"flush.policy", "interval"}, {"flush.ms", "1000"}}, {}};
+    if (v != "ALWAYS" && v != "NO") return std::nullopt;
+    // flush.ms means nothing under these two: it goes, not to linger as a stale setting.
+    return cluster::SetTopicConfig{
+        cluster::kKvTopic, {{"flush.policy", v == "ALWAYS" ? "every_append" : "never"}}, {"flush.ms"}};
 }
 
 std::string appendfsync_of(const cluster::Metadata& metadata) {
@@ -59,7 +54,11 @@ std::string appendfsync_of(const cluster::Metadata& metadata) {
     if (topic == nullptr) return "always";
     auto policy = topic->configs.find("flush.policy");
     if (policy == topic->configs.end() || policy->second == "every_append") return "always";
-    return policy->second == "interval" ? "everysec" : "no";
+    if (policy->second != "interval") return "no";
+    // Redis has no name for another interval (set through Kafka's AlterConfigs): say what it is.
+    auto ms = topic->configs.find("flush.ms");
+    return ms == topic->configs.end() || ms->second == "1000" ? "everysec"
+                                                              : "interval of " + ms->second + " ms";
 }
 
 const char* name_of(WriteMode m) {
@@ -151,9 +150,12 @@ Reply KvService::connection_command(const std::shared_ptr<Session>& session, con
             _node.submit_anywhere(*change, [done = std::move(done), alive = std::weak_ptr<bool>(_alive)](
                                                cluster::ClusterResult<Ok> r) {
                 if (alive.expired()) return;
-                done(r ? Reply::ok()
-                       : Reply::error("TRYAGAIN CONFIG SET appendfsync was not committed: " +
-                                      r.error().detail));
+                if (r) return done(Reply::ok());
+                // A refusal by the controller will not change on a retry; no controller leader may.
+                done(Reply::error((r.error().metadata_code
+                                       ? "ERR CONFIG SET appendfsync refused: "
+                                       : "TRYAGAIN CONFIG SET appendfsync was not committed: ") +
+                                  r.error().detail));
             });
             return Reply::nil();
         }

@@ -60,6 +60,9 @@ void Flusher::run() {
             for (Round& round : rounds) {
                 _post([done = std::move(round.done), result]() mutable { done(std::move(result)); });
             }
+            // An idle thread must not keep files open (a deleted segment's space stays in use while it is).
+            rounds.clear();
+            files.clear();
             if (!result) {
                 jobs.clear();
                 break;

@@ -31,8 +31,8 @@ class Flusher {
   public:
     using Post = std::function<void(std::function<void()>)>;
     using Done = std::function<void(IoResult<Ok>)>;
-    // One round of a job: the files to sync in order, and what `post` runs
-    // with the first error or Ok.
+    // One round of a job: the files to sync, and what `post` runs with the
+    // error of the sync that covered them, or Ok.
     struct Round {
         std::vector<std::shared_ptr<File>> files;
         Done done;

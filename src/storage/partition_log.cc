@@ -315,6 +315,9 @@ StorageResult<size_t> PartitionLog::enforce_retention(int64_t now_ms) {
 }
 
 StorageResult<Ok> PartitionLog::sync_now() {
+    if (_stopped)
+        return storage_error(StorageErrc::stopped,
+                             _dir + ": no syncs after a failed fsync; restart to recover");
     std::vector<std::shared_ptr<File>> files;
     {
         std::lock_guard lock(_feed->mutex);

@@ -2,7 +2,9 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -10,6 +12,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <string>
 
 namespace fjord::storage {
@@ -112,7 +115,9 @@ bool kernel_at_least(int major, int minor) {
 
 }  // namespace
 
-PosixFileSystem::PosixFileSystem() : _syncfs_reports_errors(kernel_at_least(5, 8)) {}
+PosixFileSystem::~PosixFileSystem() {
+    if (_shared_sync_fd >= 0) ::close(_shared_sync_fd);
+}
 
 IoResult<std::shared_ptr<File>> PosixFileSystem::open(const std::string& path, bool create) {
     int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0644);
@@ -173,26 +178,56 @@ IoResult<Ok> PosixFileSystem::sync_dir(const std::string& dir) {
     return Ok{};
 }
 
+Result<Ok, std::string> PosixFileSystem::share_syncs(const std::string& dir) {
+    // Before 5.17 syncfs dropped the file system's own sync errors (a failed
+    // cache flush among them); fdatasync reports them.
+    if (!kernel_at_least(5, 17)) return make_unexpected(std::string("shared syncs need Linux 5.17 or later"));
+    struct statfs fs {};
+    if (::statfs(dir.c_str(), &fs) != 0)
+        return make_unexpected("statfs " + dir + ": " + std::strerror(errno));
+    if (fs.f_type != EXT4_SUPER_MAGIC && fs.f_type != XFS_SUPER_MAGIC) {
+        char type[32];
+        std::snprintf(type, sizeof type, "0x%lx", static_cast<unsigned long>(fs.f_type));
+        return make_unexpected(dir + " is on a file system of type " + type +
+                               "; shared syncs are only trusted on ext4 and xfs");
+    }
+    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return make_unexpected("open " + dir + ": " + std::strerror(errno));
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+        std::string why = "stat " + dir + ": " + std::strerror(errno);
+        ::close(fd);
+        return make_unexpected(why);
+    }
+    if (_shared_sync_fd >= 0) ::close(_shared_sync_fd);
+    _shared_sync_fd = fd;
+    _shared_device = st.st_dev;
+    _shared_dir = dir;
+    return Ok{};
+}
+
 IoResult<Ok> PosixFileSystem::sync_files(const std::vector<std::shared_ptr<File>>& files) {
-    if (files.size() <= 1 || !_syncfs_reports_errors) return sync_each(files);
-    // The first file seen on each file system stands for the others there.
-    std::vector<const PosixFile*> firsts;
+    if (_shared_sync_fd < 0 || files.size() <= 1) return sync_each(files);
+    bool shared = false;
     for (const auto& f : files) {
         const auto* file = dynamic_cast<const PosixFile*>(f.get());
-        if (file == nullptr) {
+        if (file == nullptr || file->device() != _shared_device) {
             if (auto r = f->sync(); !r) return r;
             continue;
         }
-        bool seen = std::any_of(firsts.begin(), firsts.end(),
-                                [&](const PosixFile* first) { return first->device() == file->device(); });
-        if (!seen) firsts.push_back(file);
+        // Writes the file's dirty pages, waits for them, and reports an error
+        // of this file's own writeback since this descriptor last did:
+        // syncfs alone would report it to whichever descriptor asked first.
+        constexpr unsigned kWriteAndWait =
+            SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER;
+        if (::sync_file_range(file->native_handle(), 0, 0, kWriteAndWait) != 0)
+            return fail("write back " + file->path());
+        shared = true;
     }
-    for (const PosixFile* first : firsts) {
-        // It reports a writeback error of any file there (Linux 5.8 and later).
-        if (::syncfs(first->native_handle()) != 0)
-            return fail("syncfs of the file system holding " + first->path() + " (" +
-                        std::to_string(files.size()) + " files to sync)");
-    }
+    // Metadata and the device's cache, once for all of them.
+    if (shared && ::syncfs(_shared_sync_fd) != 0)
+        return fail("syncfs of the file system holding " + _shared_dir + " (" + std::to_string(files.size()) +
+                    " files to sync)");
     return Ok{};
 }
 
