@@ -451,6 +451,36 @@ TEST(GroupCommit, ABusyLogTakesTurnsWithAnotherOnOneFlushThread) {
     EXPECT_EQ(other.durable_offset(), other.next_offset());
 }
 
+// Three logs (a-0, b-0, c-0): a's sync is held at the gate while b and c
+// append `records` each and ask for a sync; then the gate opens and the loop
+// runs until all three are answered.
+struct ThreeLogs {
+    std::vector<std::unique_ptr<PartitionLog>> logs;
+    std::vector<Completion> done{3};
+    LogLines lines;
+};
+
+void sync_two_while_one_waits(GatedFileSystem& fs, Loop& loop, Flusher& flusher, const std::string& dir,
+                              int records, ThreeLogs& t) {
+    ReleaseAll release_all{fs};
+    LogConfig c;
+    c.log = t.lines.logger();
+    for (const char* name : {"/a-0", "/b-0", "/c-0"}) {
+        auto opened = PartitionLog::open(fs, dir + name, c, &flusher, 0);
+        ASSERT_TRUE(opened) << opened.error().detail;
+        t.logs.push_back(std::move(*opened));
+    }
+    ASSERT_TRUE(t.logs[0]->append(make_batch(0, 1), 0));
+    t.logs[0]->sync(t.done[0].callback());
+    ASSERT_TRUE(fs.wait_for_arrivals(1));
+    for (size_t i = 1; i < t.logs.size(); ++i) {
+        ASSERT_TRUE(t.logs[i]->append(make_batch(0, records), 0));
+        t.logs[i]->sync(t.done[i].callback());
+    }
+    fs.release(1 << 20);
+    ASSERT_TRUE(loop.run_until([&] { return t.done[0].done() && t.done[1].done() && t.done[2].done(); }));
+}
+
 // Logs that ask for a sync while a round runs are synced together in the next
 // one: a single SyncFiles call with all their files, so a file system can make
 // them durable with one device flush (PosixFileSystem's syncfs).
@@ -469,26 +499,10 @@ TEST(GroupCommit, LogsWaitingTogetherShareOneSyncFilesCall) {
                         }
                         return sync_each(files);
                     });
-    ReleaseAll release_all{fs};
-    LogConfig c;
-    LogLines lines;
-    c.log = lines.logger();
-    std::vector<std::unique_ptr<PartitionLog>> logs;
-    for (const char* name : {"/a-0", "/b-0", "/c-0"}) {
-        auto opened = PartitionLog::open(fs, tmp.path() + name, c, &flusher, 0);
-        ASSERT_TRUE(opened) << opened.error().detail;
-        logs.push_back(std::move(*opened));
-    }
-    std::vector<Completion> done(logs.size());
-    ASSERT_TRUE(logs[0]->append(make_batch(0, 1), 0));
-    logs[0]->sync(done[0].callback());
-    ASSERT_TRUE(fs.wait_for_arrivals(1));
-    for (size_t i = 1; i < logs.size(); ++i) {
-        ASSERT_TRUE(logs[i]->append(make_batch(0, 2), 0));
-        logs[i]->sync(done[i].callback());
-    }
-    fs.release(1 << 20);
-    ASSERT_TRUE(loop.run_until([&] { return done[0].done() && done[1].done() && done[2].done(); }));
+    ThreeLogs t;
+    ASSERT_NO_FATAL_FAILURE(sync_two_while_one_waits(fs, loop, flusher, tmp.path(), 2, t));
+    auto& logs = t.logs;
+    auto& done = t.done;
     for (size_t i = 0; i < logs.size(); ++i) EXPECT_EQ(done[i].offset(), logs[i]->next_offset());
     std::lock_guard lock(calls_mutex);
     ASSERT_EQ(files_per_call.size(), 2u) << "the two waiting logs were not synced in one call";
@@ -512,26 +526,10 @@ TEST(GroupCommit, AFailedSharedSyncStopsEveryLogInIt) {
                         if (++calls == 2) return make_unexpected(IoError{EIO, "syncfs (injected)"});
                         return r;
                     });
-    ReleaseAll release_all{fs};
-    LogConfig c;
-    LogLines lines;
-    c.log = lines.logger();
-    std::vector<std::unique_ptr<PartitionLog>> logs;
-    for (const char* name : {"/a-0", "/b-0", "/c-0"}) {
-        auto opened = PartitionLog::open(fs, tmp.path() + name, c, &flusher, 0);
-        ASSERT_TRUE(opened) << opened.error().detail;
-        logs.push_back(std::move(*opened));
-    }
-    std::vector<Completion> done(logs.size());
-    ASSERT_TRUE(logs[0]->append(make_batch(0, 1), 0));
-    logs[0]->sync(done[0].callback());
-    ASSERT_TRUE(fs.wait_for_arrivals(1));
-    for (size_t i = 1; i < logs.size(); ++i) {
-        ASSERT_TRUE(logs[i]->append(make_batch(0, 1), 0));
-        logs[i]->sync(done[i].callback());
-    }
-    fs.release(1 << 20);
-    ASSERT_TRUE(loop.run_until([&] { return done[0].done() && done[1].done() && done[2].done(); }));
+    ThreeLogs t;
+    ASSERT_NO_FATAL_FAILURE(sync_two_while_one_waits(fs, loop, flusher, tmp.path(), 1, t));
+    auto& logs = t.logs;
+    auto& done = t.done;
     EXPECT_EQ(done[0].offset(), 1);
     for (size_t i = 1; i < logs.size(); ++i) {
         ASSERT_TRUE(done[i].result.has_value());
@@ -541,7 +539,7 @@ TEST(GroupCommit, AFailedSharedSyncStopsEveryLogInIt) {
         EXPECT_FALSE(logs[i]->append(make_batch(1, 1), 0)) << "log " << i << " took a write after it";
     }
     EXPECT_TRUE(logs[0]->append(make_batch(1, 1), 0)) << "a log outside the failed sync stopped";
-    EXPECT_TRUE(lines.any_contains({"syncfs (injected)"}));
+    EXPECT_TRUE(t.lines.any_contains({"syncfs (injected)"}));
 }
 
 }  // namespace
