@@ -342,8 +342,12 @@ class RedisCliTest(unittest.TestCase):
             self.assertEqual(reply[0], "err", reply)
             self.assertIn("must be one of the following: always, everysec, no", reply[1])
             self.assertEqual(c.call("PING"), "PONG")
+            configs_of = {"no": {"flush.policy": "never"},  # flush.ms goes: it would be a stale setting
+                          "everysec": {"flush.policy": "interval", "flush.ms": "1000"},
+                          "always": {"flush.policy": "every_append"}}
             for value in ("no", "everysec", "always"):
                 set_everywhere(value)
+                self.assertEqual(nodes[2].get("/topics/__kv").json()["configs"], configs_of[value], value)
                 before, started = fsyncs(), time.monotonic()
                 for key in keys:
                     self.assertEqual(c.call("SET", key, value), "OK")

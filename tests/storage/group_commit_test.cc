@@ -90,7 +90,10 @@ class GatedFileSystem final : public FileSystem {
     class GatedFile final : public File {
       public:
         GatedFile(GatedFileSystem& fs, std::shared_ptr<File> inner, std::string path)
-            : _fs(fs), _inner(std::move(inner)), _path(std::move(path)) {}
+            : _fs(fs), _inner(std::move(inner)), _path(std::move(path)) {
+            _fs.count_open(+1);
+        }
+        ~GatedFile() override { _fs.count_open(-1); }
         IoResult<Ok> append(std::string_view bytes) override { return _inner->append(bytes); }
         IoResult<Ok> read_at(uint64_t offset, size_t len, std::string& out) const override {
             return _inner->read_at(offset, len, out);
@@ -115,7 +118,7 @@ class GatedFileSystem final : public FileSystem {
     IoResult<std::shared_ptr<File>> open(const std::string& path, bool create) override {
         auto f = _posix.open(path, create);
         if (!f) return f;
-        return std::shared_ptr<File>(std::make_shared<GatedFile>(*this, *f, path));
+        return std::shared_ptr<File>(std::make_shared<GatedFile>(*this, std::move(*f), path));
     }
     bool exists(const std::string& path) const override { return _posix.exists(path); }
     IoResult<std::vector<std::string>> list(const std::string& dir) const override {
@@ -144,6 +147,15 @@ class GatedFileSystem final : public FileSystem {
         std::lock_guard lock(_mutex);
         return n >= 1 && n <= static_cast<int>(_arrival_paths.size()) ? _arrival_paths[n - 1] : "";
     }
+    // Waits until no file it opened is held by anyone; false at the deadline.
+    bool wait_for_no_open_files(std::chrono::milliseconds timeout = 10s) {
+        std::unique_lock lock(_mutex);
+        return _cv.wait_for(lock, timeout, [&] { return _open == 0; });
+    }
+    int open_files() {
+        std::lock_guard lock(_mutex);
+        return _open;
+    }
     // Waits until `n` fsyncs in all have reached the gate; false at the deadline.
     bool wait_for_arrivals(int n, std::chrono::milliseconds timeout = 10s) {
         std::unique_lock lock(_mutex);
@@ -159,6 +171,13 @@ class GatedFileSystem final : public FileSystem {
         _cv.wait(lock, [this] { return _permits > 0; });
         --_permits;
     }
+    void count_open(int change) {
+        {
+            std::lock_guard lock(_mutex);
+            _open += change;
+        }
+        _cv.notify_all();
+    }
     void count_completed() {
         std::lock_guard lock(_mutex);
         ++_completed;
@@ -170,6 +189,7 @@ class GatedFileSystem final : public FileSystem {
     std::condition_variable _cv;
     int _permits{0};
     int _completed{0};
+    int _open{0};
     int _arrived{0};
     std::vector<std::string> _arrival_paths;
 };
@@ -537,8 +557,14 @@ TEST(GroupCommit, AFailedSharedSyncStopsEveryLogInIt) {
         EXPECT_EQ(done[i].result->error().code, StorageErrc::fsync_failed);
         EXPECT_EQ(logs[i]->durable_offset(), 0);
         EXPECT_FALSE(logs[i]->append(make_batch(1, 1), 0)) << "log " << i << " took a write after it";
+        auto now = logs[i]->sync_now();
+        ASSERT_FALSE(now);
+        EXPECT_EQ(now.error().code, StorageErrc::stopped) << now.error().detail;
     }
     EXPECT_TRUE(logs[0]->append(make_batch(1, 1), 0)) << "a log outside the failed sync stopped";
+    // The flush thread let go of the failed round's files: closing the logs closes them.
+    logs.clear();
+    EXPECT_TRUE(fs.wait_for_no_open_files()) << fs.open_files() << " file(s) still held";
     EXPECT_TRUE(t.lines.any_contains({"syncfs (injected)"}));
 }
 
