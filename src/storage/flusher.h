@@ -10,8 +10,9 @@
 // bounded by the time between fsyncs as much as by the fsyncs).
 //
 // A thread takes one round of every job it holds and syncs their files
-// together (`SyncFiles`), and jobs queued meanwhile join its next round: with
-// many partitions, a round then costs the disk one flush, not one per log.
+// together (`SyncFiles`), and jobs queued meanwhile join its next round, so
+// that a file system able to (PosixFileSystem::share_syncs) makes a round of
+// many partitions durable with one device flush, not one per log.
 #pragma once
 
 #include <condition_variable>
