@@ -10,6 +10,7 @@
 
 #include "common/big_endian.h"
 #include "common/host_port.h"
+#include "common/wall_clock.h"
 #include "kafka/api.h"
 #include "kafka/fetch_messages.h"
 #include "kafka/list_offsets_messages.h"
@@ -167,9 +168,7 @@ Result<KafkaClient::Leader, std::string> KafkaClient::find_leader(const std::str
 
 Result<int64_t, std::string> KafkaClient::append(const std::string& topic, int32_t partition,
                                                  const std::string& value) {
-    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-        std::chrono::system_clock::now().time_since_epoch());
-    std::string batch = storage::encode_batch(0, -1, now.count(), {storage::Record{"", value, 0}});
+    std::string batch = storage::encode_batch(0, -1, wall_clock_ms(), {storage::Record{"", value, 0}});
     kafka::ProduceRequest request;
     request.acks = -1;
     request.timeout_ms = 10000;

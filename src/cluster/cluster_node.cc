@@ -543,8 +543,7 @@ void ClusterNode::shutdown(int timeout_ms, std::function<void()> done) {
 // Looks again after `ms`: in between, the loop writes what is queued (the
 // gossip saying this node stops, the transfers' messages).
 void ClusterNode::finish_shutdown_after(int ms, int64_t deadline, std::function<void()> done) {
-    auto timer = std::make_shared<asio::steady_timer>(_io, std::chrono::milliseconds(ms));
-    timer->async_wait([this, timer, deadline, done = std::move(done)](boost::system::error_code) mutable {
+    post_after(ms, [this, deadline, done = std::move(done)]() mutable {
         finish_shutdown(deadline, std::move(done));
     });
 }

@@ -8,6 +8,7 @@
 #include "cluster/cluster_node.h"
 #include "common/big_endian.h"
 #include "common/byte_codec.h"
+#include "common/wall_clock.h"
 #include "net/transport.h"
 #include "storage/record_batch.h"
 
@@ -211,10 +212,7 @@ void ClusterNode::append(const std::string& topic, int32_t partition, std::vecto
     }
     std::vector<storage::Record> records;
     for (std::string& v : values) records.push_back(storage::Record{"", std::move(v), 0});
-    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                   std::chrono::system_clock::now().time_since_epoch())
-                   .count();
-    std::string batch = storage::encode_batch(0, 0, now, records);
+    std::string batch = storage::encode_batch(0, 0, wall_clock_ms(), records);
     (*leader)->propose(std::move(batch), static_cast<uint32_t>(records.size()),
                        [done = std::move(done)](Result<Appended, ProposeError> r) {
                            if (r) {

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/steady_timer.hpp>
 #include <map>
 #include <optional>
@@ -22,6 +23,9 @@ namespace fjord::kv {
 namespace {
 
 constexpr int kWaitPollMs = 5;
+// How long past its own end a forwarded WAIT's answer may take before this
+// node stops waiting for it and looks at the leader's gossiped progress.
+constexpr int64_t kWaitAnswerMarginMs = 50;
 // A WAIT asked of the shard's leader by another node: [name, index, wanted, ms to wait].
 // Not a client command: only the node transport carries it.
 constexpr std::string_view kWaitOnLeader = "fjord.wait-on-leader";
@@ -246,17 +250,18 @@ void KvService::wait_for_replicas(const std::shared_ptr<Session>& session, int64
     request.group = group;
     request.command = {std::string(kWaitOnLeader), std::to_string(index), std::to_string(wanted),
                        std::to_string(until - now)};
-    forward(leader, request,
-            [this, session, wanted, deadline, done = std::move(done),
-             alive = std::weak_ptr<bool>(_alive)](ShardAnswer a) mutable {
-                if (alive.expired()) return;
-                bool counted =
-                    a.status == ShardAnswer::Status::answer && a.reply.kind == Reply::Kind::integer;
-                if (counted && (a.reply.integer >= wanted || now_ms() >= deadline || session->closed))
-                    return done(std::move(a.reply));
-                // Not enough yet: ask again; no answer (the leader moved or stopped): look here.
-                wait_for_replicas(session, wanted, deadline, std::move(done), counted);
-            });
+    forward(
+        leader, request,
+        [this, session, wanted, deadline, done = std::move(done),
+         alive = std::weak_ptr<bool>(_alive)](ShardAnswer a) mutable {
+            if (alive.expired()) return;
+            bool counted = a.status == ShardAnswer::Status::answer && a.reply.kind == Reply::Kind::integer;
+            if (counted && (a.reply.integer >= wanted || now_ms() >= deadline || session->closed))
+                return done(std::move(a.reply));
+            // Not enough yet: ask again; no answer (the leader moved or stopped): look here.
+            wait_for_replicas(session, wanted, deadline, std::move(done), counted);
+        },
+        until - now + kWaitAnswerMarginMs);
 }
 
 void KvService::wait_here(uint64_t group, uint64_t index, int64_t wanted, int64_t deadline,
@@ -277,16 +282,18 @@ bool KvService::receive_wait(uint64_t from, uint64_t id, const ShardRequest& req
     if (c.empty() || c[0] != kWaitOnLeader) return false;
     int64_t index = 0, wanted = 0, wait_ms = 0;
     if (c.size() != 4 || !parse_int64(c[1], index) || !parse_int64(c[2], wanted) ||
-        !parse_int64(c[3], wait_ms) || index < 0 || wait_ms < 0 || wait_ms > _options.timeout_ms) {
+        !parse_int64(c[3], wait_ms) || index < 0 || wait_ms < 0) {
         spdlog::warn("kv: dropping a malformed forwarded WAIT from node {}", from);
         return true;
     }
+    // Never longer than the asking node waits for the answer, whatever its settings.
+    wait_ms = std::min<int64_t>(wait_ms, _options.timeout_ms / 2);
     wait_here(
         request.group, static_cast<uint64_t>(index), wanted, now_ms() + wait_ms, [] { return false; },
         [this, from, id, group = request.group](int64_t holding) {
             ShardAnswer a;
             a.reply = Reply::integer_of(holding);
-            _node.send_item(from, net::Item{net::ItemKind::kv_response, group, encode_answer(id, a)});
+            answer_node(from, id, group, a);
         });
     return true;
 }

@@ -12,6 +12,7 @@
 
 #include "cluster/cluster_node.h"
 #include "common/crc32c.h"
+#include "common/wall_clock.h"
 #include "kv/shard.h"
 #include "net/envelope.h"
 
@@ -114,8 +115,7 @@ int64_t KvService::now_ms() const {
 }
 
 int64_t KvService::wall_ms() {
-    using namespace std::chrono;
-    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+    return wall_clock_ms();
 }
 
 const std::vector<uint64_t>& KvService::shard_groups() const {
@@ -394,11 +394,15 @@ void KvService::read_here(cluster::Replica& replica, const ShardRequest& request
     schedule_flush();
 }
 
-void KvService::forward(uint64_t leader, const ShardRequest& request, AnswerDone done) {
+void KvService::forward(uint64_t leader, const ShardRequest& request, AnswerDone done, int64_t timeout_ms) {
     uint64_t id = _next_request++;
-    _forwarded.emplace(
-        id, std::make_unique<Pending>(Pending{now_ms() + _options.timeout_ms, leader, std::move(done)}));
+    int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : _options.timeout_ms);
+    _forwarded.emplace(id, std::make_unique<Pending>(Pending{deadline, leader, std::move(done)}));
     _node.send_item(leader, net::Item{net::ItemKind::kv_request, request.group, encode_request(id, request)});
+}
+
+void KvService::answer_node(uint64_t from, uint64_t id, uint64_t group, const ShardAnswer& a) {
+    _node.send_item(from, net::Item{net::ItemKind::kv_response, group, encode_answer(id, a)});
 }
 
 void KvService::receive(uint64_t from, net::Item& item) {
@@ -415,7 +419,7 @@ void KvService::receive(uint64_t from, net::Item& item) {
             return;
         }
         run_here(request, [this, from, id = id, group = item.group](ShardAnswer a) {
-            _node.send_item(from, net::Item{net::ItemKind::kv_response, group, encode_answer(id, a)});
+            answer_node(from, id, group, a);
         });
         return;
     }

@@ -157,7 +157,11 @@ class KvService {
     void run(const ShardRequest& request, AnswerDone done);
     void run_here(const ShardRequest& request, AnswerDone done);
     void read_here(cluster::Replica& replica, const ShardRequest& request, AnswerDone done);
-    void forward(uint64_t leader, const ShardRequest& request, AnswerDone done);
+    // Sends `request` to `leader`; `done` gets its answer, or an error once
+    // `timeout_ms` (default: the forwarding timeout) passes without one.
+    void forward(uint64_t leader, const ShardRequest& request, AnswerDone done, int64_t timeout_ms = 0);
+    // Answers a request that node `from` forwarded here.
+    void answer_node(uint64_t from, uint64_t id, uint64_t group, const ShardAnswer& a);
     void arm_housekeeping();
     void schedule_flush();
     void flush_batches();

@@ -11,7 +11,9 @@ namespace fjord::kv {
 
 namespace {
 constexpr uint8_t kImageVersion = 1;
-}
+// How much larger than a new value an old buffer may be and still be reused.
+constexpr size_t kReusedSlackBytes = 256;
+}  // namespace
 
 uint32_t key_hash(std::string_view key) {
     return crc32c(key);
@@ -38,7 +40,14 @@ void KvStore::apply(const EffectView& e) {
             } else {
                 erase_expiry(e.key, it->second.expire_at_ms);
             }
-            it->second.data.assign(e.value);
+            // In place when the old buffer fits without hoarding: a key that
+            // once held a large value must not keep its memory.
+            std::string& data = it->second.data;
+            if (data.capacity() > 2 * e.value.size() + kReusedSlackBytes) {
+                data.clear();
+                data.shrink_to_fit();  // (assigning a new string would keep the buffer)
+            }
+            data.assign(e.value);
             it->second.expire_at_ms = e.expire_at_ms;
             if (e.expire_at_ms != 0) _expiries.emplace(e.expire_at_ms, e.key);
             break;

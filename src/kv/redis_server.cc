@@ -102,9 +102,10 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
         bool quit = command.size() == 1 && upper(command[0]) == "QUIT";
         // An answer ready now goes straight into the output when nothing
         // before it waits (the common case of a pipeline of reads).
-        std::string& out = _slots.empty() ? _ready : _scratch;
+        std::string behind;  // an answer that must wait for the slots before it
+        std::string& out = _slots.empty() ? _ready : behind;
         if (!quit && _service.answer_now(*_session, command, wall_now, out)) {
-            if (&out == &_scratch) _slots.push_back(Slot{id, true, std::exchange(_scratch, {}), false});
+            if (&out == &behind) _slots.push_back(Slot{id, true, std::move(behind), false});
             post_flush();
             return;
         }
@@ -184,8 +185,7 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
     std::string _peer;
     std::shared_ptr<Session> _session;
     std::deque<Slot> _slots;
-    std::string _ready;    // answers that were given while no slot waited, in RESP, not yet written
-    std::string _scratch;  // where an answer behind a waiting slot is encoded
+    std::string _ready;  // answers that were given while no slot waited, in RESP, not yet written
     uint64_t _next_id{0};
     bool _writing{false};
     bool _flush_posted{false};

@@ -6,6 +6,7 @@
 #include <limits>
 #include <memory>
 
+#include "common/wall_clock.h"
 #include "storage/record_batch.h"
 
 namespace fjord::kv {
@@ -15,11 +16,6 @@ namespace {
 constexpr size_t kMaxBatchRecords = 4096;
 constexpr size_t kMaxBatchBytes = 1u << 20;
 constexpr int64_t kRaw = std::numeric_limits<int64_t>::min();  // a "now" at which nothing has expired
-
-int64_t wall_clock_ms() {
-    using namespace std::chrono;
-    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 }  // namespace
 
@@ -39,6 +35,7 @@ void KvShard::apply(const raft::Entry& entry) {
             }
             for (const EffectView& e : _decoded) _store.apply(e);
         }
+        _decoded.clear();  // its views point into the entry, which the caller frees
     }
     prune(entry.index.value);
 }

@@ -89,6 +89,19 @@ TEST(KvStoreTest, PutOverwritesValueAndExpiry) {
     EXPECT_EQ(get(store, "k", kNow + 1000), "v2");
 }
 
+// A key that once held a large value does not keep that memory once it
+// holds a small one.
+TEST(KvStoreTest, OverwritingALargeValueWithASmallOneFreesItsMemory) {
+    KvStore store;
+    store.apply(put("k", std::string(1 << 20, 'x')));
+    store.apply(put("k", "small"));
+    EXPECT_EQ(get(store, "k"), "small");
+    EXPECT_LT(store.find("k", kNow)->data.capacity(), 4096u);
+    // A value of about the same size is written in place.
+    store.apply(put("k", "other"));
+    EXPECT_EQ(get(store, "k"), "other");
+}
+
 TEST(KvStoreTest, EmptyAndBinaryKeysAndValues) {
     KvStore store;
     store.apply(put("", ""));
