@@ -263,6 +263,12 @@ class RedisPyTest(unittest.TestCase):
             with open("/proc/%d/status" % node.proc.pid) as f:
                 return int(next(line for line in f if line.startswith("VmRSS")).split()[1])
 
+        # ASan's allocator keeps freed memory in quarantine, so a sanitized
+        # node's RSS grows with the traffic itself: a looser bound there (the
+        # Release run holds the tight one).
+        with open("/proc/%d/maps" % node.proc.pid) as f:
+            sanitized = any("libasan" in line for line in f)
+        bound_kb = (32 if sanitized else 8) * 1024
         sock = socket.create_connection(("127.0.0.1", node.redis_port))
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
         try:
@@ -276,7 +282,7 @@ class RedisPyTest(unittest.TestCase):
             watch_until = time.monotonic() + 3
             while time.monotonic() < watch_until:
                 grown = max(grown, rss_kb() - before)
-                self.assertLess(grown, 8 * 1024, "the node grew by %d KB while answers waited" % grown)
+                self.assertLess(grown, bound_kb, "the node grew by %d KB while answers waited" % grown)
                 time.sleep(0.05)
             expected = len(b"+OK\r\n") + count * len(answer)
             got = 0
