@@ -163,11 +163,15 @@ Reply KvService::connection_command(const std::shared_ptr<Session>& session, con
             });
             return Reply::nil();
         }
+        if (sub == "RESETSTAT" && c.size() == 2) {
+            _max_output_held = 0;
+            return Reply::ok();
+        }
         if (sub == "SET")
             return Reply::error("ERR CONFIG SET of '" + (c.size() > 2 ? c[2] : std::string()) +
                                 "' is not supported by fjord (only appendfsync)");
         return Reply::error("ERR CONFIG " + c[1] +
-                            " is not supported by fjord (CONFIG GET and CONFIG SET are)");
+                            " is not supported by fjord (CONFIG GET, CONFIG SET and CONFIG RESETSTAT are)");
     }
     if (name == "HELLO") {
         if (c.size() >= 2 && c[1] != "2") return Reply::error("NOPROTO fjord speaks RESP2 only");
@@ -317,6 +321,7 @@ Reply KvService::info(const std::string& requested) const {
     if (all || section == "CLIENTS") {
         out += "# Clients\r\n";
         line("connected_clients", std::to_string(_connections));
+        line("fjord_max_output_buffer", std::to_string(_max_output_held));
         out += "\r\n";
     }
     int64_t now = wall_ms();

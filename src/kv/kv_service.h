@@ -14,6 +14,7 @@
 // Everything runs on the node's event loop.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -104,6 +105,9 @@ class KvService {
     void execute(const std::shared_ptr<Session>& session, Command command, std::function<void(Reply)> done);
     void connection_opened() { ++_connections; }
     void connection_closed() { --_connections; }
+    // A connection holds `bytes` of answers not yet written; INFO clients
+    // reports the most since start or CONFIG RESETSTAT.
+    void output_held(size_t bytes) { _max_output_held = std::max(_max_output_held, bytes); }
 
   private:
     struct Pending;
@@ -184,6 +188,7 @@ class KvService {
     uint64_t _next_session{1};
     bool _flush_posted{false};
     int64_t _connections{0};
+    size_t _max_output_held{0};
     int64_t _started_ms{0};
     std::unique_ptr<Timers> _timers;
     std::shared_ptr<bool> _alive;

@@ -88,6 +88,9 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
     // Reading stops while this holds, until answers are written: a client
     // that sends without reading cannot make the node buffer without bound.
     bool full() const { return _slots.size() >= kMaxInFlight || _ready.size() >= kMaxReadyBytes; }
+    // Answer bytes this connection holds: being written, given at once, and
+    // encoded behind a command that still waits.
+    size_t held() const { return _writing_bytes + _ready.size() + _slot_bytes; }
 
     // A command waiting for its answer, or answered behind one that waits.
     struct Slot {
@@ -105,7 +108,11 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
         std::string behind;  // an answer that must wait for the slots before it
         std::string& out = _slots.empty() ? _ready : behind;
         if (!quit && _service.answer_now(*_session, command, wall_now, out)) {
-            if (&out == &behind) _slots.push_back(Slot{id, true, std::move(behind), false});
+            if (&out == &behind) {
+                _slot_bytes += behind.size();
+                _slots.push_back(Slot{id, true, std::move(behind), false});
+            }
+            _service.output_held(held());
             post_flush();
             return;
         }
@@ -118,6 +125,7 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
         spdlog::warn("redis: closing connection from {}: {}", _peer, why);
         Slot slot{_next_id++, true, {}, true};
         encode_reply(reply, slot.encoded);
+        _slot_bytes += slot.encoded.size();
         _slots.push_back(std::move(slot));
         flush();
     }
@@ -127,6 +135,8 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
             if (s.id == id) {
                 encode_reply(reply, s.encoded);
                 s.answered = true;
+                _slot_bytes += s.encoded.size();
+                _service.output_held(held());
                 break;
             }
         }
@@ -151,6 +161,7 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
         bool close_after = false;
         while (!_slots.empty() && _slots.front().answered) {
             out += _slots.front().encoded;
+            _slot_bytes -= _slots.front().encoded.size();
             close_after = _slots.front().close_after;
             _slots.pop_front();
             if (close_after) break;
@@ -158,11 +169,13 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
         _room.cancel();
         if (out.empty()) return;
         _writing = true;
+        _writing_bytes = out.size();
         auto buffer = std::make_shared<std::string>(std::move(out));
         asio::async_write(
             _socket, asio::buffer(*buffer),
             [self = shared_from_this(), buffer, close_after](boost::system::error_code ec, size_t) {
                 self->_writing = false;
+                self->_writing_bytes = 0;
                 if (ec) return self->close("write failed: " + ec.message());
                 if (close_after) return self->close("");
                 self->flush();
@@ -186,6 +199,8 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
     std::shared_ptr<Session> _session;
     std::deque<Slot> _slots;
     std::string _ready;  // answers that were given while no slot waited, in RESP, not yet written
+    size_t _slot_bytes{0};     // encoded answers in _slots
+    size_t _writing_bytes{0};  // the write in progress
     uint64_t _next_id{0};
     bool _writing{false};
     bool _flush_posted{false};
