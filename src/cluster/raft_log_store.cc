@@ -342,9 +342,10 @@ StorageResult<Ok> RaftLogStore::set_hard_state(const raft::HardState& hs) {
 
 StorageResult<Ok> RaftLogStore::install_snapshot(const raft::Snapshot& snap, int64_t now_ms) {
     (void)now_ms;
-    storage::SnapshotRecord rec{snap.meta.index.value, snap.meta.term.value, snap.meta.membership.encode(),
-                                snap.data};
-    if (auto r = storage::save_snapshot(_fs, _dir, rec); !r) return r;
+    if (auto r = storage::save_snapshot(_fs, _dir, snap.meta.index.value, snap.meta.term.value,
+                                        snap.meta.membership.encode(), snap.data);
+        !r)
+        return r;
     if (auto r = _log->reset(static_cast<int64_t>(snap.meta.index.value)); !r) return r;
     _stored.clear();
     _recent.clear();
@@ -354,15 +355,30 @@ StorageResult<Ok> RaftLogStore::install_snapshot(const raft::Snapshot& snap, int
     return Ok{};
 }
 
+StorageResult<std::shared_ptr<storage::File>> RaftLogStore::stage_snapshot(const raft::Snapshot& snap) {
+    return storage::stage_snapshot(_fs, _dir, snap.meta.index.value, snap.meta.term.value,
+                                   snap.meta.membership.encode(), snap.data);
+}
+
 StorageResult<Ok> RaftLogStore::compact(const raft::Snapshot& snap) {
-    storage::SnapshotRecord rec{snap.meta.index.value, snap.meta.term.value, snap.meta.membership.encode(),
-                                snap.data};
-    if (auto r = storage::save_snapshot(_fs, _dir, rec); !r) return r;
-    if (auto r = _log->truncate_prefix(static_cast<int64_t>(snap.meta.index.value)); !r) return r;
+    if (auto r = storage::save_snapshot(_fs, _dir, snap.meta.index.value, snap.meta.term.value,
+                                        snap.meta.membership.encode(), snap.data);
+        !r)
+        return r;
+    return drop_below(std::make_shared<const raft::Snapshot>(snap));
+}
+
+StorageResult<Ok> RaftLogStore::compact_to(std::shared_ptr<const raft::Snapshot> snap) {
+    if (auto r = storage::commit_snapshot(_fs, _dir); !r) return r;
+    return drop_below(std::move(snap));
+}
+
+StorageResult<Ok> RaftLogStore::drop_below(std::shared_ptr<const raft::Snapshot> snap) {
+    if (auto r = _log->truncate_prefix(static_cast<int64_t>(snap->meta.index.value)); !r) return r;
     _stored.erase(_stored.begin(),
-                  _stored.begin() + static_cast<std::ptrdiff_t>(upper_bound(snap.meta.index)));
-    forget_recent_upto(snap.meta.index);
-    _snapshot = std::make_shared<const raft::Snapshot>(snap);
+                  _stored.begin() + static_cast<std::ptrdiff_t>(upper_bound(snap->meta.index)));
+    forget_recent_upto(snap->meta.index);
+    _snapshot = std::move(snap);
     return Ok{};
 }
 

@@ -60,6 +60,16 @@ class RaftLogStore final : public raft::LogStorage {
     storage::StorageResult<Ok> install_snapshot(const raft::Snapshot& snap, int64_t now_ms);
     // Records a snapshot taken locally at a stored index and drops the log below it.
     storage::StorageResult<Ok> compact(const raft::Snapshot& snap);
+    // compact() in steps, so that a large image's fsync runs off the loop:
+    // stage_snapshot writes it to a temporary file and returns that file;
+    // sync_file syncs it on the Flusher; compact_to then makes it the
+    // snapshot and drops the log below it. No other snapshot may be written
+    // between the first step and the last.
+    storage::StorageResult<std::shared_ptr<storage::File>> stage_snapshot(const raft::Snapshot& snap);
+    void sync_file(std::shared_ptr<storage::File> file, storage::Flusher::Done done) {
+        _log->sync_file(std::move(file), std::move(done));
+    }
+    storage::StorageResult<Ok> compact_to(std::shared_ptr<const raft::Snapshot> snap);
 
     storage::PartitionLog& log() { return *_log; }
     // Where each term (Kafka leader epoch) starts, increasing.
@@ -76,6 +86,8 @@ class RaftLogStore final : public raft::LogStorage {
     void push_stored(raft::Index index, raft::Term term, raft::EntryType type, size_t size);
     RaftLogStore(storage::FileSystem& fs, std::string dir) : _fs(fs), _dir(std::move(dir)) {}
     storage::StorageResult<Ok> load_entries();
+    // Makes `snap`, durable in its file, the snapshot, and drops the log below it.
+    storage::StorageResult<Ok> drop_below(std::shared_ptr<const raft::Snapshot> snap);
     // Position in _stored of the first entry with index > i.
     size_t upper_bound(raft::Index i) const;
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <utility>
 
 #include "cluster/raft_log_store.h"
 
@@ -240,7 +241,8 @@ Result<Ok, raft::Error> Replica::transfer_leadership(uint64_t to) {
 
 void Replica::enforce_retention() {
     if (_compaction_due == Compaction::retention) _compaction_due = Compaction::none;  // decided again below
-    if (!_failure.empty()) return;
+    // A staged snapshot shares the snapshot file; retention is judged again on its next tick.
+    if (!_failure.empty() || _staged) return;
     int64_t point = std::min(_store->log().retention_point(_host.now_ms()), static_cast<int64_t>(_applied));
     // The entry ending just below the point has Raft index `point`.
     if (point <= _store->log().start_offset()) return;
@@ -336,6 +338,9 @@ bool Replica::may_overlap() const {
 
 void Replica::process_ready() {
     if (!_failure.empty() || !_node->has_ready() || !may_overlap()) return;
+    // A snapshot from the leader waits for a staged one to be compacted to:
+    // they share the snapshot file.
+    if (_staged && _node->log().has_pending_snapshot()) return;
     bool by_leader = _node->role() == raft::Role::leader;
     raft::Ready rd = _node->ready();
     for (const raft::Message& m : rd.messages) _host.send_raft(group(), m);
@@ -460,8 +465,16 @@ void Replica::restore_image(const raft::Snapshot& snap) {
 // `snapshot_every` applied entries. A leader waits while an active follower
 // still replicates below that point, so that a follower that is merely slow
 // is not sent the whole state.
+//
+// The image is taken and written to a temporary file on the loop; its fsync,
+// the long part for a large image, runs on the Flusher meanwhile; the log is
+// compacted below it once it is durable and no Ready is in flight.
 void Replica::maybe_snapshot() {
     if (_compaction_due == Compaction::snapshot) _compaction_due = Compaction::none;  // decided again below
+    if (_staged) {
+        if (_staged_durable) compact_to_staged();
+        return;
+    }
     if (_options.snapshot_every == 0 || !_state_machine || !_state_machine->has_image()) return;
     uint64_t since = _store->snapshot_meta().index.value;
     if (_applied < since + _options.snapshot_every) return;
@@ -472,16 +485,40 @@ void Replica::maybe_snapshot() {
     }
     auto term = _store->term_at(raft::Index{_applied});
     if (!term) return;
+    auto started = std::chrono::steady_clock::now();
+    auto snap = std::make_shared<raft::Snapshot>();
+    snap->meta = {raft::Index{_applied}, *term, _node->membership()};
+    snap->data = _state_machine->image();
+    auto file = _store->stage_snapshot(*snap);
+    if (!file) return fail("writing a snapshot", file.error().detail);
+    _staged = std::move(snap);
+    _staged_durable = false;
+    _staged_at = started;
+    _staged_loop_ms = seconds_since(started) * 1000;
+    _store->sync_file(std::move(*file), [self = _self](storage::IoResult<Ok> synced) {
+        Replica* r = *self;
+        if (!r) return;
+        if (!synced) return r->fail("syncing a snapshot", synced.error().message());
+        r->_staged_durable = true;
+        r->maybe_snapshot();
+        r->schedule();  // a snapshot from the leader may have waited for this one
+    });
+}
+
+void Replica::compact_to_staged() {
     if (defer_compaction(Compaction::snapshot)) return;
     auto started = std::chrono::steady_clock::now();
-    raft::Snapshot snap;
-    snap.meta = {raft::Index{_applied}, *term, _node->membership()};
-    snap.data = _state_machine->image();
-    size_t bytes = snap.data.size();
-    if (auto compacted = _store->compact(snap); !compacted)
-        return fail("writing a snapshot", compacted.error().detail);
-    spdlog::info("{}: snapshot at index {} ({} bytes, {:.1f} ms); the log now starts there", name(), _applied,
-                 bytes, seconds_since(started) * 1000);
+    std::shared_ptr<const raft::Snapshot> snap = std::exchange(_staged, nullptr);
+    uint64_t index = snap->meta.index.value;
+    size_t bytes = snap->data.size();
+    if (auto compacted = _store->compact_to(std::move(snap)); !compacted)
+        return fail("compacting below a snapshot", compacted.error().detail);
+    spdlog::info(
+        "{}: snapshot at index {} ({} bytes; {:.1f} ms on the loop to take and write it, {:.1f} ms to "
+        "compact, "
+        "{:.1f} ms in all); the log now starts there",
+        name(), index, bytes, _staged_loop_ms, seconds_since(started) * 1000,
+        seconds_since(_staged_at) * 1000);
 }
 
 void Replica::apply(const std::vector<raft::Entry>& committed) {

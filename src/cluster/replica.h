@@ -207,6 +207,7 @@ class Replica {
     void apply(const std::vector<raft::Entry>& committed);
     void restore_image(const raft::Snapshot& snap);
     void maybe_snapshot();
+    void compact_to_staged();
     void take_read_states(std::vector<raft::ReadState>& states);
     void release_reads();
     void expire_reads(bool all);
@@ -245,6 +246,12 @@ class Replica {
     };
     std::optional<LeaseKey> _lease_key;            // the state in which the lease last held
     Compaction _compaction_due{Compaction::none};  // waiting for the Readys in flight to finish
+    // A snapshot written to its temporary file, whose fsync runs on the
+    // Flusher (maybe_snapshot); the log is compacted below it once durable.
+    std::shared_ptr<const raft::Snapshot> _staged;
+    bool _staged_durable{false};
+    std::chrono::steady_clock::time_point _staged_at;
+    double _staged_loop_ms{0};
     bool _scheduled{false};
     uint64_t _applied{0};
     uint64_t _applied_term{0};

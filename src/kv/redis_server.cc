@@ -198,7 +198,7 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
     std::string _peer;
     std::shared_ptr<Session> _session;
     std::deque<Slot> _slots;
-    std::string _ready;  // answers that were given while no slot waited, in RESP, not yet written
+    std::string _ready;        // answers that were given while no slot waited, in RESP, not yet written
     size_t _slot_bytes{0};     // encoded answers in _slots
     size_t _writing_bytes{0};  // the write in progress
     uint64_t _next_id{0};

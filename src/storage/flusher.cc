@@ -7,6 +7,7 @@ namespace fjord::storage {
 Flusher::Flusher(Post post, size_t threads, SyncFiles sync)
     : _post(std::move(post)), _sync(sync ? std::move(sync) : SyncFiles(sync_each)) {
     for (size_t i = 0; i < std::max<size_t>(threads, 1); ++i) _threads.emplace_back([this] { run(); });
+    _apart_thread = std::thread([this] { run_apart(); });
 }
 
 Flusher::~Flusher() {
@@ -15,7 +16,9 @@ Flusher::~Flusher() {
         _stopping = true;
     }
     _wake.notify_all();
+    _apart_wake.notify_all();
     for (std::thread& t : _threads) t.join();
+    _apart_thread.join();
 }
 
 void Flusher::submit(Take take) {
@@ -24,6 +27,30 @@ void Flusher::submit(Take take) {
         _jobs.push_back(std::move(take));
     }
     _wake.notify_one();
+}
+
+void Flusher::sync_apart(std::shared_ptr<File> file, Done done) {
+    {
+        std::lock_guard lock(_mutex);
+        _apart.emplace_back(std::move(file), std::move(done));
+    }
+    _apart_wake.notify_one();
+}
+
+void Flusher::run_apart() {
+    for (;;) {
+        std::pair<std::shared_ptr<File>, Done> job;
+        {
+            std::unique_lock lock(_mutex);
+            _apart_wake.wait(lock, [this] { return _stopping || !_apart.empty(); });
+            if (_apart.empty()) return;
+            job = std::move(_apart.front());
+            _apart.pop_front();
+        }
+        IoResult<Ok> result = job.first->sync();
+        job.first.reset();
+        _post([done = std::move(job.second), result]() mutable { done(std::move(result)); });
+    }
 }
 
 void Flusher::take_queued(std::vector<Take>& jobs) {

@@ -22,6 +22,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "storage/file_system.h"
@@ -57,9 +58,13 @@ class Flusher {
     // sync fails (a failed fsync ends every job in that round: it is never
     // retried).
     void submit(Take take);
+    // Syncs one file on a thread of its own, apart from the rounds: a large
+    // file (a snapshot) whose fsync must not hold up the logs' group commit.
+    void sync_apart(std::shared_ptr<File> file, Done done);
 
   private:
     void run();
+    void run_apart();
     // Moves the queued jobs to the end of `jobs`; the caller holds _mutex.
     void take_queued(std::vector<Take>& jobs);
 
@@ -68,8 +73,11 @@ class Flusher {
     std::mutex _mutex;
     std::condition_variable _wake;
     std::deque<Take> _jobs;
+    std::condition_variable _apart_wake;  // its own: notify_one on _wake must reach a round thread
+    std::deque<std::pair<std::shared_ptr<File>, Done>> _apart;
     bool _stopping{false};
     std::vector<std::thread> _threads;
+    std::thread _apart_thread;
 };
 
 }  // namespace fjord::storage

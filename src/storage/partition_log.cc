@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <mutex>
+#include <utility>
 
 namespace fjord::storage {
 
@@ -385,6 +386,11 @@ void PartitionLog::sync(SyncDone done) {
         _feed->queued = true;
     }
     _flusher->submit([feed = _feed] { return take_round(feed); });
+}
+
+void PartitionLog::sync_file(std::shared_ptr<File> file, Flusher::Done done) {
+    if (_flusher == nullptr) return done(file->sync());
+    _flusher->sync_apart(std::move(file), std::move(done));
 }
 
 std::optional<Flusher::Round> PartitionLog::take_round(const std::shared_ptr<SyncFeed>& feed) {

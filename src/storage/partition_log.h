@@ -93,6 +93,10 @@ class PartitionLog {
     // Makes every append so far durable; `done` gets the offset below which
     // all is durable. Syncs requested while one runs share the next fsync.
     void sync(SyncDone done);
+    // Syncs a file beside the log (a snapshot being staged) on the Flusher's
+    // thread for such files (Flusher::sync_apart); inline without a Flusher.
+    // `done` runs on the owner's thread.
+    void sync_file(std::shared_ptr<File> file, Flusher::Done done);
     // Syncs every written file on the calling thread (start-up, recovery).
     StorageResult<Ok> sync_now();
     // Whether the policy calls for a sync now.

@@ -104,17 +104,48 @@ StorageResult<std::vector<EpochStart>> load_epochs(FileSystem& fs, const std::st
     return out;
 }
 
-StorageResult<Ok> save_snapshot(FileSystem& fs, const std::string& dir, const SnapshotRecord& snap) {
-    std::string body;
-    be::append(body, snap.index, 8);
-    be::append(body, snap.term, 8);
-    be::append(body, snap.metadata.size(), 8);
-    body += snap.metadata;
-    body += snap.data;
-    if (auto r = write_file_atomically(fs, join_path(dir, kSnapshotFile), seal(kSnapshotMagic, body)); !r) {
-        return io(r.error());
+StorageResult<std::shared_ptr<File>> stage_snapshot(FileSystem& fs, const std::string& dir, uint64_t index,
+                                                    uint64_t term, std::string_view metadata,
+                                                    std::string_view data) {
+    std::string tmp = join_path(dir, kSnapshotFile) + ".tmp";
+    if (fs.exists(tmp)) {
+        if (auto r = fs.remove(tmp); !r) return io(r.error());
     }
+    auto file = fs.open(tmp, true);
+    if (!file) return io(file.error());
+    // The sealed layout, written in pieces so that the image is not copied.
+    std::string head;
+    be::append(head, kSnapshotMagic, 4);
+    be::append(head, kVersion, 4);
+    be::append(head, index, 8);
+    be::append(head, term, 8);
+    be::append(head, metadata.size(), 8);
+    head += metadata;
+    std::string tail;
+    be::append(tail, crc32c(data, crc32c(head)), 4);
+    for (std::string_view piece : {std::string_view(head), data, std::string_view(tail)}) {
+        if (auto r = (*file)->append(piece); !r) return io(r.error());
+    }
+    return std::move(*file);
+}
+
+StorageResult<Ok> commit_snapshot(FileSystem& fs, const std::string& dir) {
+    std::string path = join_path(dir, kSnapshotFile);
+    if (auto r = fs.rename(path + ".tmp", path); !r) return io(r.error());
+    if (auto r = fs.sync_dir(dir); !r) return io(r.error());
     return Ok{};
+}
+
+StorageResult<Ok> save_snapshot(FileSystem& fs, const std::string& dir, uint64_t index, uint64_t term,
+                                std::string_view metadata, std::string_view data) {
+    auto staged = stage_snapshot(fs, dir, index, term, metadata, data);
+    if (!staged) return make_unexpected(staged.error());
+    if (auto r = (*staged)->sync(); !r) return io(r.error());
+    return commit_snapshot(fs, dir);
+}
+
+StorageResult<Ok> save_snapshot(FileSystem& fs, const std::string& dir, const SnapshotRecord& snap) {
+    return save_snapshot(fs, dir, snap.index, snap.term, snap.metadata, snap.data);
 }
 
 StorageResult<std::optional<SnapshotRecord>> load_snapshot(FileSystem& fs, const std::string& dir) {

@@ -7,8 +7,10 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "storage/file_system.h"
@@ -44,7 +46,18 @@ struct EpochStart {
 StorageResult<Ok> save_epochs(FileSystem& fs, const std::string& dir, const std::vector<EpochStart>& epochs);
 StorageResult<std::vector<EpochStart>> load_epochs(FileSystem& fs, const std::string& dir);
 
+// Writes, syncs and renames into place (write_file_atomically's steps).
+StorageResult<Ok> save_snapshot(FileSystem& fs, const std::string& dir, uint64_t index, uint64_t term,
+                                std::string_view metadata, std::string_view data);
 StorageResult<Ok> save_snapshot(FileSystem& fs, const std::string& dir, const SnapshotRecord& snap);
+// The same in two steps, so that the fsync of a large image can run off the
+// event loop: stage_snapshot writes the temporary file and returns it, not
+// yet synced; once the caller has synced it, commit_snapshot renames it into
+// place and syncs the directory. A new stage replaces an uncommitted one.
+StorageResult<std::shared_ptr<File>> stage_snapshot(FileSystem& fs, const std::string& dir, uint64_t index,
+                                                    uint64_t term, std::string_view metadata,
+                                                    std::string_view data);
+StorageResult<Ok> commit_snapshot(FileSystem& fs, const std::string& dir);
 StorageResult<std::optional<SnapshotRecord>> load_snapshot(FileSystem& fs, const std::string& dir);
 
 }  // namespace fjord::storage

@@ -8,8 +8,11 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <thread>
+#include <utility>
 
+#include "gated_file_system.h"
 #include "storage/flusher.h"
 #include "storage/posix_file_system.h"
 #include "storage_test_util.h"
@@ -19,52 +22,6 @@ namespace fjord::storage::testing {
 namespace {
 
 using namespace std::chrono_literals;
-
-// The owner's event loop: completions posted by the Flusher thread queue up
-// here and run on the test thread when it drains them.
-class Loop {
-  public:
-    void post(std::function<void()> task) {
-        {
-            std::lock_guard lock(_mutex);
-            _tasks.push_back(std::move(task));
-            ++_posted;
-        }
-        _cv.notify_all();
-    }
-
-    // Runs queued tasks until `done()` holds; false when the deadline passes first.
-    template <typename Pred>
-    bool run_until(Pred done, std::chrono::milliseconds timeout = 10s) {
-        auto deadline = std::chrono::steady_clock::now() + timeout;
-        while (!done()) {
-            std::function<void()> task;
-            {
-                std::unique_lock lock(_mutex);
-                if (!_cv.wait_until(lock, deadline, [this] { return !_tasks.empty(); })) return false;
-                task = std::move(_tasks.front());
-                _tasks.pop_front();
-            }
-            task();
-        }
-        return true;
-    }
-
-    size_t posted() {
-        std::lock_guard lock(_mutex);
-        return _posted;
-    }
-    size_t queued() {
-        std::lock_guard lock(_mutex);
-        return _tasks.size();
-    }
-
-  private:
-    std::mutex _mutex;
-    std::condition_variable _cv;
-    std::deque<std::function<void()>> _tasks;
-    size_t _posted{0};
-};
 
 struct Completion {
     std::optional<StorageResult<int64_t>> result;
@@ -79,131 +36,10 @@ struct Completion {
     int64_t offset() const { return result && *result ? result->value() : -1; }
 };
 
-// A FileSystem over PosixFileSystem whose fsyncs on any thread but the test's
-// wait until the test releases them, so a flush stays in flight for as long
-// as the test needs. Counts the fsyncs that reached the gate and those that
-// completed.
-class GatedFileSystem final : public FileSystem {
-  public:
-    explicit GatedFileSystem(std::thread::id owner) : _owner(owner) {}
-
-    class GatedFile final : public File {
-      public:
-        GatedFile(GatedFileSystem& fs, std::shared_ptr<File> inner, std::string path)
-            : _fs(fs), _inner(std::move(inner)), _path(std::move(path)) {
-            _fs.count_open(+1);
-        }
-        ~GatedFile() override { _fs.count_open(-1); }
-        IoResult<Ok> append(std::string_view bytes) override { return _inner->append(bytes); }
-        IoResult<Ok> read_at(uint64_t offset, size_t len, std::string& out) const override {
-            return _inner->read_at(offset, len, out);
-        }
-        IoResult<Ok> sync() override {
-            if (std::this_thread::get_id() != _fs._owner) _fs.wait_for_permit(_path);
-            auto r = _inner->sync();
-            if (std::this_thread::get_id() != _fs._owner) _fs.count_completed();
-            return r;
-        }
-        IoResult<Ok> truncate(uint64_t size) override { return _inner->truncate(size); }
-        uint64_t size() const override { return _inner->size(); }
-        void preallocate(uint64_t chunk) override { _inner->preallocate(chunk); }
-        int native_handle() const override { return _inner->native_handle(); }
-
-      private:
-        GatedFileSystem& _fs;
-        std::shared_ptr<File> _inner;
-        std::string _path;
-    };
-
-    IoResult<std::shared_ptr<File>> open(const std::string& path, bool create) override {
-        auto f = _posix.open(path, create);
-        if (!f) return f;
-        return std::shared_ptr<File>(std::make_shared<GatedFile>(*this, std::move(*f), path));
-    }
-    bool exists(const std::string& path) const override { return _posix.exists(path); }
-    IoResult<std::vector<std::string>> list(const std::string& dir) const override {
-        return _posix.list(dir);
-    }
-    IoResult<Ok> create_dirs(const std::string& dir) override { return _posix.create_dirs(dir); }
-    IoResult<Ok> remove(const std::string& path) override { return _posix.remove(path); }
-    IoResult<Ok> rename(const std::string& from, const std::string& to) override {
-        return _posix.rename(from, to);
-    }
-    IoResult<Ok> sync_dir(const std::string& dir) override { return _posix.sync_dir(dir); }
-
-    void release(int n) {
-        {
-            std::lock_guard lock(_mutex);
-            _permits += n;
-        }
-        _cv.notify_all();
-    }
-    int completed() {
-        std::lock_guard lock(_mutex);
-        return _completed;
-    }
-    // The file of the n-th fsync (from 1) that reached the gate.
-    std::string arrival_path(int n) {
-        std::lock_guard lock(_mutex);
-        return n >= 1 && n <= static_cast<int>(_arrival_paths.size()) ? _arrival_paths[n - 1] : "";
-    }
-    // Waits until no file it opened is held by anyone; false at the deadline.
-    bool wait_for_no_open_files(std::chrono::milliseconds timeout = 10s) {
-        std::unique_lock lock(_mutex);
-        return _cv.wait_for(lock, timeout, [&] { return _open == 0; });
-    }
-    int open_files() {
-        std::lock_guard lock(_mutex);
-        return _open;
-    }
-    // Waits until `n` fsyncs in all have reached the gate; false at the deadline.
-    bool wait_for_arrivals(int n, std::chrono::milliseconds timeout = 10s) {
-        std::unique_lock lock(_mutex);
-        return _cv.wait_for(lock, timeout, [&] { return _arrived >= n; });
-    }
-
-  private:
-    void wait_for_permit(const std::string& path) {
-        std::unique_lock lock(_mutex);
-        ++_arrived;
-        _arrival_paths.push_back(path);
-        _cv.notify_all();
-        _cv.wait(lock, [this] { return _permits > 0; });
-        --_permits;
-    }
-    void count_open(int change) {
-        {
-            std::lock_guard lock(_mutex);
-            _open += change;
-        }
-        _cv.notify_all();
-    }
-    void count_completed() {
-        std::lock_guard lock(_mutex);
-        ++_completed;
-    }
-
-    PosixFileSystem _posix;
-    std::thread::id _owner;
-    std::mutex _mutex;
-    std::condition_variable _cv;
-    int _permits{0};
-    int _completed{0};
-    int _open{0};
-    int _arrived{0};
-    std::vector<std::string> _arrival_paths;
-};
-
-// Whatever a test does, the Flusher's gated fsyncs are let through before it joins.
-struct ReleaseAll {
-    GatedFileSystem& fs;
-    ~ReleaseAll() { fs.release(1 << 20); }
-};
-
 TEST(GroupCommit, SyncsRequestedDuringAFlushShareTheNextOne) {
     TempDir tmp;
     ASSERT_FALSE(tmp.path().empty());
-    GatedFileSystem fs(std::this_thread::get_id());
+    GatedFileSystem fs(GatedFileSystem::off_thread(std::this_thread::get_id()));
     Loop loop;
     std::thread::id test_thread = std::this_thread::get_id();
     bool completions_on_test_thread = true;
@@ -305,7 +141,7 @@ TEST(GroupCommit, NoCompletionClaimsDurabilityBeforeTheFsyncReturns) {
     // durable offset that no finished fsync covers.
     TempDir tmp;
     ASSERT_FALSE(tmp.path().empty());
-    GatedFileSystem fs(std::this_thread::get_id());
+    GatedFileSystem fs(GatedFileSystem::off_thread(std::this_thread::get_id()));
     Loop loop;
     LogConfig c;
     LogLines lines;
@@ -407,7 +243,7 @@ TEST(GroupCommit, SeveralFlushThreadsServeManyLogs) {
 TEST(GroupCommit, ALogDestroyedDuringItsFsyncIsNotTouchedByTheCompletion) {
     TempDir tmp;
     ASSERT_FALSE(tmp.path().empty());
-    GatedFileSystem fs(std::this_thread::get_id());
+    GatedFileSystem fs(GatedFileSystem::off_thread(std::this_thread::get_id()));
     Loop loop;
     Flusher flusher([&](std::function<void()> task) { loop.post(std::move(task)); });
     ReleaseAll release_all{fs};
@@ -434,7 +270,7 @@ TEST(GroupCommit, ALogDestroyedDuringItsFsyncIsNotTouchedByTheCompletion) {
 TEST(GroupCommit, ABusyLogTakesTurnsWithAnotherOnOneFlushThread) {
     TempDir tmp;
     ASSERT_FALSE(tmp.path().empty());
-    GatedFileSystem fs(std::this_thread::get_id());
+    GatedFileSystem fs(GatedFileSystem::off_thread(std::this_thread::get_id()));
     Loop loop;
     Flusher flusher([&](std::function<void()> task) { loop.post(std::move(task)); }, 1);
     ReleaseAll release_all{fs};
@@ -507,7 +343,7 @@ void sync_two_while_one_waits(GatedFileSystem& fs, Loop& loop, Flusher& flusher,
 TEST(GroupCommit, LogsWaitingTogetherShareOneSyncFilesCall) {
     TempDir tmp;
     ASSERT_FALSE(tmp.path().empty());
-    GatedFileSystem fs(std::this_thread::get_id());
+    GatedFileSystem fs(GatedFileSystem::off_thread(std::this_thread::get_id()));
     Loop loop;
     std::mutex calls_mutex;
     std::vector<size_t> files_per_call;
@@ -537,7 +373,7 @@ TEST(GroupCommit, LogsWaitingTogetherShareOneSyncFilesCall) {
 TEST(GroupCommit, AFailedSharedSyncStopsEveryLogInIt) {
     TempDir tmp;
     ASSERT_FALSE(tmp.path().empty());
-    GatedFileSystem fs(std::this_thread::get_id());
+    GatedFileSystem fs(GatedFileSystem::off_thread(std::this_thread::get_id()));
     Loop loop;
     std::atomic<int> calls{0};
     Flusher flusher([&](std::function<void()> task) { loop.post(std::move(task)); }, 1,
@@ -566,6 +402,36 @@ TEST(GroupCommit, AFailedSharedSyncStopsEveryLogInIt) {
     logs.clear();
     EXPECT_TRUE(fs.wait_for_no_open_files()) << fs.open_files() << " file(s) still held";
     EXPECT_TRUE(t.lines.any_contains({"syncfs (injected)"}));
+}
+
+// A file synced apart (a snapshot) has a thread of its own: it does not wait
+// behind a round whose fsync is held.
+TEST(GroupCommit, AFileSyncedApartDoesNotWaitForARound) {
+    TempDir tmp;
+    ASSERT_FALSE(tmp.path().empty());
+    GatedFileSystem fs([](const std::string& path) { return path.ends_with("/held"); });
+    Loop loop;
+    Flusher flusher([&](std::function<void()> task) { loop.post(std::move(task)); }, 1);
+    ReleaseAll release_all{fs};
+    auto held = fs.open(tmp.path() + "/held", true);
+    auto apart = fs.open(tmp.path() + "/apart", true);
+    ASSERT_TRUE(held && apart);
+    ASSERT_TRUE((*held)->append("round"));
+    ASSERT_TRUE((*apart)->append("snapshot"));
+    bool round_done = false;
+    std::optional<IoResult<Ok>> apart_result;
+    flusher.submit([round = std::optional<Flusher::Round>(
+                        Flusher::Round{{*held}, [&](IoResult<Ok>) { round_done = true; }})]() mutable {
+        return std::exchange(round, std::nullopt);
+    });
+    ASSERT_TRUE(fs.wait_for_arrivals(1));
+    flusher.sync_apart(*apart, [&](IoResult<Ok> r) { apart_result = std::move(r); });
+    ASSERT_TRUE(loop.run_until([&] { return apart_result.has_value(); }))
+        << "the apart sync waited for the round";
+    EXPECT_TRUE(apart_result->has_value());
+    EXPECT_FALSE(round_done);
+    fs.release(1);
+    EXPECT_TRUE(loop.run_until([&] { return round_done; }));
 }
 
 }  // namespace

@@ -80,5 +80,34 @@ TEST_F(StateFilesTest, TruncatedSnapshotIsCorrupt) {
     EXPECT_EQ(loaded.error().code, StorageErrc::corrupt);
 }
 
+// A snapshot in steps (its fsync off the loop): a crash before the commit,
+// synced or not, leaves the snapshot that was there; after it, the new one.
+TEST_F(StateFilesTest, AStagedSnapshotReplacesTheOldOneOnlyOnceCommitted) {
+    ASSERT_TRUE(save_snapshot(fs, dir, {10, 1, "m", "old"}));
+    for (bool synced : {false, true}) {
+        auto staged = stage_snapshot(fs, dir, 20, 2, "m", "new");
+        ASSERT_TRUE(staged);
+        if (synced) {
+            ASSERT_TRUE((*staged)->sync());
+        }
+        EXPECT_EQ((*load_snapshot(fs, dir))->index, 10u) << "a staged snapshot is not the snapshot yet";
+        fs.crash();
+        auto loaded = load_snapshot(fs, dir);
+        ASSERT_TRUE(loaded && loaded->has_value());
+        EXPECT_EQ((*loaded)->data, "old") << (synced ? "synced" : "unsynced") << " staged snapshot, crash";
+    }
+    auto staged = stage_snapshot(fs, dir, 20, 2, "m", "new");
+    ASSERT_TRUE(staged);
+    ASSERT_TRUE((*staged)->sync());
+    ASSERT_TRUE(commit_snapshot(fs, dir));
+    fs.crash();
+    auto loaded = load_snapshot(fs, dir);
+    ASSERT_TRUE(loaded && loaded->has_value());
+    EXPECT_EQ((*loaded)->index, 20u);
+    EXPECT_EQ((*loaded)->term, 2u);
+    EXPECT_EQ((*loaded)->metadata, "m");
+    EXPECT_EQ((*loaded)->data, "new");
+}
+
 }  // namespace
 }  // namespace fjord::storage

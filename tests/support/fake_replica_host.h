@@ -1,7 +1,8 @@
 // A ReplicaHost for tests of one cluster::Replica: one thread, virtual time
 // (posted work runs in order, timers when their time comes), syncs inline on
-// a simulated disk, and counts of the Raft messages the replica sent and of
-// its log syncs.
+// a simulated disk (or on `disk` through `flush_threads` when a test sets
+// them), and counts of the Raft messages the replica sent and of its log
+// syncs.
 #pragma once
 
 #include <deque>
@@ -16,8 +17,8 @@ namespace fjord::testing {
 
 class FakeReplicaHost final : public cluster::ReplicaHost {
   public:
-    storage::FileSystem& file_system() override { return fs; }
-    storage::Flusher* flusher() override { return nullptr; }
+    storage::FileSystem& file_system() override { return disk ? *disk : fs; }
+    storage::Flusher* flusher() override { return flush_threads; }
     void post(std::function<void()> fn) override { _queue.push_back(std::move(fn)); }
     void post_after(int ms, std::function<void()> fn) override { _timers.emplace(_now + ms, std::move(fn)); }
     void send_raft(uint64_t, const raft::Message& m) override {
@@ -55,6 +56,8 @@ class FakeReplicaHost final : public cluster::ReplicaHost {
     void pause(int64_t ms) { _now += ms; }
 
     storage::SimFileSystem fs;
+    storage::FileSystem* disk{nullptr};
+    storage::Flusher* flush_threads{nullptr};
     int messages_sent{0};
     int fsyncs{0};                    // log syncs the replica reported
     std::vector<raft::Message> sent;  // every Raft message the replica sent, in order

@@ -1,0 +1,212 @@
+// A replica's snapshot of its state machine, on real files with a real
+// Flusher: the image is written on the loop and synced on the Flusher's
+// thread while the replica keeps committing; the log is compacted below it
+// only once it is durable; a snapshot from the leader waits for it.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include "cluster/replica.h"
+#include "fake_replica_host.h"
+#include "gated_file_system.h"
+#include "storage/flusher.h"
+#include "storage/record_batch.h"
+#include "storage/state_files.h"
+#include "temp_dir.h"
+
+namespace fjord::cluster {
+namespace {
+
+using storage::testing::GatedFileSystem;
+using storage::testing::Loop;
+using storage::testing::ReleaseAll;
+using storage::testing::TempDir;
+using namespace std::chrono_literals;
+
+// Counts the entries applied; its image is that count.
+class CountingStateMachine final : public StateMachine {
+  public:
+    void apply(const raft::Entry&) override { ++applied; }
+    bool has_image() const override { return true; }
+    std::string image() const override { return std::to_string(applied); }
+    bool restore(std::string_view image) override {
+        applied = std::stoull(std::string(image));
+        ++restores;
+        return true;
+    }
+    uint64_t applied{0};
+    int restores{0};
+};
+
+bool ends_with_tmp_snapshot(const std::string& path) {
+    return path.ends_with("raft-snapshot.tmp");
+}
+
+// A replica of node 1 in group 7 whose files live in a temp dir, whose syncs
+// run on a Flusher, and whose snapshot fsyncs on the Flusher wait at the gate.
+struct Fixture {
+    TempDir tmp;
+    std::thread::id test_thread = std::this_thread::get_id();
+    GatedFileSystem fs{[this](const std::string& path) {
+        return ends_with_tmp_snapshot(path) && std::this_thread::get_id() != test_thread;
+    }};
+    Loop loop;
+    storage::Flusher flusher{[this](std::function<void()> task) { loop.post(std::move(task)); }};
+    ReleaseAll release_all{fs};  // destroyed before the Flusher joins
+    testing::FakeReplicaHost host;
+    CountingStateMachine sm;
+
+    Fixture() {
+        host.disk = &fs;
+        host.flush_threads = &flusher;
+    }
+    std::string dir() const { return tmp.path() + "/t-0"; }
+
+    std::unique_ptr<Replica> open(std::vector<uint64_t> voters, bool campaign) {
+        ReplicaOptions options;
+        options.group = 7;
+        options.name = "t-0";
+        options.dir = dir();
+        options.founding_voters = std::move(voters);
+        options.raft.id = raft::NodeId{1};
+        options.campaign_if_new = campaign;
+        options.snapshot_every = 10;
+        auto opened = Replica::open(host, options, &sm);
+        EXPECT_TRUE(opened.has_value()) << (opened ? "" : opened.error());
+        return opened ? std::move(*opened) : nullptr;
+    }
+
+    // Runs the replica's posted work and the Flusher's completions until
+    // `done` holds; false after 10 s.
+    template <typename Pred>
+    bool drive(Pred done) {
+        auto deadline = std::chrono::steady_clock::now() + 10s;
+        while (!done()) {
+            if (std::chrono::steady_clock::now() > deadline) return false;
+            host.run();
+            if (!done()) loop.run_one(5ms);
+        }
+        return true;
+    }
+
+    // Ticks a lone voter until it leads; false after 10 s of virtual time.
+    bool lead(Replica& r) {
+        for (int i = 0; i < 1000 && !r.is_leader(); ++i) {
+            host.advance(r, 10);
+            while (loop.run_one(0ms)) host.run();
+        }
+        return r.is_leader();
+    }
+
+    // Proposes one record and waits for its answer; whether it committed.
+    bool commit_one(Replica& r, const std::string& value) {
+        bool answered = false, ok = false;
+        r.propose(storage::encode_batch(0, 0, 0, {storage::Record{"", value, 0}}), 1,
+                  [&](Result<Appended, ProposeError> result) {
+                      answered = true;
+                      ok = result.has_value();
+                  });
+        return drive([&] { return answered; }) && ok;
+    }
+
+    std::optional<storage::SnapshotRecord> snapshot_file() {
+        auto loaded = storage::load_snapshot(fs, dir());
+        EXPECT_TRUE(loaded.has_value());
+        return loaded ? *loaded : std::nullopt;
+    }
+};
+
+TEST(ReplicaSnapshot, IsSyncedOffTheLoopWhileTheReplicaCommitsAndCompactsOnlyOnceDurable) {
+    Fixture f;
+    auto replica = f.open({1}, true);
+    ASSERT_TRUE(replica);
+    ASSERT_TRUE(f.lead(*replica));
+    // The founding membership (index 1), the no-op and 8 records: index 10
+    // is applied and a snapshot is due.
+    for (int i = 0; i < 8; ++i) ASSERT_TRUE(f.commit_one(*replica, "v" + std::to_string(i))) << i;
+    ASSERT_TRUE(f.fs.wait_for_arrivals(1)) << "no snapshot was written";
+    EXPECT_TRUE(ends_with_tmp_snapshot(f.fs.arrival_path(1)));
+    // Its fsync waits at the gate; the replica goes on committing.
+    for (int i = 8; i < 14; ++i) ASSERT_TRUE(f.commit_one(*replica, "v" + std::to_string(i)));
+    EXPECT_EQ(f.sm.applied, 14U);
+    EXPECT_EQ(replica->log().start_offset(), 0) << "compacted below a snapshot that is not durable";
+    EXPECT_FALSE(f.snapshot_file()) << "the snapshot was renamed into place before its fsync";
+
+    f.fs.release(1);
+    ASSERT_TRUE(f.drive([&] { return replica->log().start_offset() > 0; }));
+    EXPECT_EQ(replica->log().start_offset(), 10);
+    auto snap = f.snapshot_file();
+    ASSERT_TRUE(snap);
+    EXPECT_EQ(snap->index, 10U);
+    EXPECT_EQ(snap->data, "8") << "the image is of the state at the snapshot's index: 8 records";
+    EXPECT_FALSE(f.fs.exists(f.dir() + "/raft-snapshot.tmp"));
+    EXPECT_TRUE(f.commit_one(*replica, "after"));
+
+    // A restart restores from the snapshot and replays the log after it.
+    replica.reset();
+    f.sm = CountingStateMachine{};
+    auto reopened = f.open({1}, true);
+    ASSERT_TRUE(reopened);
+    EXPECT_EQ(f.sm.restores, 1);
+    ASSERT_TRUE(f.lead(*reopened));
+    ASSERT_TRUE(f.drive([&] { return f.sm.applied >= 15; }));
+    EXPECT_EQ(f.sm.applied, 15U);
+}
+
+// Node 2, played by the test, leads in term 5: it replicates 12 entries to
+// node 1 (after the founding membership at index 1), whose snapshot of them waits at the gate, then sends a
+// snapshot at index 50. Both use the snapshot file: the leader's is installed only once the local one is
+// compacted to, and is what the replica ends with.
+TEST(ReplicaSnapshot, ASnapshotFromTheLeaderWaitsForTheOneBeingSynced) {
+    Fixture f;
+    auto replica = f.open({1, 2, 3}, false);
+    ASSERT_TRUE(replica);
+    raft::Message append;
+    append.type = raft::MessageType::append;
+    append.from = raft::NodeId{2};
+    append.to = raft::NodeId{1};
+    append.term = raft::Term{5};
+    append.log_index = raft::Index{1};
+    append.log_term = raft::Term{1};
+    for (uint64_t i = 2; i <= 13; ++i) {
+        raft::Entry e;
+        e.index = raft::Index{i};
+        e.term = raft::Term{5};
+        e.data = storage::encode_batch(0, 0, 0, {storage::Record{"", "r" + std::to_string(i), 0}});
+        append.entries.push_back(std::move(e));
+    }
+    append.commit = raft::Index{13};
+    replica->step(append);
+    ASSERT_TRUE(f.drive([&] { return f.sm.applied == 12; }));
+    ASSERT_TRUE(f.fs.wait_for_arrivals(1)) << "no snapshot was written";
+
+    raft::Message snapshot;
+    snapshot.type = raft::MessageType::snapshot;
+    snapshot.from = raft::NodeId{2};
+    snapshot.to = raft::NodeId{1};
+    snapshot.term = raft::Term{5};
+    snapshot.log_index = raft::Index{50};
+    snapshot.log_term = raft::Term{5};
+    snapshot.chunk = "777";
+    snapshot.chunk_last = true;
+    snapshot.snapshot_membership.voters = {raft::NodeId{1}, raft::NodeId{2}, raft::NodeId{3}};
+    replica->step(snapshot);
+    f.host.run();
+    while (f.loop.run_one(20ms)) f.host.run();
+    EXPECT_EQ(f.sm.restores, 0) << "the leader's snapshot was installed while the local one was syncing";
+    EXPECT_EQ(replica->log().start_offset(), 0);
+
+    f.fs.release(1);
+    ASSERT_TRUE(f.drive([&] { return f.sm.restores == 1; }));
+    EXPECT_EQ(f.sm.applied, 777U);
+    EXPECT_EQ(replica->log().start_offset(), 50);
+    auto snap = f.snapshot_file();
+    ASSERT_TRUE(snap);
+    EXPECT_EQ(snap->index, 50U);
+    EXPECT_EQ(snap->data, "777");
+}
+
+}  // namespace
+}  // namespace fjord::cluster
