@@ -32,10 +32,11 @@ constexpr size_t kFlushThreads = 4;
 constexpr int kShutdownPollMs = 20;             // how often a stopping node checks its hand-overs
 constexpr int64_t kRetentionIntervalMs = 1000;  // Kafka checks every 5 min; segments are few, checks cheap
 
-// A recurring timer on the loop that stops when the node goes away.
+// A recurring timer on the loop that stops when the node goes away. `fn`
+// gets how late it runs, in seconds: how long the loop was busy elsewhere.
 class Repeater {
   public:
-    Repeater(asio::io_context& io, int64_t interval_ms, std::function<void()> fn)
+    Repeater(asio::io_context& io, int64_t interval_ms, std::function<void(double)> fn)
         : _timer(io), _interval(interval_ms), _fn(std::move(fn)) {}
     void start() { arm(); }
     void stop() { _timer.cancel(); }
@@ -45,13 +46,14 @@ class Repeater {
         _timer.expires_after(std::chrono::milliseconds(_interval));
         _timer.async_wait([this](boost::system::error_code ec) {
             if (ec) return;
-            _fn();
+            std::chrono::duration<double> late = asio::steady_timer::clock_type::now() - _timer.expiry();
+            _fn(late.count());
             arm();
         });
     }
     asio::steady_timer _timer;
     int64_t _interval;
-    std::function<void()> _fn;
+    std::function<void(double)> _fn;
 };
 
 }  // namespace
@@ -66,10 +68,10 @@ std::string cluster_id_of(const std::vector<ClusterMember>& initial_cluster) {
 
 struct ClusterNode::Timers {
     Timers(asio::io_context& io, ClusterNode& node)
-        : tick(io, node._config.tick_ms, [&node] { node.on_tick(); }),
-          gossip(io, kGossipIntervalMs, [&node] { node.on_gossip(); }),
-          balance(io, kBalanceIntervalMs, [&node] { node.on_balance(); }),
-          retention(io, kRetentionIntervalMs, [&node] { node.on_retention(); }) {}
+        : tick(io, node._config.tick_ms, [&node](double late) { node.on_tick(late); }),
+          gossip(io, kGossipIntervalMs, [&node](double) { node.on_gossip(); }),
+          balance(io, kBalanceIntervalMs, [&node](double) { node.on_balance(); }),
+          retention(io, kRetentionIntervalMs, [&node](double) { node.on_retention(); }) {}
     void start() {
         for (Repeater* r : {&tick, &gossip, &balance, &retention}) r->start();
     }
@@ -281,7 +283,15 @@ void ClusterNode::receive(uint64_t from, std::vector<net::Item>& items) {
     }
 }
 
-void ClusterNode::on_tick() {
+void ClusterNode::on_tick(double late_seconds) {
+    _metrics.observe_loop_lag(late_seconds);
+    // A stall as long as an election timeout can cost this node its leaderships.
+    // (No rate limit needed: each such warning takes a stall that long.)
+    auto late_ms = static_cast<int64_t>(late_seconds * 1000);
+    if (late_ms >= _config.election_timeout_ms) {
+        spdlog::warn("node {}: the event loop was busy for {} ms (election timeout {} ms)", _config.node_id,
+                     late_ms, _config.election_timeout_ms);
+    }
     for (auto& [group, r] : _replicas) r->tick();
 }
 

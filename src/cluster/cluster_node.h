@@ -194,7 +194,8 @@ class ClusterNode final : public ReplicaHost {
         int64_t status_at{-1};
     };
 
-    void on_tick();
+    // `late_seconds`: how late the tick ran (the event loop's lag).
+    void on_tick(double late_seconds);
     void on_gossip();
     void on_balance();
     void on_retention();

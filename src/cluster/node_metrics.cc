@@ -52,6 +52,14 @@ struct NodeMetrics::Impl {
             .Help("Latency from requesting a group commit to its completion")
             .Register(*registry)
             .Add({}, latency_buckets());
+    prometheus::Histogram& loop_lag_seconds =
+        prometheus::BuildHistogram()
+            .Name("fjord_event_loop_lag_seconds")
+            .Help(
+                "How late the node's Raft tick ran: time its event loop spent on other work (a large "
+                "value is a stall every partition on the node waited through)")
+            .Register(*registry)
+            .Add({}, latency_buckets());
     prometheus::Counter& elections_won = prometheus::BuildCounter()
                                              .Name("fjord_raft_elections_won_total")
                                              .Help("Times this node became the leader of a Raft group")
@@ -84,6 +92,10 @@ void NodeMetrics::observe_append(size_t bytes, double seconds) {
 void NodeMetrics::observe_fsync(double seconds) {
     _impl->fsyncs.Increment();
     _impl->fsync_seconds.Observe(seconds);
+}
+
+void NodeMetrics::observe_loop_lag(double seconds) {
+    _impl->loop_lag_seconds.Observe(seconds);
 }
 
 void NodeMetrics::observe_request(std::string_view protocol, std::string_view api, double seconds) {

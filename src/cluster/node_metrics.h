@@ -44,6 +44,8 @@ class NodeMetrics {
     void observe_append(size_t bytes, double seconds);
     void observe_fsync(double seconds);
     void observe_election_won();
+    // How late a tick of the event loop ran.
+    void observe_loop_lag(double seconds);
     void observe_rpc_decode_error();
     // One request of a client protocol ("kafka") and API ("Produce"), answered.
     void observe_request(std::string_view protocol, std::string_view api, double seconds);

@@ -6,6 +6,8 @@ agrees on, every node alive and serving, and the admin API, the metrics and
 Usage: test_cluster_formation.py FJORD_BIN [unittest options]"""
 
 import os
+import re
+import signal
 import time
 import unittest
 
@@ -85,6 +87,42 @@ class ClusterFormationTest(unittest.TestCase):
                 self.assertGreaterEqual(max(samples["fjord_raft_term"]), 1)
                 self.assertGreaterEqual(max(samples["fjord_storage_fsyncs_total"]), 1)
 
+
+    def test_a_stalled_event_loop_is_measured_and_logged(self):
+        """Every tick records how late it ran (fjord_event_loop_lag_seconds).
+        A node stopped for 400 ms (SIGSTOP, then SIGCONT: the stall a long GC
+        pause or a blocking call would cause) records a tick more than 250 ms
+        late and logs the stall, since it exceeds the election timeout."""
+
+        def lag(node):
+            text = node.get("/metrics").text
+            count = float(re.search(r"^fjord_event_loop_lag_seconds_count (\S+)$", text, re.M).group(1))
+            within = float(re.search(r'^fjord_event_loop_lag_seconds_bucket\{le="0.25"\} (\S+)$', text,
+                                     re.M).group(1))
+            return count, count - within
+
+        with Cluster(3) as cluster:
+            cluster.wait_settled(timeout=15)
+            node = cluster.node(2)
+            ticks, late = lag(node)
+            cluster.wait_for(lambda: lag(node)[0] >= ticks + 10, 5, "ten more ticks measured")
+
+            def stalls():
+                return [l for l in node.log_text().splitlines() if "the event loop was busy for" in l]
+
+            ticks, late = lag(node)
+            logged = len(stalls())
+            os.kill(node.proc.pid, signal.SIGSTOP)
+            try:
+                time.sleep(0.4)  # the length of the injected stall, not a wait for a condition
+            finally:
+                os.kill(node.proc.pid, signal.SIGCONT)
+            cluster.wait_for(lambda: lag(node)[1] > late, 5, "a tick over 250 ms late recorded")
+            cluster.wait_for(lambda: len(stalls()) > logged, 5, "the stall logged")
+            line = stalls()[logged]
+            busy_ms = int(re.search(r"busy for (\d+) ms", line).group(1))
+            self.assertGreaterEqual(busy_ms, 300, line)
+            print("\na 400 ms SIGSTOP was seen as: %s" % line.split("] ", 1)[-1])
 
     def test_the_controller_log_is_compacted_and_a_restarted_node_restores_the_metadata(self):
         """With a snapshot of the metadata every 5 controller entries, every
