@@ -497,7 +497,7 @@ void Replica::maybe_snapshot() {
     _staged_loop_ms = seconds_since(started) * 1000;
     _store->sync_file(std::move(*file), [self = _self](storage::IoResult<Ok> synced) {
         Replica* r = *self;
-        if (!r) return;
+        if (!r || !r->_failure.empty()) return;
         if (!synced) return r->fail("syncing a snapshot", synced.error().message());
         r->_staged_durable = true;
         r->maybe_snapshot();
@@ -513,12 +513,12 @@ void Replica::compact_to_staged() {
     size_t bytes = snap->data.size();
     if (auto compacted = _store->compact_to(std::move(snap)); !compacted)
         return fail("compacting below a snapshot", compacted.error().detail);
+    double compact_ms = seconds_since(started) * 1000;
+    double all_ms = seconds_since(_staged_at) * 1000;
     spdlog::info(
-        "{}: snapshot at index {} ({} bytes; {:.1f} ms on the loop to take and write it, {:.1f} ms to "
-        "compact, "
-        "{:.1f} ms in all); the log now starts there",
-        name(), index, bytes, _staged_loop_ms, seconds_since(started) * 1000,
-        seconds_since(_staged_at) * 1000);
+        "{}: snapshot at index {} ({} bytes; on the loop {:.1f} ms to take and write it, {:.1f} ms "
+        "to compact; {:.1f} ms in all); the log now starts there",
+        name(), index, bytes, _staged_loop_ms, compact_ms, all_ms);
 }
 
 void Replica::apply(const std::vector<raft::Entry>& committed) {
