@@ -352,8 +352,8 @@ bool ClusterNode::alive(uint64_t node) const {
 bool ClusterNode::stopping_or_gone(uint64_t node) const {
     if (!alive(node)) return true;
     auto it = _peers.find(node);
-    return it != _peers.end() && reports_shutting_down(it->second.status, it->second.status_at,
-                                                       it->second.heard_at, kGossipIntervalMs);
+    return it != _peers.end() && it->second.status_at >= 0 &&
+           it->second.status.not_serving_reason == kShuttingDown;
 }
 
 bool ClusterNode::serving(uint64_t node) const {

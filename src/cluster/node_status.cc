@@ -96,10 +96,4 @@ Result<NodeStatus, std::string> decode_node_status(std::string_view bytes) {
     return status;
 }
 
-bool reports_shutting_down(const NodeStatus& status, int64_t status_at, int64_t heard_at,
-                           int64_t gossip_interval_ms) {
-    return status_at >= 0 && status.not_serving_reason == kShuttingDown &&
-           heard_at - status_at <= 3 * gossip_interval_ms;
-}
-
 }  // namespace fjord::cluster

@@ -47,14 +47,6 @@ struct NodeStatus {
     bool operator==(const NodeStatus&) const = default;
 };
 
-// Whether a peer whose last status arrived at `status_at` and whose last
-// frame of any kind at `heard_at` (ms) is stopping. A stopping node keeps
-// gossiping its status every `gossip_interval_ms`; frames long after its last
-// status come from a node that restarted and has not gossiped yet, whose old
-// "shutting down" no longer holds.
-bool reports_shutting_down(const NodeStatus& status, int64_t status_at, int64_t heard_at,
-                           int64_t gossip_interval_ms);
-
 std::string encode_node_status(const NodeStatus& status);
 // The error says which field is wrong and how, e.g. "leader report 2:
 // follower 0: in sync: byte 7 is not a boolean".

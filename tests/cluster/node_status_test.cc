@@ -170,18 +170,5 @@ TEST(NodeStatusTest, CorruptedStatusesNeverCrash) {
     }
 }
 
-// A stopping node gossips every 100 ms; a "shutting down" heard before a
-// restart stops counting once frames come well after it without a new status.
-TEST(NodeStatusTest, AShuttingDownStatusHoldsOnlyWhileTheNodeKeepsGossiping) {
-    NodeStatus stopping;
-    stopping.not_serving_reason = std::string(kShuttingDown);
-    EXPECT_TRUE(reports_shutting_down(stopping, 1000, 1000, 100));
-    EXPECT_TRUE(reports_shutting_down(stopping, 1000, 1250, 100)) << "a gossip or two late";
-    EXPECT_FALSE(reports_shutting_down(stopping, 1000, 1400, 100)) << "frames long after its last status";
-    EXPECT_FALSE(reports_shutting_down(stopping, -1, 1000, 100)) << "no status yet";
-    NodeStatus serving;
-    EXPECT_FALSE(reports_shutting_down(serving, 1000, 1000, 100));
-}
-
 }  // namespace
 }  // namespace fjord::cluster::testing
