@@ -340,8 +340,16 @@ StorageResult<Ok> RaftLogStore::set_hard_state(const raft::HardState& hs) {
     return Ok{};
 }
 
+StorageResult<Ok> RaftLogStore::refuse_while_staged(const char* what) const {
+    if (!_staged) return Ok{};
+    return storage::storage_error(StorageErrc::bad_request,
+                                  _dir + ": cannot " + std::string(what) + " while the snapshot at index " +
+                                      std::to_string(_staged->value) + " is staged");
+}
+
 StorageResult<Ok> RaftLogStore::install_snapshot(const raft::Snapshot& snap, int64_t now_ms) {
     (void)now_ms;
+    if (auto r = refuse_while_staged("install a snapshot"); !r) return r;
     if (auto r = storage::save_snapshot(_fs, _dir, snap.meta.index.value, snap.meta.term.value,
                                         snap.meta.membership.encode(), snap.data);
         !r)
@@ -356,11 +364,15 @@ StorageResult<Ok> RaftLogStore::install_snapshot(const raft::Snapshot& snap, int
 }
 
 StorageResult<std::shared_ptr<storage::File>> RaftLogStore::stage_snapshot(const raft::Snapshot& snap) {
-    return storage::stage_snapshot(_fs, _dir, snap.meta.index.value, snap.meta.term.value,
-                                   snap.meta.membership.encode(), snap.data);
+    if (auto r = refuse_while_staged("stage a snapshot"); !r) return make_unexpected(r.error());
+    auto file = storage::stage_snapshot(_fs, _dir, snap.meta.index.value, snap.meta.term.value,
+                                        snap.meta.membership.encode(), snap.data);
+    if (file) _staged = snap.meta.index;
+    return file;
 }
 
 StorageResult<Ok> RaftLogStore::compact(const raft::Snapshot& snap) {
+    if (auto r = refuse_while_staged("compact"); !r) return r;
     if (auto r = storage::save_snapshot(_fs, _dir, snap.meta.index.value, snap.meta.term.value,
                                         snap.meta.membership.encode(), snap.data);
         !r)
@@ -369,6 +381,12 @@ StorageResult<Ok> RaftLogStore::compact(const raft::Snapshot& snap) {
 }
 
 StorageResult<Ok> RaftLogStore::compact_to(std::shared_ptr<const raft::Snapshot> snap) {
+    if (_staged != snap->meta.index) {
+        return storage::storage_error(StorageErrc::bad_request, _dir + ": the snapshot at index " +
+                                                                    std::to_string(snap->meta.index.value) +
+                                                                    " is not the one staged");
+    }
+    _staged.reset();
     if (auto r = storage::commit_snapshot(_fs, _dir); !r) return r;
     return drop_below(std::move(snap));
 }

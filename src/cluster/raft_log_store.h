@@ -18,6 +18,7 @@
 
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -58,13 +59,15 @@ class RaftLogStore final : public raft::LogStorage {
     storage::StorageResult<Ok> set_hard_state(const raft::HardState& hs);
     // Replaces the whole log with a snapshot received from the leader.
     storage::StorageResult<Ok> install_snapshot(const raft::Snapshot& snap, int64_t now_ms);
-    // Records a snapshot taken locally at a stored index and drops the log below it.
+    // Records a snapshot at a stored index (retention's, with no image) and
+    // drops the log below it, all on the calling thread.
     storage::StorageResult<Ok> compact(const raft::Snapshot& snap);
     // compact() in steps, so that a large image's fsync runs off the loop:
     // stage_snapshot writes it to a temporary file and returns that file;
     // sync_file syncs it on the Flusher; compact_to then makes it the
-    // snapshot and drops the log below it. No other snapshot may be written
-    // between the first step and the last.
+    // snapshot and drops the log below it. Between the first step and the
+    // last, install_snapshot, compact and another stage are refused: they
+    // would write the same temporary file.
     storage::StorageResult<std::shared_ptr<storage::File>> stage_snapshot(const raft::Snapshot& snap);
     void sync_file(std::shared_ptr<storage::File> file, storage::Flusher::Done done) {
         _log->sync_file(std::move(file), std::move(done));
@@ -86,6 +89,8 @@ class RaftLogStore final : public raft::LogStorage {
     void push_stored(raft::Index index, raft::Term term, raft::EntryType type, size_t size);
     RaftLogStore(storage::FileSystem& fs, std::string dir) : _fs(fs), _dir(std::move(dir)) {}
     storage::StorageResult<Ok> load_entries();
+    // An error naming `what` while a snapshot is staged.
+    storage::StorageResult<Ok> refuse_while_staged(const char* what) const;
     // Makes `snap`, durable in its file, the snapshot, and drops the log below it.
     storage::StorageResult<Ok> drop_below(std::shared_ptr<const raft::Snapshot> snap);
     // Position in _stored of the first entry with index > i.
@@ -96,6 +101,7 @@ class RaftLogStore final : public raft::LogStorage {
     std::unique_ptr<storage::PartitionLog> _log;
     raft::HardState _hard_state;
     std::shared_ptr<const raft::Snapshot> _snapshot;
+    std::optional<raft::Index> _staged;  // a snapshot staged and not yet compacted to
     // (index, term, type) of every stored entry above the snapshot: term
     // lookups and backtracking must not read the disk.
     std::vector<Stored> _stored;

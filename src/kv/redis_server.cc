@@ -20,7 +20,7 @@ namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr size_t kMaxInFlight = 1024;       // commands read but not yet answered
-constexpr size_t kMaxReadyBytes = 1 << 20;  // answers given at once but not yet written
+constexpr size_t kMaxReadyBytes = 1 << 20;  // answers encoded but not yet being written
 constexpr size_t kReadBytes = 64 << 10;
 
 }  // namespace
@@ -87,7 +87,9 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
   private:
     // Reading stops while this holds, until answers are written: a client
     // that sends without reading cannot make the node buffer without bound.
-    bool full() const { return _slots.size() >= kMaxInFlight || _ready.size() >= kMaxReadyBytes; }
+    bool full() const {
+        return _slots.size() >= kMaxInFlight || _ready.size() + _slot_bytes >= kMaxReadyBytes;
+    }
     // Answer bytes this connection holds: being written, given at once, and
     // encoded behind a command that still waits.
     size_t held() const { return _writing_bytes + _ready.size() + _slot_bytes; }
@@ -127,6 +129,7 @@ class RedisConnection : public std::enable_shared_from_this<RedisConnection> {
         encode_reply(reply, slot.encoded);
         _slot_bytes += slot.encoded.size();
         _slots.push_back(std::move(slot));
+        _service.output_held(held());
         flush();
     }
 

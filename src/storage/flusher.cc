@@ -47,6 +47,7 @@ void Flusher::run_apart() {
             job = std::move(_apart.front());
             _apart.pop_front();
         }
+        // The file's own sync, not SyncFiles: it is never part of a round.
         IoResult<Ok> result = job.first->sync();
         job.first.reset();
         _post([done = std::move(job.second), result]() mutable { done(std::move(result)); });

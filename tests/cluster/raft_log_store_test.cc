@@ -626,6 +626,43 @@ TEST(RaftLogStoreTest, CompactDropsEntriesAtOrBelowTheSnapshot) {
 
 // A crash between writing the snapshot file and trimming the log: the
 // snapshot covers stored entries of the same history, so the log after it stays.
+// A snapshot staged (its fsync off the loop) holds the temporary file until
+// it is compacted to: installing, compacting or staging another is refused,
+// as is compacting to a snapshot that is not the one staged.
+TEST(RaftLogStoreTest, AStagedSnapshotIsTheOnlyOneUntilCompactedTo) {
+    SimFileSystem fs(8);
+    auto store = open_store(fs, quiet_config(300));
+    ASSERT_TRUE(store);
+    std::vector<Entry> log;
+    for (uint64_t i = 1; i <= 6; ++i) log.push_back(normal_entry(i, 1, 1));
+    ASSERT_TRUE(appended(*store, log));
+    ASSERT_TRUE(synced(*store));
+    auto snap = std::make_shared<const raft::Snapshot>(
+        raft::Snapshot{raft::SnapshotMeta{Index{4}, raft::Term{1}, membership_of({1})}, "image at 4"});
+    auto file = store->stage_snapshot(*snap);
+    ASSERT_TRUE(file);
+    ASSERT_TRUE((*file)->sync());
+
+    raft::Snapshot other{raft::SnapshotMeta{Index{5}, raft::Term{1}, membership_of({1})}, "image at 5"};
+    auto refused = store->install_snapshot(other, 0);
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code, StorageErrc::bad_request);
+    EXPECT_NE(refused.error().detail.find("index 4 is staged"), std::string::npos) << refused.error().detail;
+    EXPECT_FALSE(store->compact(other));
+    EXPECT_FALSE(store->stage_snapshot(other));
+    EXPECT_FALSE(store->compact_to(std::make_shared<const raft::Snapshot>(other)));
+    EXPECT_EQ(store->snapshot_meta().index, Index{0}) << "a refused step changed the snapshot";
+
+    ASSERT_TRUE(store->compact_to(snap));
+    EXPECT_EQ(store->snapshot_meta(), snap->meta);
+    EXPECT_EQ(store->log().start_offset(), 4);
+    EXPECT_TRUE(store->compact(other)) << "nothing is staged any more";
+    fs.crash();
+    auto reopened = open_store(fs, quiet_config(300));
+    ASSERT_TRUE(reopened);
+    EXPECT_EQ(reopened->snapshot_meta(), other.meta);
+}
+
 TEST(RaftLogStoreTest, CrashDuringCompactKeepsTheEntriesAfterTheSnapshot) {
     SimFileSystem fs(6);
     std::vector<Entry> log = {normal_entry(2, 2, 1), normal_entry(3, 1, 1), normal_entry(6, 3, 2),

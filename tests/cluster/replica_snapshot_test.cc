@@ -155,6 +155,35 @@ TEST(ReplicaSnapshot, IsSyncedOffTheLoopWhileTheReplicaCommitsAndCompactsOnlyOnc
     EXPECT_EQ(f.sm.applied, 15U);
 }
 
+// A replica closed while its snapshot syncs (its partition moved away, or
+// the node stops): the completion finds no replica and does nothing; the
+// snapshot was never renamed into place, so a reopened replica replays its
+// whole log.
+TEST(ReplicaSnapshot, AReplicaClosedWhileItsSnapshotSyncsKeepsItsWholeLog) {
+    Fixture f;
+    auto replica = f.open({1}, true);
+    ASSERT_TRUE(replica);
+    ASSERT_TRUE(f.lead(*replica));
+    for (int i = 0; i < 8; ++i) ASSERT_TRUE(f.commit_one(*replica, "v" + std::to_string(i)));
+    ASSERT_TRUE(f.fs.wait_for_arrivals(1)) << "no snapshot was written";
+    replica.reset();
+    f.fs.release(1);
+    size_t posted = f.loop.posted();
+    ASSERT_TRUE(f.loop.run_until([&] { return f.loop.posted() > posted && f.loop.queued() == 0; }))
+        << "the sync's completion never came";
+    f.host.run();
+    EXPECT_FALSE(f.snapshot_file());
+
+    f.sm = CountingStateMachine{};
+    auto reopened = f.open({1}, true);
+    ASSERT_TRUE(reopened);
+    EXPECT_EQ(f.sm.restores, 0);
+    EXPECT_EQ(reopened->log().start_offset(), 0);
+    ASSERT_TRUE(f.lead(*reopened));
+    ASSERT_TRUE(f.drive([&] { return f.sm.applied >= 8; }));
+    EXPECT_EQ(f.sm.applied, 8U);
+}
+
 // Node 2, played by the test, leads in term 5: it replicates 12 entries to
 // node 1 (after the founding membership at index 1), whose snapshot of them waits at the gate, then sends a
 // snapshot at index 50. Both use the snapshot file: the leader's is installed only once the local one is
