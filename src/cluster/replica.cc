@@ -241,8 +241,8 @@ Result<Ok, raft::Error> Replica::transfer_leadership(uint64_t to) {
 
 void Replica::enforce_retention() {
     if (_compaction_due == Compaction::retention) _compaction_due = Compaction::none;  // decided again below
-    // A staged snapshot shares the snapshot file; retention is judged again on its next tick.
-    if (!_failure.empty() || _staged) return;
+    // A snapshot in progress uses the snapshot file; retention is judged again on its next tick.
+    if (!_failure.empty() || _imaging || _staged) return;
     int64_t point = std::min(_store->log().retention_point(_host.now_ms()), static_cast<int64_t>(_applied));
     // The entry ending just below the point has Raft index `point`.
     if (point <= _store->log().start_offset()) return;
@@ -338,9 +338,9 @@ bool Replica::may_overlap() const {
 
 void Replica::process_ready() {
     if (!_failure.empty() || !_node->has_ready() || !may_overlap()) return;
-    // A snapshot from the leader waits for a staged one to be compacted to:
-    // they share the snapshot file.
-    if (_staged && _node->log().has_pending_snapshot()) return;
+    // A snapshot from the leader waits for one being built (it would replace
+    // the state under it) or staged (they share the snapshot file).
+    if ((_imaging || _staged) && _node->log().has_pending_snapshot()) return;
     bool by_leader = _node->role() == raft::Role::leader;
     raft::Ready rd = _node->ready();
     for (const raft::Message& m : rd.messages) _host.send_raft(group(), m);
@@ -466,8 +466,9 @@ void Replica::restore_image(const raft::Snapshot& snap) {
 // still replicates below that point, so that a follower that is merely slow
 // is not sent the whole state.
 //
-// The image is taken and written to a temporary file on the loop; its fsync,
-// the long part for a large image, runs on the Flusher meanwhile; the log is
+// Nothing long runs on the event loop: a state machine that can builds its
+// image a step at a time between other work (continue_image); the image is
+// written to a temporary file, fsynced on the Flusher, and the log is
 // compacted below it once it is durable and no Ready is in flight.
 void Replica::maybe_snapshot() {
     if (_compaction_due == Compaction::snapshot) _compaction_due = Compaction::none;  // decided again below
@@ -475,6 +476,7 @@ void Replica::maybe_snapshot() {
         if (_staged_durable) compact_to_staged();
         return;
     }
+    if (_imaging) return;
     if (_options.snapshot_every == 0 || !_state_machine || !_state_machine->has_image()) return;
     uint64_t since = _store->snapshot_meta().index.value;
     if (_applied < since + _options.snapshot_every) return;
@@ -488,13 +490,49 @@ void Replica::maybe_snapshot() {
     auto started = std::chrono::steady_clock::now();
     auto snap = std::make_shared<raft::Snapshot>();
     snap->meta = {raft::Index{_applied}, *term, _node->membership()};
+    _snapshot_started = started;
+    _snapshot_loop_ms = 0;
+    _snapshot_steps = 1;
+    if (_state_machine->begin_image()) {
+        _imaging = std::move(snap);
+        _snapshot_loop_ms = seconds_since(started) * 1000;
+        next_image_step();
+        return;
+    }
     snap->data = _state_machine->image();
+    _snapshot_loop_ms = seconds_since(started) * 1000;
+    stage(std::move(snap));
+}
+
+// The next step runs once the loop has polled its sockets and run what was
+// queued meanwhile (a timer due at once, not a post, which would run first).
+void Replica::next_image_step() {
+    _host.post_after(0, [self = _self] {
+        if (Replica* r = *self) r->continue_image();
+    });
+}
+
+// One step of an image being built.
+void Replica::continue_image() {
+    if (!_imaging || !_failure.empty()) return;
+    auto started = std::chrono::steady_clock::now();
+    std::optional<std::string> image = _state_machine->image_step();
+    _snapshot_loop_ms += seconds_since(started) * 1000;
+    ++_snapshot_steps;
+    if (!image) return next_image_step();
+    std::shared_ptr<raft::Snapshot> snap = std::exchange(_imaging, nullptr);
+    snap->data = std::move(*image);
+    stage(std::move(snap));
+}
+
+// Writes the image to its temporary file and has the Flusher sync it.
+void Replica::stage(std::shared_ptr<raft::Snapshot> snap) {
+    auto started = std::chrono::steady_clock::now();
     auto file = _store->stage_snapshot(*snap);
     if (!file) return fail("writing a snapshot", file.error().detail);
     _staged = std::move(snap);
     _staged_durable = false;
-    _staged_at = started;
-    _staged_loop_ms = seconds_since(started) * 1000;
+    _snapshot_loop_ms += seconds_since(started) * 1000;
     _store->sync_file(std::move(*file), [self = _self](storage::IoResult<Ok> synced) {
         Replica* r = *self;
         if (!r || !r->_failure.empty()) return;
@@ -514,11 +552,11 @@ void Replica::compact_to_staged() {
     if (auto compacted = _store->compact_to(std::move(snap)); !compacted)
         return fail("compacting below a snapshot", compacted.error().detail);
     double compact_ms = seconds_since(started) * 1000;
-    double all_ms = seconds_since(_staged_at) * 1000;
+    double all_ms = seconds_since(_snapshot_started) * 1000;
     spdlog::info(
-        "{}: snapshot at index {} ({} bytes; on the loop {:.1f} ms to take and write it, {:.1f} ms "
-        "to compact; {:.1f} ms in all); the log now starts there",
-        name(), index, bytes, _staged_loop_ms, compact_ms, all_ms);
+        "{}: snapshot at index {} ({} bytes; on the loop {:.1f} ms in {} steps to take and write it, "
+        "{:.1f} ms to compact; {:.1f} ms in all); the log now starts there",
+        name(), index, bytes, _snapshot_loop_ms, _snapshot_steps, compact_ms, all_ms);
 }
 
 void Replica::apply(const std::vector<raft::Entry>& committed) {

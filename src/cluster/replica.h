@@ -75,6 +75,12 @@ class StateMachine {
     virtual bool has_image() const { return false; }
     // The state after the last applied entry.
     virtual std::string image() const { return {}; }
+    // An image built a piece at a time between applies, for a state too
+    // large to write in one go on the event loop: begin_image() starts one of
+    // the state as it is now and returns false if the state machine cannot;
+    // image_step() adds a piece and returns the whole image once done.
+    virtual bool begin_image() { return false; }
+    virtual std::optional<std::string> image_step() { return std::nullopt; }
     // Replaces the state with an image (a snapshot from the leader, or the
     // local one at start-up); false if `image` is not one.
     virtual bool restore(std::string_view image) {
@@ -207,6 +213,9 @@ class Replica {
     void apply(const std::vector<raft::Entry>& committed);
     void restore_image(const raft::Snapshot& snap);
     void maybe_snapshot();
+    void next_image_step();
+    void continue_image();
+    void stage(std::shared_ptr<raft::Snapshot> snap);
     void compact_to_staged();
     void take_read_states(std::vector<raft::ReadState>& states);
     void release_reads();
@@ -246,12 +255,15 @@ class Replica {
     };
     std::optional<LeaseKey> _lease_key;            // the state in which the lease last held
     Compaction _compaction_due{Compaction::none};  // waiting for the Readys in flight to finish
+    // A snapshot whose image the state machine is building (maybe_snapshot).
+    std::shared_ptr<raft::Snapshot> _imaging;
     // A snapshot written to its temporary file, whose fsync runs on the
-    // Flusher (maybe_snapshot); the log is compacted below it once durable.
+    // Flusher; the log is compacted below it once durable.
     std::shared_ptr<const raft::Snapshot> _staged;
     bool _staged_durable{false};
-    std::chrono::steady_clock::time_point _staged_at;
-    double _staged_loop_ms{0};
+    std::chrono::steady_clock::time_point _snapshot_started;  // for the log line
+    double _snapshot_loop_ms{0};
+    int _snapshot_steps{0};
     bool _scheduled{false};
     uint64_t _applied{0};
     uint64_t _applied_term{0};

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <iterator>
 
+#include "common/big_endian.h"
 #include "common/byte_codec.h"
 #include "common/crc32c.h"
 #include "kv/glob.h"
@@ -29,7 +30,24 @@ void KvStore::erase_expiry(std::string_view key, int64_t expire_at_ms) {
     if (expire_at_ms != 0) _expiries.erase({expire_at_ms, std::string(key)});
 }
 
+void KvStore::keep_for_image(const SlotView& slot, Keys::iterator at) {
+    if (_build->written_upto && !SlotLess()(*_build->written_upto, slot)) return;  // written already
+    if (_build->before.contains(slot)) return;  // kept when it first changed
+    std::optional<Value> then;
+    if (at != _keys.end()) then = at->second;
+    _build->before.emplace(Slot{slot.hash, std::string(slot.key)}, std::move(then));
+}
+
 void KvStore::apply(const EffectView& e) {
+    if (_build && e.kind == Effect::Kind::flush) {
+        // Every key the build has not reached yet is kept aside as it is.
+        auto from = _build->written_upto ? _keys.upper_bound(*_build->written_upto) : _keys.begin();
+        for (auto it = from; it != _keys.end(); ++it)
+            _build->before.try_emplace(it->first, std::move(it->second));
+    } else if (_build) {
+        SlotView slot{key_hash(e.key), e.key};
+        keep_for_image(slot, _keys.find(slot));
+    }
     switch (e.kind) {
         case Effect::Kind::put: {
             // Overwrites in place: a key written again costs no allocation.
@@ -106,20 +124,74 @@ std::vector<std::string> KvStore::expired_keys(int64_t now_ms, size_t max) const
     return keys;
 }
 
-std::string KvStore::image() const {
-    std::string out;
+namespace {
+
+void write_image_head(std::string& out, uint64_t count) {
     ByteWriter w(out);
     w.u8(kImageVersion);
-    w.u64(_keys.size());
-    for (const auto& [slot, value] : _keys) {
-        w.bytes(slot.key);
-        w.bytes(value.data);
-        w.i64(value.expire_at_ms);
+    w.u64(count);
+}
+
+void write_image_entry(std::string& out, std::string_view key, const Value& value) {
+    ByteWriter w(out);
+    w.bytes(key);
+    w.bytes(value.data);
+    w.i64(value.expire_at_ms);
+}
+
+}  // namespace
+
+std::string KvStore::image() const {
+    std::string out;
+    write_image_head(out, _keys.size());
+    for (const auto& [slot, value] : _keys) write_image_entry(out, slot.key, value);
+    return out;
+}
+
+void KvStore::begin_image() {
+    _build = std::make_unique<ImageBuild>();
+    write_image_head(_build->out, 0);  // the count is filled in at the end
+}
+
+std::optional<std::string> KvStore::continue_image(size_t max_keys) {
+    if (!_build) return std::nullopt;
+    ImageBuild& b = *_build;
+    // The next key is the smaller of the store's and the kept-aside ones'; a
+    // key in both was changed since the build began: its kept value wins.
+    auto now = b.written_upto ? _keys.upper_bound(*b.written_upto) : _keys.begin();
+    auto kept = b.written_upto ? b.before.upper_bound(*b.written_upto) : b.before.begin();
+    const Slot* last = nullptr;
+    for (size_t n = 0; n < max_keys; ++n) {
+        bool have_now = now != _keys.end(), have_kept = kept != b.before.end();
+        if (!have_now && !have_kept) break;
+        if (have_kept && (!have_now || !SlotLess()(now->first, kept->first))) {
+            if (have_now && !SlotLess()(kept->first, now->first)) ++now;
+            if (kept->second) {
+                write_image_entry(b.out, kept->first.key, *kept->second);
+                ++b.count;
+            }
+            last = &kept->first;
+            ++kept;
+        } else {
+            write_image_entry(b.out, now->first.key, now->second);
+            ++b.count;
+            last = &now->first;
+            ++now;
+        }
     }
+    if (now != _keys.end() || kept != b.before.end()) {
+        if (last) b.written_upto = *last;
+        b.before.erase(b.before.begin(), kept);  // behind the build now
+        return std::nullopt;
+    }
+    std::string out = std::move(b.out);
+    be::store(out.data() + 1, b.count, 8);
+    _build.reset();
     return out;
 }
 
 bool KvStore::restore(std::string_view image) {
+    _build.reset();
     _keys.clear();
     _expiries.clear();
     ByteReader r(image);

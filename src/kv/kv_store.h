@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -55,6 +56,15 @@ class KvStore {
     std::string image() const;
     bool restore(std::string_view image);
 
+    // The same image built a piece at a time while the store keeps changing,
+    // so that a large one does not hold up the event loop: it shows the
+    // state as of begin_image(). A key changed before the build reaches it
+    // keeps its old value aside for the build (only while one runs).
+    // A new begin_image() or restore() drops a build in progress.
+    void begin_image();
+    // Adds up to `max_keys` keys; the whole image once done (and the build ends).
+    std::optional<std::string> continue_image(size_t max_keys);
+
   private:
     struct Slot {
         uint32_t hash;
@@ -71,9 +81,22 @@ class KvStore {
             return a.hash != b.hash ? a.hash < b.hash : std::string_view(a.key) < std::string_view(b.key);
         }
     };
+    using Keys = std::map<Slot, Value, SlotLess>;
+    struct ImageBuild {
+        std::string out;
+        uint64_t count{0};
+        std::optional<Slot> written_upto;  // the last key written
+        // Keys changed ahead of the build since it began, with their value
+        // then (none: the key did not exist).
+        std::map<Slot, std::optional<Value>, SlotLess> before;
+    };
     void erase_expiry(std::string_view key, int64_t expire_at_ms);
+    // Keeps `at`'s value (or its absence, at end()) aside for the build
+    // before the key at `slot` changes.
+    void keep_for_image(const SlotView& slot, Keys::iterator at);
 
-    std::map<Slot, Value, SlotLess> _keys;
+    Keys _keys;
+    std::unique_ptr<ImageBuild> _build;
     std::set<std::pair<int64_t, std::string>> _expiries;  // (expire_at_ms, key) of keys with an expiry
 };
 

@@ -37,6 +37,11 @@ class KvShard final : public cluster::StateMachine, private KeyView {
     void apply(const raft::Entry& entry) override;
     bool has_image() const override { return true; }
     std::string image() const override { return _store.image(); }
+    bool begin_image() override {
+        _store.begin_image();
+        return true;
+    }
+    std::optional<std::string> image_step() override { return _store.continue_image(kImageKeysPerStep); }
     bool restore(std::string_view image) override;
 
     uint64_t group() const { return _group; }
@@ -57,6 +62,8 @@ class KvShard final : public cluster::StateMachine, private KeyView {
     bool has_open_batch() const { return !_open.records.empty(); }
 
   private:
+    // About a millisecond of the event loop per step (0.2 µs per small key).
+    static constexpr size_t kImageKeysPerStep = 4096;
     struct OverlayEntry {
         std::optional<Value> value;  // none: deleted
         uint64_t seq;                // the batch that wrote it last

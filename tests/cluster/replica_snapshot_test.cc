@@ -40,6 +40,32 @@ class CountingStateMachine final : public StateMachine {
     int restores{0};
 };
 
+// The same, building its image in steps: begin_image() notes the count, and
+// the image comes after `steps` calls of image_step().
+class SteppedStateMachine final : public StateMachine {
+  public:
+    void apply(const raft::Entry&) override { ++applied; }
+    bool has_image() const override { return true; }
+    std::string image() const override { return std::to_string(applied); }
+    bool begin_image() override {
+        at_begin = applied;
+        steps_left = 3;
+        return true;
+    }
+    std::optional<std::string> image_step() override {
+        ++steps;
+        if (--steps_left > 0) return std::nullopt;
+        return std::to_string(at_begin);
+    }
+    bool restore(std::string_view image) override {
+        applied = std::stoull(std::string(image));
+        ++restores;
+        return true;
+    }
+    uint64_t applied{0}, at_begin{0};
+    int steps_left{0}, steps{0}, restores{0};
+};
+
 bool ends_with_tmp_snapshot(const std::string& path) {
     return path.ends_with("raft-snapshot.tmp");
 }
@@ -235,6 +261,77 @@ TEST(ReplicaSnapshot, ASnapshotFromTheLeaderWaitsForTheOneBeingSynced) {
     ASSERT_TRUE(snap);
     EXPECT_EQ(snap->index, 50U);
     EXPECT_EQ(snap->data, "777");
+}
+
+// Entries 2..`last` of term 5, from node 2 (the leader), committed up to `last`.
+raft::Message append_from_node_2(uint64_t after, uint64_t last) {
+    raft::Message m;
+    m.type = raft::MessageType::append;
+    m.from = raft::NodeId{2};
+    m.to = raft::NodeId{1};
+    m.term = raft::Term{5};
+    m.log_index = raft::Index{after};
+    m.log_term = raft::Term{after == 1 ? 1U : 5U};
+    for (uint64_t i = after + 1; i <= last; ++i) {
+        raft::Entry e;
+        e.index = raft::Index{i};
+        e.term = raft::Term{5};
+        e.data = storage::encode_batch(0, 0, 0, {storage::Record{"", "r" + std::to_string(i), 0}});
+        m.entries.push_back(std::move(e));
+    }
+    m.commit = raft::Index{last};
+    return m;
+}
+
+// A follower whose state machine builds its image in steps (one per turn of
+// the loop, after its sockets): entries keep being applied meanwhile, the
+// image is of the state when it began, and a snapshot from the leader waits
+// until it is written and compacted to.
+TEST(ReplicaSnapshot, AnImageBuiltInStepsIsOfTheStateWhenItBeganAndTheLeadersWaits) {
+    testing::FakeReplicaHost host;
+    SteppedStateMachine sm;
+    ReplicaOptions options;
+    options.group = 7;
+    options.name = "t-0";
+    options.dir = "/data/t-0";
+    options.founding_voters = {1, 2, 3};
+    options.raft.id = raft::NodeId{1};
+    options.snapshot_every = 10;
+    auto opened = Replica::open(host, options, &sm);
+    ASSERT_TRUE(opened.has_value()) << opened.error();
+    Replica& replica = **opened;
+
+    replica.step(append_from_node_2(1, 13));
+    host.run();
+    ASSERT_EQ(sm.applied, 12U);
+    EXPECT_EQ(sm.at_begin, 12U) << "no image began at index 13";
+    replica.step(append_from_node_2(13, 16));
+    host.run();
+    EXPECT_EQ(sm.applied, 15U) << "entries wait for the image";
+
+    raft::Message snapshot;
+    snapshot.type = raft::MessageType::snapshot;
+    snapshot.from = raft::NodeId{2};
+    snapshot.to = raft::NodeId{1};
+    snapshot.term = raft::Term{5};
+    snapshot.log_index = raft::Index{50};
+    snapshot.log_term = raft::Term{5};
+    snapshot.chunk = "777";
+    snapshot.chunk_last = true;
+    snapshot.snapshot_membership.voters = {raft::NodeId{1}, raft::NodeId{2}, raft::NodeId{3}};
+    replica.step(snapshot);
+    host.run();
+    EXPECT_EQ(sm.restores, 0) << "the leader's snapshot replaced the state under an image being built";
+    EXPECT_LT(sm.steps, 3) << "the steps ran before the loop's next poll";
+    auto before = storage::load_snapshot(host.fs, options.dir);
+    ASSERT_TRUE(before);
+    EXPECT_FALSE(before->has_value()) << "a snapshot was written before its image was whole";
+
+    host.advance(replica, 50);
+    EXPECT_EQ(sm.steps, 3);
+    EXPECT_EQ(sm.restores, 1);
+    EXPECT_EQ(sm.applied, 777U);
+    EXPECT_EQ(replica.log().start_offset(), 50);
 }
 
 }  // namespace

@@ -9,9 +9,12 @@
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
+
+#include "seeded_rng.h"
 
 namespace fjord::kv {
 namespace {
@@ -454,6 +457,46 @@ TEST(KvStoreTest, ImageRestoreRoundTripsValuesAndExpiries) {
     EXPECT_EQ(get(copy, "bin\0key"s), "\0\r\n"s);
     EXPECT_EQ(get(copy, "past", kNow - 2), "p");
     EXPECT_EQ(copy.expired_keys(kNow, 1), std::vector<std::string>{"past"});
+}
+
+// An image built a few keys at a time while effects keep arriving equals the
+// image taken at once when the build began: puts, overwrites, deletes,
+// expiries and flushes ahead of the build, behind it and on its very key.
+TEST(KvStoreTest, AnImageBuiltInStepsShowsTheStateWhenItBegan) {
+    for (uint64_t seed = 1; seed <= 200; ++seed) {
+        SCOPED_TRACE("seed " + std::to_string(seed));
+        testing::SeededRng rng(seed);
+        KvStore store;
+        auto random_key = [&] { return key_of(static_cast<int>(rng.range(0, 300))); };
+        for (int i = 0; i < 200; ++i) store.apply(put(random_key(), "v" + std::to_string(i)));
+        std::string expected = store.image();
+        store.begin_image();
+        std::optional<std::string> built;
+        for (int step = 0; !built; ++step) {
+            ASSERT_LT(step, 1000) << "the build never ends";
+            for (uint64_t n = rng.range(0, 20); n > 0; --n) {
+                uint64_t what = rng.range(0, 99);
+                if (what < 50) {
+                    store.apply(put(random_key(), "w" + std::to_string(step), rng.chance(20) ? kNow + 5 : 0));
+                } else if (what < 80) {
+                    store.apply(del(random_key()));
+                } else if (what < 98) {
+                    store.apply(expire(random_key(), kNow + static_cast<int64_t>(rng.range(0, 9))));
+                } else {
+                    store.apply(flush());
+                }
+            }
+            built = store.continue_image(rng.range(1, 40));
+        }
+        EXPECT_EQ(*built, expected);
+        EXPECT_FALSE(store.continue_image(10)) << "the build ended with its image";
+        // Afterwards changes are no longer kept aside, and a new build sees them.
+        store.apply(put("after", "x"));
+        store.begin_image();
+        std::optional<std::string> next;
+        while (!next) next = store.continue_image(1000);
+        EXPECT_EQ(*next, store.image());
+    }
 }
 
 TEST(KvStoreTest, ImageOfAnEmptyStoreRestores) {
