@@ -338,9 +338,13 @@ bool Replica::may_overlap() const {
 
 void Replica::process_ready() {
     if (!_failure.empty() || !_node->has_ready() || !may_overlap()) return;
-    // A snapshot from the leader waits for one being built (it would replace
-    // the state under it) or staged (they share the snapshot file).
-    if ((_imaging || _staged) && _node->log().has_pending_snapshot()) return;
+    if (_node->log().has_pending_snapshot()) {
+        // A snapshot from the leader waits for a staged one (they share the
+        // snapshot file); an image still being built is of a state it
+        // replaces, so that build is dropped.
+        if (_staged) return;
+        abandon_image();
+    }
     bool by_leader = _node->role() == raft::Role::leader;
     raft::Ready rd = _node->ready();
     for (const raft::Message& m : rd.messages) _host.send_raft(group(), m);
@@ -476,7 +480,7 @@ void Replica::maybe_snapshot() {
         if (_staged_durable) compact_to_staged();
         return;
     }
-    if (_imaging) return;
+    if (_imaging || _node->log().has_pending_snapshot()) return;
     if (_options.snapshot_every == 0 || !_state_machine || !_state_machine->has_image()) return;
     uint64_t since = _store->snapshot_meta().index.value;
     if (_applied < since + _options.snapshot_every) return;
@@ -492,7 +496,7 @@ void Replica::maybe_snapshot() {
     snap->meta = {raft::Index{_applied}, *term, _node->membership()};
     _snapshot_started = started;
     _snapshot_loop_ms = 0;
-    _snapshot_steps = 1;
+    _snapshot_steps = 0;
     if (_state_machine->begin_image()) {
         _imaging = std::move(snap);
         _snapshot_loop_ms = seconds_since(started) * 1000;
@@ -501,6 +505,7 @@ void Replica::maybe_snapshot() {
     }
     snap->data = _state_machine->image();
     _snapshot_loop_ms = seconds_since(started) * 1000;
+    _snapshot_steps = 1;
     stage(std::move(snap));
 }
 
@@ -514,7 +519,8 @@ void Replica::next_image_step() {
 
 // One step of an image being built.
 void Replica::continue_image() {
-    if (!_imaging || !_failure.empty()) return;
+    if (!_imaging) return;
+    if (!_failure.empty()) return abandon_image();
     auto started = std::chrono::steady_clock::now();
     std::optional<std::string> image = _state_machine->image_step();
     _snapshot_loop_ms += seconds_since(started) * 1000;
@@ -523,6 +529,12 @@ void Replica::continue_image() {
     std::shared_ptr<raft::Snapshot> snap = std::exchange(_imaging, nullptr);
     snap->data = std::move(*image);
     stage(std::move(snap));
+}
+
+void Replica::abandon_image() {
+    if (!_imaging) return;
+    _imaging.reset();
+    _state_machine->abandon_image();
 }
 
 // Writes the image to its temporary file and has the Flusher sync it.

@@ -79,8 +79,10 @@ class StateMachine {
     // large to write in one go on the event loop: begin_image() starts one of
     // the state as it is now and returns false if the state machine cannot;
     // image_step() adds a piece and returns the whole image once done.
+    // abandon_image() drops a build in progress.
     virtual bool begin_image() { return false; }
     virtual std::optional<std::string> image_step() { return std::nullopt; }
+    virtual void abandon_image() {}
     // Replaces the state with an image (a snapshot from the leader, or the
     // local one at start-up); false if `image` is not one.
     virtual bool restore(std::string_view image) {
@@ -215,6 +217,7 @@ class Replica {
     void maybe_snapshot();
     void next_image_step();
     void continue_image();
+    void abandon_image();
     void stage(std::shared_ptr<raft::Snapshot> snap);
     void compact_to_staged();
     void take_read_states(std::vector<raft::ReadState>& states);

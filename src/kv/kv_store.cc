@@ -30,11 +30,11 @@ void KvStore::erase_expiry(std::string_view key, int64_t expire_at_ms) {
     if (expire_at_ms != 0) _expiries.erase({expire_at_ms, std::string(key)});
 }
 
-void KvStore::keep_for_image(const SlotView& slot, Keys::iterator at) {
+void KvStore::keep_for_image(const SlotView& slot, Keys::iterator at, bool take) {
     if (_build->written_upto && !SlotLess()(*_build->written_upto, slot)) return;  // written already
     if (_build->before.contains(slot)) return;  // kept when it first changed
     std::optional<Value> then;
-    if (at != _keys.end()) then = at->second;
+    if (at != _keys.end()) then = take ? std::move(at->second) : at->second;
     _build->before.emplace(Slot{slot.hash, std::string(slot.key)}, std::move(then));
 }
 
@@ -46,7 +46,11 @@ void KvStore::apply(const EffectView& e) {
             _build->before.try_emplace(it->first, std::move(it->second));
     } else if (_build) {
         SlotView slot{key_hash(e.key), e.key};
-        keep_for_image(slot, _keys.find(slot));
+        auto at = _keys.find(slot);
+        // A delete or an expiry of a missing key changes nothing; a put or a
+        // delete replaces the value, which can be moved aside, not copied.
+        if (at != _keys.end() || e.kind == Effect::Kind::put)
+            keep_for_image(slot, at, e.kind != Effect::Kind::expire);
     }
     switch (e.kind) {
         case Effect::Kind::put: {
@@ -150,18 +154,24 @@ std::string KvStore::image() const {
 
 void KvStore::begin_image() {
     _build = std::make_unique<ImageBuild>();
+    // The last image's size: the buffer is not copied over and over as it grows.
+    _build->out.reserve(_last_image_bytes + _last_image_bytes / 8);
     write_image_head(_build->out, 0);  // the count is filled in at the end
 }
 
-std::optional<std::string> KvStore::continue_image(size_t max_keys) {
-    if (!_build) return std::nullopt;
+void KvStore::abandon_image() {
+    _build.reset();
+}
+
+std::optional<std::string> KvStore::continue_image(size_t max_keys, size_t max_bytes) {
     ImageBuild& b = *_build;
+    size_t started_at = b.out.size();
     // The next key is the smaller of the store's and the kept-aside ones'; a
     // key in both was changed since the build began: its kept value wins.
     auto now = b.written_upto ? _keys.upper_bound(*b.written_upto) : _keys.begin();
     auto kept = b.written_upto ? b.before.upper_bound(*b.written_upto) : b.before.begin();
     const Slot* last = nullptr;
-    for (size_t n = 0; n < max_keys; ++n) {
+    for (size_t n = 0; n < max_keys && b.out.size() - started_at < max_bytes; ++n) {
         bool have_now = now != _keys.end(), have_kept = kept != b.before.end();
         if (!have_now && !have_kept) break;
         if (have_kept && (!have_now || !SlotLess()(now->first, kept->first))) {
@@ -187,6 +197,7 @@ std::optional<std::string> KvStore::continue_image(size_t max_keys) {
     std::string out = std::move(b.out);
     be::store(out.data() + 1, b.count, 8);
     _build.reset();
+    _last_image_bytes = out.size();
     return out;
 }
 

@@ -60,10 +60,13 @@ class KvStore {
     // so that a large one does not hold up the event loop: it shows the
     // state as of begin_image(). A key changed before the build reaches it
     // keeps its old value aside for the build (only while one runs).
-    // A new begin_image() or restore() drops a build in progress.
+    // A new begin_image(), abandon_image() or restore() drops a build in progress.
     void begin_image();
-    // Adds up to `max_keys` keys; the whole image once done (and the build ends).
-    std::optional<std::string> continue_image(size_t max_keys);
+    void abandon_image();
+    bool imaging() const { return _build != nullptr; }
+    // Adds keys, up to `max_keys` of them and about `max_bytes`; the whole
+    // image once done (and the build ends). Only while imaging().
+    std::optional<std::string> continue_image(size_t max_keys, size_t max_bytes);
 
   private:
     struct Slot {
@@ -92,11 +95,12 @@ class KvStore {
     };
     void erase_expiry(std::string_view key, int64_t expire_at_ms);
     // Keeps `at`'s value (or its absence, at end()) aside for the build
-    // before the key at `slot` changes.
-    void keep_for_image(const SlotView& slot, Keys::iterator at);
+    // before the key at `slot` changes; moves it when `take`.
+    void keep_for_image(const SlotView& slot, Keys::iterator at, bool take);
 
     Keys _keys;
     std::unique_ptr<ImageBuild> _build;
+    size_t _last_image_bytes{0};
     std::set<std::pair<int64_t, std::string>> _expiries;  // (expire_at_ms, key) of keys with an expiry
 };
 

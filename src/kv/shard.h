@@ -41,7 +41,10 @@ class KvShard final : public cluster::StateMachine, private KeyView {
         _store.begin_image();
         return true;
     }
-    std::optional<std::string> image_step() override { return _store.continue_image(kImageKeysPerStep); }
+    std::optional<std::string> image_step() override {
+        return _store.continue_image(kImageKeysPerStep, kImageBytesPerStep);
+    }
+    void abandon_image() override { _store.abandon_image(); }
     bool restore(std::string_view image) override;
 
     uint64_t group() const { return _group; }
@@ -62,8 +65,10 @@ class KvShard final : public cluster::StateMachine, private KeyView {
     bool has_open_batch() const { return !_open.records.empty(); }
 
   private:
-    // About a millisecond of the event loop per step (0.2 µs per small key).
+    // About a millisecond of the event loop per step (0.2 µs per small key,
+    // or a few hundred µs to copy a MiB of values).
     static constexpr size_t kImageKeysPerStep = 4096;
+    static constexpr size_t kImageBytesPerStep = 1 << 20;
     struct OverlayEntry {
         std::optional<Value> value;  // none: deleted
         uint64_t seq;                // the batch that wrote it last

@@ -57,13 +57,14 @@ class SteppedStateMachine final : public StateMachine {
         if (--steps_left > 0) return std::nullopt;
         return std::to_string(at_begin);
     }
+    void abandon_image() override { ++abandoned; }
     bool restore(std::string_view image) override {
         applied = std::stoull(std::string(image));
         ++restores;
         return true;
     }
     uint64_t applied{0}, at_begin{0};
-    int steps_left{0}, steps{0}, restores{0};
+    int steps_left{0}, steps{0}, restores{0}, abandoned{0};
 };
 
 bool ends_with_tmp_snapshot(const std::string& path) {
@@ -284,10 +285,11 @@ raft::Message append_from_node_2(uint64_t after, uint64_t last) {
 }
 
 // A follower whose state machine builds its image in steps (one per turn of
-// the loop, after its sockets): entries keep being applied meanwhile, the
-// image is of the state when it began, and a snapshot from the leader waits
-// until it is written and compacted to.
-TEST(ReplicaSnapshot, AnImageBuiltInStepsIsOfTheStateWhenItBeganAndTheLeadersWaits) {
+// the loop, after its sockets): entries keep being applied meanwhile, and
+// the snapshot holds the state when the build began, at that index. A
+// snapshot from the leader arriving during a later build drops that build
+// and is installed at once.
+TEST(ReplicaSnapshot, AnImageBuiltInStepsIsOfTheStateWhenItBeganAndTheLeadersDropsIt) {
     testing::FakeReplicaHost host;
     SteppedStateMachine sm;
     ReplicaOptions options;
@@ -307,8 +309,19 @@ TEST(ReplicaSnapshot, AnImageBuiltInStepsIsOfTheStateWhenItBeganAndTheLeadersWai
     EXPECT_EQ(sm.at_begin, 12U) << "no image began at index 13";
     replica.step(append_from_node_2(13, 16));
     host.run();
-    EXPECT_EQ(sm.applied, 15U) << "entries wait for the image";
+    EXPECT_EQ(sm.applied, 15U) << "entries waited for the image";
+    EXPECT_EQ(sm.steps, 0) << "a step ran before the loop polled again";
+    host.advance(replica, 50);
+    EXPECT_EQ(sm.steps, 3);
+    auto local = storage::load_snapshot(host.fs, options.dir);
+    ASSERT_TRUE(local && local->has_value());
+    EXPECT_EQ((*local)->index, 13U);
+    EXPECT_EQ((*local)->data, "12") << "the image is of the state when the build began";
+    EXPECT_EQ(replica.log().start_offset(), 13);
 
+    replica.step(append_from_node_2(16, 28));
+    host.run();
+    EXPECT_EQ(sm.at_begin, 27U) << "no second image began";
     raft::Message snapshot;
     snapshot.type = raft::MessageType::snapshot;
     snapshot.from = raft::NodeId{2};
@@ -321,16 +334,15 @@ TEST(ReplicaSnapshot, AnImageBuiltInStepsIsOfTheStateWhenItBeganAndTheLeadersWai
     snapshot.snapshot_membership.voters = {raft::NodeId{1}, raft::NodeId{2}, raft::NodeId{3}};
     replica.step(snapshot);
     host.run();
-    EXPECT_EQ(sm.restores, 0) << "the leader's snapshot replaced the state under an image being built";
-    EXPECT_LT(sm.steps, 3) << "the steps ran before the loop's next poll";
-    auto before = storage::load_snapshot(host.fs, options.dir);
-    ASSERT_TRUE(before);
-    EXPECT_FALSE(before->has_value()) << "a snapshot was written before its image was whole";
-
-    host.advance(replica, 50);
-    EXPECT_EQ(sm.steps, 3);
-    EXPECT_EQ(sm.restores, 1);
+    EXPECT_EQ(sm.abandoned, 1);
+    EXPECT_EQ(sm.restores, 1) << "the leader's snapshot waited for a build it replaces";
     EXPECT_EQ(sm.applied, 777U);
+    int steps = sm.steps;
+    host.advance(replica, 50);
+    EXPECT_EQ(sm.steps, steps) << "the dropped build went on";
+    auto installed = storage::load_snapshot(host.fs, options.dir);
+    ASSERT_TRUE(installed && installed->has_value());
+    EXPECT_EQ((*installed)->index, 50U);
     EXPECT_EQ(replica.log().start_offset(), 50);
 }
 

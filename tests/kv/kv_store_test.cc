@@ -486,17 +486,43 @@ TEST(KvStoreTest, AnImageBuiltInStepsShowsTheStateWhenItBegan) {
                     store.apply(flush());
                 }
             }
-            built = store.continue_image(rng.range(1, 40));
+            built = store.continue_image(rng.range(1, 40), rng.chance(30) ? 40 : SIZE_MAX);
         }
         EXPECT_EQ(*built, expected);
-        EXPECT_FALSE(store.continue_image(10)) << "the build ended with its image";
+        EXPECT_FALSE(store.imaging()) << "the build ended with its image";
         // Afterwards changes are no longer kept aside, and a new build sees them.
         store.apply(put("after", "x"));
         store.begin_image();
         std::optional<std::string> next;
-        while (!next) next = store.continue_image(1000);
+        for (int step = 0; !next && step < 1000; ++step) next = store.continue_image(1000, SIZE_MAX);
+        ASSERT_TRUE(next) << "the second build never ends";
         EXPECT_EQ(*next, store.image());
     }
+}
+
+// A build dropped midway (a snapshot from the leader replaces the state)
+// leaves the store as effects made it; so does a restore, which ends it too.
+TEST(KvStoreTest, AnAbandonedImageBuildLeavesTheStoreAsItIs) {
+    KvStore store;
+    for (int i = 0; i < 100; ++i) store.apply(put(key_of(i), "v"));
+    store.begin_image();
+    EXPECT_FALSE(store.continue_image(10, SIZE_MAX));
+    store.apply(put(key_of(99), "changed"));
+    store.apply(del(key_of(98)));
+    store.abandon_image();
+    EXPECT_FALSE(store.imaging());
+    EXPECT_EQ(get(store, key_of(99)), "changed");
+    EXPECT_EQ(get(store, key_of(98)), "<none>");
+    EXPECT_EQ(store.size(), 99U);
+
+    KvStore other;
+    other.apply(put("only", "1"));
+    std::string image = other.image();
+    store.begin_image();
+    EXPECT_FALSE(store.continue_image(10, SIZE_MAX));
+    ASSERT_TRUE(store.restore(image));
+    EXPECT_FALSE(store.imaging());
+    EXPECT_EQ(store.image(), image);
 }
 
 TEST(KvStoreTest, ImageOfAnEmptyStoreRestores) {
