@@ -145,6 +145,42 @@ struct Fixture {
     }
 };
 
+// Entries `after`+1..`last` of term 5 from node 2, the leader (played by the
+// test), committed up to `last`.
+raft::Message append_from_node_2(uint64_t after, uint64_t last) {
+    raft::Message m;
+    m.type = raft::MessageType::append;
+    m.from = raft::NodeId{2};
+    m.to = raft::NodeId{1};
+    m.term = raft::Term{5};
+    m.log_index = raft::Index{after};
+    m.log_term = raft::Term{after == 1 ? 1U : 5U};
+    for (uint64_t i = after + 1; i <= last; ++i) {
+        raft::Entry e;
+        e.index = raft::Index{i};
+        e.term = raft::Term{5};
+        e.data = storage::encode_batch(0, 0, 0, {storage::Record{"", "r" + std::to_string(i), 0}});
+        m.entries.push_back(std::move(e));
+    }
+    m.commit = raft::Index{last};
+    return m;
+}
+
+// Node 2's snapshot at index 50 in one chunk, its image "777".
+raft::Message snapshot_from_node_2() {
+    raft::Message m;
+    m.type = raft::MessageType::snapshot;
+    m.from = raft::NodeId{2};
+    m.to = raft::NodeId{1};
+    m.term = raft::Term{5};
+    m.log_index = raft::Index{50};
+    m.log_term = raft::Term{5};
+    m.chunk = "777";
+    m.chunk_last = true;
+    m.snapshot_membership.voters = {raft::NodeId{1}, raft::NodeId{2}, raft::NodeId{3}};
+    return m;
+}
+
 TEST(ReplicaSnapshot, IsSyncedOffTheLoopWhileTheReplicaCommitsAndCompactsOnlyOnceDurable) {
     Fixture f;
     auto replica = f.open({1}, true);
@@ -212,43 +248,19 @@ TEST(ReplicaSnapshot, AReplicaClosedWhileItsSnapshotSyncsKeepsItsWholeLog) {
 }
 
 // Node 2, played by the test, leads in term 5: it replicates 12 entries to
-// node 1 (after the founding membership at index 1), whose snapshot of them waits at the gate, then sends a
-// snapshot at index 50. Both use the snapshot file: the leader's is installed only once the local one is
+// node 1 (after the founding membership at index 1), whose snapshot of them
+// waits at the gate, then sends a snapshot at index 50. Both use the
+// snapshot file: the leader's is installed only once the local one is
 // compacted to, and is what the replica ends with.
 TEST(ReplicaSnapshot, ASnapshotFromTheLeaderWaitsForTheOneBeingSynced) {
     Fixture f;
     auto replica = f.open({1, 2, 3}, false);
     ASSERT_TRUE(replica);
-    raft::Message append;
-    append.type = raft::MessageType::append;
-    append.from = raft::NodeId{2};
-    append.to = raft::NodeId{1};
-    append.term = raft::Term{5};
-    append.log_index = raft::Index{1};
-    append.log_term = raft::Term{1};
-    for (uint64_t i = 2; i <= 13; ++i) {
-        raft::Entry e;
-        e.index = raft::Index{i};
-        e.term = raft::Term{5};
-        e.data = storage::encode_batch(0, 0, 0, {storage::Record{"", "r" + std::to_string(i), 0}});
-        append.entries.push_back(std::move(e));
-    }
-    append.commit = raft::Index{13};
-    replica->step(append);
+    replica->step(append_from_node_2(1, 13));
     ASSERT_TRUE(f.drive([&] { return f.sm.applied == 12; }));
     ASSERT_TRUE(f.fs.wait_for_arrivals(1)) << "no snapshot was written";
 
-    raft::Message snapshot;
-    snapshot.type = raft::MessageType::snapshot;
-    snapshot.from = raft::NodeId{2};
-    snapshot.to = raft::NodeId{1};
-    snapshot.term = raft::Term{5};
-    snapshot.log_index = raft::Index{50};
-    snapshot.log_term = raft::Term{5};
-    snapshot.chunk = "777";
-    snapshot.chunk_last = true;
-    snapshot.snapshot_membership.voters = {raft::NodeId{1}, raft::NodeId{2}, raft::NodeId{3}};
-    replica->step(snapshot);
+    replica->step(snapshot_from_node_2());
     f.host.run();
     while (f.loop.run_one(20ms)) f.host.run();
     EXPECT_EQ(f.sm.restores, 0) << "the leader's snapshot was installed while the local one was syncing";
@@ -262,26 +274,6 @@ TEST(ReplicaSnapshot, ASnapshotFromTheLeaderWaitsForTheOneBeingSynced) {
     ASSERT_TRUE(snap);
     EXPECT_EQ(snap->index, 50U);
     EXPECT_EQ(snap->data, "777");
-}
-
-// Entries 2..`last` of term 5, from node 2 (the leader), committed up to `last`.
-raft::Message append_from_node_2(uint64_t after, uint64_t last) {
-    raft::Message m;
-    m.type = raft::MessageType::append;
-    m.from = raft::NodeId{2};
-    m.to = raft::NodeId{1};
-    m.term = raft::Term{5};
-    m.log_index = raft::Index{after};
-    m.log_term = raft::Term{after == 1 ? 1U : 5U};
-    for (uint64_t i = after + 1; i <= last; ++i) {
-        raft::Entry e;
-        e.index = raft::Index{i};
-        e.term = raft::Term{5};
-        e.data = storage::encode_batch(0, 0, 0, {storage::Record{"", "r" + std::to_string(i), 0}});
-        m.entries.push_back(std::move(e));
-    }
-    m.commit = raft::Index{last};
-    return m;
 }
 
 // A follower whose state machine builds its image in steps (one per turn of
@@ -322,17 +314,7 @@ TEST(ReplicaSnapshot, AnImageBuiltInStepsIsOfTheStateWhenItBeganAndTheLeadersDro
     replica.step(append_from_node_2(16, 28));
     host.run();
     EXPECT_EQ(sm.at_begin, 27U) << "no second image began";
-    raft::Message snapshot;
-    snapshot.type = raft::MessageType::snapshot;
-    snapshot.from = raft::NodeId{2};
-    snapshot.to = raft::NodeId{1};
-    snapshot.term = raft::Term{5};
-    snapshot.log_index = raft::Index{50};
-    snapshot.log_term = raft::Term{5};
-    snapshot.chunk = "777";
-    snapshot.chunk_last = true;
-    snapshot.snapshot_membership.voters = {raft::NodeId{1}, raft::NodeId{2}, raft::NodeId{3}};
-    replica.step(snapshot);
+    replica.step(snapshot_from_node_2());
     host.run();
     EXPECT_EQ(sm.abandoned, 1);
     EXPECT_EQ(sm.restores, 1) << "the leader's snapshot waited for a build it replaces";
