@@ -36,29 +36,14 @@ class Loop {
     bool run_until(Pred done, std::chrono::milliseconds timeout = 10s) {
         auto deadline = std::chrono::steady_clock::now() + timeout;
         while (!done()) {
-            std::function<void()> task;
-            {
-                std::unique_lock lock(_mutex);
-                if (!_cv.wait_until(lock, deadline, [this] { return !_tasks.empty(); })) return false;
-                task = std::move(_tasks.front());
-                _tasks.pop_front();
-            }
-            task();
+            if (!run_one_before(deadline)) return false;
         }
         return true;
     }
 
     // Runs one queued task, waiting for one up to `timeout`; whether it ran one.
     bool run_one(std::chrono::milliseconds timeout) {
-        std::function<void()> task;
-        {
-            std::unique_lock lock(_mutex);
-            if (!_cv.wait_for(lock, timeout, [this] { return !_tasks.empty(); })) return false;
-            task = std::move(_tasks.front());
-            _tasks.pop_front();
-        }
-        task();
-        return true;
+        return run_one_before(std::chrono::steady_clock::now() + timeout);
     }
 
     size_t posted() {
@@ -71,6 +56,18 @@ class Loop {
     }
 
   private:
+    bool run_one_before(std::chrono::steady_clock::time_point deadline) {
+        std::function<void()> task;
+        {
+            std::unique_lock lock(_mutex);
+            if (!_cv.wait_until(lock, deadline, [this] { return !_tasks.empty(); })) return false;
+            task = std::move(_tasks.front());
+            _tasks.pop_front();
+        }
+        task();
+        return true;
+    }
+
     std::mutex _mutex;
     std::condition_variable _cv;
     std::deque<std::function<void()>> _tasks;
