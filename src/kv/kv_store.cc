@@ -1,6 +1,7 @@
 #include "kv/kv_store.h"
 
 #include <algorithm>
+#include <cassert>
 #include <iterator>
 
 #include "common/big_endian.h"
@@ -164,6 +165,7 @@ void KvStore::abandon_image() {
 }
 
 std::optional<std::string> KvStore::continue_image(size_t max_keys, size_t max_bytes) {
+    assert(_build && "continue_image() without a build in progress");
     ImageBuild& b = *_build;
     size_t started_at = b.out.size();
     // The next key is the smaller of the store's and the kept-aside ones'; a

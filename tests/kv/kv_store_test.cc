@@ -500,6 +500,23 @@ TEST(KvStoreTest, AnImageBuiltInStepsShowsTheStateWhenItBegan) {
     }
 }
 
+// A step stops at its byte budget as well as at its key count: large values
+// are written a few at a time (the step that crosses the budget ends it).
+TEST(KvStoreTest, AnImageStepStopsAtItsByteBudget) {
+    KvStore store;
+    for (int i = 0; i < 10; ++i) store.apply(put(key_of(i), std::string(1000, 'x')));
+    store.begin_image();
+    int steps = 0;
+    std::optional<std::string> built;
+    while (!built && steps < 100) {
+        built = store.continue_image(1000, 1500);
+        ++steps;
+    }
+    ASSERT_TRUE(built);
+    EXPECT_EQ(steps, 5) << "two 1 KB values per 1.5 KB step";
+    EXPECT_EQ(*built, store.image());
+}
+
 // A build dropped midway (a snapshot from the leader replaces the state)
 // leaves the store as effects made it; so does a restore, which ends it too.
 TEST(KvStoreTest, AnAbandonedImageBuildLeavesTheStoreAsItIs) {
