@@ -380,24 +380,54 @@ StorageResult<Ok> RaftLogStore::compact(const raft::Snapshot& snap) {
     return drop_below(std::make_shared<const raft::Snapshot>(snap));
 }
 
-StorageResult<Ok> RaftLogStore::compact_to(std::shared_ptr<const raft::Snapshot> snap) {
+void RaftLogStore::compact_to(std::shared_ptr<const raft::Snapshot> snap, CompactDone done) {
+    uint64_t index = snap->meta.index.value;
     if (_staged != snap->meta.index) {
-        return storage::storage_error(StorageErrc::bad_request, _dir + ": the snapshot at index " +
-                                                                    std::to_string(snap->meta.index.value) +
-                                                                    " is not the one staged");
+        return done(storage::storage_error(
+            StorageErrc::bad_request,
+            _dir + ": the snapshot at index " + std::to_string(index) + " is not the one staged"));
     }
-    _staged.reset();
-    if (auto r = storage::commit_snapshot(_fs, _dir); !r) return r;
-    return drop_below(std::move(snap));
+    auto cut = _log->cut_prefix(static_cast<int64_t>(index));
+    if (!cut) {
+        _staged.reset();
+        return done(make_unexpected(cut.error()));
+    }
+    forget_below(std::move(snap));
+    // The disk's order is that of compact(): the image in place, then the log
+    // cut below it; a crash anywhere in it leaves a snapshot and the entries after it.
+    auto finished = std::make_shared<std::promise<void>>();
+    _compacting = finished->get_future().share();
+    _log->run_apart([fs = &_fs, dir = _dir, cut = std::move(*cut), finished, self = _self,
+                     done = std::move(done)]() mutable -> std::function<void()> {
+        StorageResult<Ok> result = storage::commit_snapshot(*fs, dir);
+        if (result) result = storage::PartitionLog::remove_cut(*fs, cut);
+        finished->set_value();
+        return [self, done = std::move(done), result = std::move(result)]() mutable {
+            if (RaftLogStore* store = *self) {
+                store->_staged.reset();
+                store->_compacting = {};
+            }
+            done(std::move(result));
+        };
+    });
+}
+
+RaftLogStore::~RaftLogStore() {
+    if (_compacting.valid()) _compacting.wait();
+    *_self = nullptr;
 }
 
 StorageResult<Ok> RaftLogStore::drop_below(std::shared_ptr<const raft::Snapshot> snap) {
     if (auto r = _log->truncate_prefix(static_cast<int64_t>(snap->meta.index.value)); !r) return r;
+    forget_below(std::move(snap));
+    return Ok{};
+}
+
+void RaftLogStore::forget_below(std::shared_ptr<const raft::Snapshot> snap) {
     _stored.erase(_stored.begin(),
                   _stored.begin() + static_cast<std::ptrdiff_t>(upper_bound(snap->meta.index)));
     forget_recent_upto(snap->meta.index);
     _snapshot = std::move(snap);
-    return Ok{};
 }
 
 }  // namespace fjord::cluster

@@ -17,6 +17,8 @@
 #pragma once
 
 #include <deque>
+#include <functional>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
@@ -62,17 +64,24 @@ class RaftLogStore final : public raft::LogStorage {
     // Records a snapshot at a stored index (retention's, with no image) and
     // drops the log below it, all on the calling thread.
     storage::StorageResult<Ok> compact(const raft::Snapshot& snap);
-    // compact() in steps, so that a large image's fsync runs off the loop:
-    // stage_snapshot writes it to a temporary file and returns that file;
-    // sync_file syncs it on the Flusher; compact_to then makes it the
-    // snapshot and drops the log below it. Between the first step and the
-    // last, install_snapshot, compact and another stage are refused: they
-    // would write the same temporary file.
+    // compact() in steps, so that the disk's waits run off the loop:
+    // stage_snapshot writes the image to a temporary file and returns that
+    // file; sync_file syncs it on the Flusher; compact_to then makes it the
+    // snapshot and drops the log below it, at once in memory and, on the
+    // Flusher's thread for work apart, on the disk (renaming the image into
+    // place, deleting the segments below it, recording the log's new start).
+    // `done` runs on the owner's thread once the disk has it all (at once
+    // without a Flusher). From the first step until then, install_snapshot,
+    // compact and another stage are refused: they would write the same files.
     storage::StorageResult<std::shared_ptr<storage::File>> stage_snapshot(const raft::Snapshot& snap);
     void sync_file(std::shared_ptr<storage::File> file, storage::Flusher::Done done) {
         _log->sync_file(std::move(file), std::move(done));
     }
-    storage::StorageResult<Ok> compact_to(std::shared_ptr<const raft::Snapshot> snap);
+    using CompactDone = std::function<void(storage::StorageResult<Ok>)>;
+    void compact_to(std::shared_ptr<const raft::Snapshot> snap, CompactDone done);
+    // Waits for a compaction's disk work under way: the directory may be
+    // deleted next (a deleted topic), and nothing may write there after that.
+    ~RaftLogStore() override;
 
     storage::PartitionLog& log() { return *_log; }
     // Where each term (Kafka leader epoch) starts, increasing.
@@ -93,6 +102,8 @@ class RaftLogStore final : public raft::LogStorage {
     storage::StorageResult<Ok> refuse_while_staged(const char* what) const;
     // Makes `snap`, durable in its file, the snapshot, and drops the log below it.
     storage::StorageResult<Ok> drop_below(std::shared_ptr<const raft::Snapshot> snap);
+    // Makes `snap` the snapshot and forgets the entries it covers, in memory.
+    void forget_below(std::shared_ptr<const raft::Snapshot> snap);
     // Position in _stored of the first entry with index > i.
     size_t upper_bound(raft::Index i) const;
 
@@ -101,7 +112,10 @@ class RaftLogStore final : public raft::LogStorage {
     std::unique_ptr<storage::PartitionLog> _log;
     raft::HardState _hard_state;
     std::shared_ptr<const raft::Snapshot> _snapshot;
-    std::optional<raft::Index> _staged;  // a snapshot staged and not yet compacted to
+    std::optional<raft::Index> _staged;    // a snapshot staged, and not yet compacted to on disk
+    std::shared_future<void> _compacting;  // compact_to's disk work, while under way
+    // Guards compact_to's completion, which may outlive the store.
+    std::shared_ptr<RaftLogStore*> _self{std::make_shared<RaftLogStore*>(this)};
     // (index, term, type) of every stored entry above the snapshot: term
     // lookups and backtracking must not read the disk.
     std::vector<Stored> _stored;

@@ -555,20 +555,35 @@ void Replica::stage(std::shared_ptr<raft::Snapshot> snap) {
     });
 }
 
+// The log is compacted in memory now, and on the disk off the loop; the
+// snapshot stays staged (holding off another, retention and the leader's)
+// until the disk has it.
 void Replica::compact_to_staged() {
-    if (defer_compaction(Compaction::snapshot)) return;
+    if (_compacting || defer_compaction(Compaction::snapshot)) return;
+    _compacting = true;
+    _compact_loop_ms = -1;
     auto started = std::chrono::steady_clock::now();
-    std::shared_ptr<const raft::Snapshot> snap = std::exchange(_staged, nullptr);
-    uint64_t index = snap->meta.index.value;
-    size_t bytes = snap->data.size();
-    if (auto compacted = _store->compact_to(std::move(snap)); !compacted)
-        return fail("compacting below a snapshot", compacted.error().detail);
-    double compact_ms = seconds_since(started) * 1000;
-    double all_ms = seconds_since(_snapshot_started) * 1000;
-    spdlog::info(
-        "{}: snapshot at index {} ({} bytes; on the loop {:.1f} ms in {} steps to take and write it, "
-        "{:.1f} ms to compact; {:.1f} ms in all); the log now starts there",
-        name(), index, bytes, _snapshot_loop_ms, _snapshot_steps, compact_ms, all_ms);
+    uint64_t index = _staged->meta.index.value;
+    size_t bytes = _staged->data.size();
+    _store->compact_to(_staged, [self = _self, started, index, bytes](storage::StorageResult<Ok> compacted) {
+        Replica* r = *self;
+        if (!r) return;
+        r->_compacting = false;
+        r->_staged.reset();
+        if (!compacted) return r->fail("compacting below a snapshot", compacted.error().detail);
+        double compact_ms = seconds_since(started) * 1000;
+        double loop_ms =
+            r->_compact_loop_ms < 0 ? compact_ms : r->_compact_loop_ms;  // at once: all on the loop
+        spdlog::info(
+            "{}: snapshot at index {} ({} bytes; on the loop {:.1f} ms in {} steps to take and write it, "
+            "{:.1f} ms to compact; {:.1f} ms in all, {:.1f} of them waiting for the disk); the log now "
+            "starts there",
+            r->name(), index, bytes, r->_snapshot_loop_ms, r->_snapshot_steps, loop_ms,
+            seconds_since(r->_snapshot_started) * 1000, compact_ms - loop_ms);
+        r->maybe_snapshot();  // one may have come due meanwhile
+        r->schedule();        // a snapshot from the leader may have waited for this one
+    });
+    if (_compacting) _compact_loop_ms = seconds_since(started) * 1000;
 }
 
 void Replica::apply(const std::vector<raft::Entry>& committed) {

@@ -186,6 +186,9 @@ class Replica {
     // Why it cannot write now (a full disk); empty while it can.
     const std::string& stall_reason() const { return _stall; }
     storage::PartitionLog& log();
+    // Whether a snapshot of the state machine is being built, synced or
+    // compacted to (its disk work included).
+    bool snapshot_under_way() const { return _imaging || _staged; }
     // Kafka's OffsetForLeaderEpoch: the largest epoch at most `epoch` and
     // the offset where it ends (the start of the next, or the log end);
     // (-1, -1) when the log holds no such epoch.
@@ -264,6 +267,8 @@ class Replica {
     // Flusher; the log is compacted below it once durable.
     std::shared_ptr<const raft::Snapshot> _staged;
     bool _staged_durable{false};
+    bool _compacting{false};  // below _staged: done in memory, under way on the disk
+    double _compact_loop_ms{0};
     std::chrono::steady_clock::time_point _snapshot_started;  // for the log line
     double _snapshot_loop_ms{0};
     int _snapshot_steps{0};

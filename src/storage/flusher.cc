@@ -7,7 +7,7 @@ namespace fjord::storage {
 Flusher::Flusher(Post post, size_t threads, SyncFiles sync)
     : _post(std::move(post)), _sync(sync ? std::move(sync) : SyncFiles(sync_each)) {
     for (size_t i = 0; i < std::max<size_t>(threads, 1); ++i) _threads.emplace_back([this] { run(); });
-    _apart_thread = std::thread([this] { run_apart(); });
+    _apart_thread = std::thread([this] { apart_loop(); });
 }
 
 Flusher::~Flusher() {
@@ -29,28 +29,36 @@ void Flusher::submit(Take take) {
     _wake.notify_one();
 }
 
-void Flusher::sync_apart(std::shared_ptr<File> file, Done done) {
+void Flusher::run_apart(Apart work) {
     {
         std::lock_guard lock(_mutex);
-        _apart.emplace_back(std::move(file), std::move(done));
+        _apart.push_back(std::move(work));
     }
     _apart_wake.notify_one();
 }
 
-void Flusher::run_apart() {
+void Flusher::sync_apart(std::shared_ptr<File> file, Done done) {
+    // The file's own sync, not SyncFiles: it is never part of a round.
+    run_apart([file = std::move(file), done = std::move(done)]() mutable -> std::function<void()> {
+        IoResult<Ok> result = file->sync();
+        file.reset();
+        return [done = std::move(done), result]() mutable { done(std::move(result)); };
+    });
+}
+
+void Flusher::apart_loop() {
     for (;;) {
-        std::pair<std::shared_ptr<File>, Done> job;
+        Apart work;
         {
             std::unique_lock lock(_mutex);
             _apart_wake.wait(lock, [this] { return _stopping || !_apart.empty(); });
             if (_apart.empty()) return;
-            job = std::move(_apart.front());
+            work = std::move(_apart.front());
             _apart.pop_front();
         }
-        // The file's own sync, not SyncFiles: it is never part of a round.
-        IoResult<Ok> result = job.first->sync();
-        job.first.reset();
-        _post([done = std::move(job.second), result]() mutable { done(std::move(result)); });
+        std::function<void()> then = work();
+        work = nullptr;  // what it held (open files) is let go here, not on the owner's thread
+        _post(std::move(then));
     }
 }
 

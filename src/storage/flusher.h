@@ -58,13 +58,19 @@ class Flusher {
     // sync fails (a failed fsync ends every job in that round: it is never
     // retried).
     void submit(Take take);
-    // Syncs one file on a thread of its own, apart from the rounds: a large
-    // file (a snapshot) whose fsync must not hold up the logs' group commit.
+    // Blocking file-system work run on a thread of its own, apart from the
+    // rounds, so that the logs' group commit does not wait behind it (a large
+    // snapshot's fsync, renames and deletions with their directory fsyncs).
+    // It returns what `post` then runs on the owner's thread.
+    using Apart = std::function<std::function<void()>()>;
+    // Runs `work` on that thread, after the work submitted before it.
+    void run_apart(Apart work);
+    // Syncs one file on that thread.
     void sync_apart(std::shared_ptr<File> file, Done done);
 
   private:
     void run();
-    void run_apart();
+    void apart_loop();
     // Moves the queued jobs to the end of `jobs`; the caller holds _mutex.
     void take_queued(std::vector<Take>& jobs);
 
@@ -74,7 +80,7 @@ class Flusher {
     std::condition_variable _wake;
     std::deque<Take> _jobs;
     std::condition_variable _apart_wake;  // its own: notify_one on _wake must reach a round thread
-    std::deque<std::pair<std::shared_ptr<File>, Done>> _apart;
+    std::deque<Apart> _apart;
     bool _stopping{false};
     std::vector<std::thread> _threads;
     std::thread _apart_thread;

@@ -261,11 +261,36 @@ StorageResult<Ok> PartitionLog::remove_front_segment() {
 StorageResult<Ok> PartitionLog::truncate_prefix(int64_t offset) {
     if (offset <= _start) return Ok{};
     if (offset >= next_offset()) return reset(offset);
-    while (_segments.size() > 1 && _segments[1]->base_offset() <= offset) {
-        if (auto r = remove_front_segment(); !r) return r;
+    auto cut = cut_prefix(offset);
+    if (!cut) return make_unexpected(cut.error());
+    return remove_cut(_fs, *cut);
+}
+
+StorageResult<PartitionLog::PrefixCut> PartitionLog::cut_prefix(int64_t offset) {
+    if (offset > next_offset()) {
+        return storage_error(StorageErrc::bad_request, _dir + ": cannot start the log at offset " +
+                                                           std::to_string(offset) + ", past its end at " +
+                                                           std::to_string(next_offset()));
     }
-    _start = offset;
-    if (auto r = write_file_atomically(_fs, join_path(_dir, kStartOffsetFile), std::to_string(offset)); !r) {
+    PrefixCut cut{_dir, std::max(offset, _start), {}};
+    while (_segments.size() > 1 && _segments[1]->base_offset() <= offset) {
+        const Segment& front = *_segments.front();
+        cut.files.push_back(join_path(_dir, segment_file_name(front.base_offset(), ".log")));
+        cut.files.push_back(join_path(_dir, segment_file_name(front.base_offset(), ".index")));
+        forget_dirty(front.log_file());
+        _segments.erase(_segments.begin());
+    }
+    _start = cut.start;
+    return cut;
+}
+
+StorageResult<Ok> PartitionLog::remove_cut(FileSystem& fs, const PrefixCut& cut) {
+    for (const std::string& file : cut.files) {
+        // A segment's index may be missing (a crash before it was written).
+        if (auto r = fs.remove(file); !r && r.error().code != ENOENT) return io(r.error());
+    }
+    if (auto r = write_file_atomically(fs, join_path(cut.dir, kStartOffsetFile), std::to_string(cut.start));
+        !r) {
         return io(r.error());
     }
     return Ok{};
@@ -386,6 +411,11 @@ void PartitionLog::sync(SyncDone done) {
         _feed->queued = true;
     }
     _flusher->submit([feed = _feed] { return take_round(feed); });
+}
+
+void PartitionLog::run_apart(Flusher::Apart work) {
+    if (_flusher == nullptr) return work()();
+    _flusher->run_apart(std::move(work));
 }
 
 void PartitionLog::sync_file(std::shared_ptr<File> file, Flusher::Done done) {

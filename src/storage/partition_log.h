@@ -80,6 +80,19 @@ class PartitionLog {
     // Advances the log start offset to `offset` and deletes the segments
     // wholly below it (retention, compaction below a snapshot).
     StorageResult<Ok> truncate_prefix(int64_t offset);
+    // truncate_prefix in two halves, so that the disk's half can run off the
+    // loop: cut_prefix advances the start to `offset` (at most next_offset())
+    // and lets go of the segments wholly below it, in memory only; remove_cut
+    // then deletes their files and records the new start. remove_cut touches
+    // nothing but the file system, so any thread may run it; until it has, a
+    // restart finds the log as it was before the cut.
+    struct PrefixCut {
+        std::string dir;
+        int64_t start;
+        std::vector<std::string> files;  // of the segments let go
+    };
+    StorageResult<PrefixCut> cut_prefix(int64_t offset);
+    static StorageResult<Ok> remove_cut(FileSystem& fs, const PrefixCut& cut);
     // Drops everything and starts again, empty, at `offset` (a replica
     // replacing its log by a snapshot).
     StorageResult<Ok> reset(int64_t offset);
@@ -97,6 +110,9 @@ class PartitionLog {
     // thread for such files (Flusher::sync_apart); inline without a Flusher.
     // `done` runs on the owner's thread.
     void sync_file(std::shared_ptr<File> file, Flusher::Done done);
+    // Runs `work` on the Flusher's thread for work apart from the rounds
+    // (Flusher::run_apart); inline without a Flusher.
+    void run_apart(Flusher::Apart work);
     // Syncs every written file on the calling thread (start-up, recovery).
     StorageResult<Ok> sync_now();
     // Whether the policy calls for a sync now.

@@ -650,10 +650,10 @@ TEST(RaftLogStoreTest, AStagedSnapshotIsTheOnlyOneUntilCompactedTo) {
     EXPECT_NE(refused.error().detail.find("index 4 is staged"), std::string::npos) << refused.error().detail;
     EXPECT_FALSE(store->compact(other));
     EXPECT_FALSE(store->stage_snapshot(other));
-    EXPECT_FALSE(store->compact_to(std::make_shared<const raft::Snapshot>(other)));
+    EXPECT_FALSE(compacted_to(*store, std::make_shared<const raft::Snapshot>(other)));
     EXPECT_EQ(store->snapshot_meta().index, Index{0}) << "a refused step changed the snapshot";
 
-    ASSERT_TRUE(store->compact_to(snap));
+    ASSERT_TRUE(compacted_to(*store, snap));
     EXPECT_EQ(store->snapshot_meta(), snap->meta);
     EXPECT_EQ(store->log().start_offset(), 4);
     EXPECT_TRUE(store->compact(other)) << "nothing is staged any more";

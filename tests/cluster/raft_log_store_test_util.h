@@ -163,6 +163,16 @@ inline ::testing::AssertionResult synced(RaftLogStore& store) {
     return ::testing::AssertionSuccess();
 }
 
+// compact_to, which finishes at once on a store without a Flusher.
+inline ::testing::AssertionResult compacted_to(RaftLogStore& store,
+                                               std::shared_ptr<const raft::Snapshot> snap) {
+    std::optional<storage::StorageResult<Ok>> result;
+    store.compact_to(std::move(snap), [&](storage::StorageResult<Ok> r) { result = std::move(r); });
+    if (!result) return ::testing::AssertionFailure() << "compact_to did not finish at once";
+    if (!*result) return ::testing::AssertionFailure() << "compact_to failed: " << result->error().detail;
+    return ::testing::AssertionSuccess();
+}
+
 // Every entry above the snapshot, read in one go.
 inline std::vector<Entry> read_all(const RaftLogStore& store) {
     std::vector<Entry> out;

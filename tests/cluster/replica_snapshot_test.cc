@@ -4,6 +4,8 @@
 // only once it is durable; a snapshot from the leader waits for it.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -71,13 +73,20 @@ bool ends_with_tmp_snapshot(const std::string& path) {
     return path.ends_with("raft-snapshot.tmp");
 }
 
+// The last fsync of a compaction's disk work: the log's new start offset.
+bool ends_with_tmp_start_offset(const std::string& path) {
+    return path.ends_with("log-start-offset.tmp");
+}
+
 // A replica of node 1 in group 7 whose files live in a temp dir, whose syncs
 // run on a Flusher, and whose snapshot fsyncs on the Flusher wait at the gate.
 struct Fixture {
     TempDir tmp;
     std::thread::id test_thread = std::this_thread::get_id();
+    bool gate_start_offset = false;  // also hold the compaction's disk work at its last fsync
     GatedFileSystem fs{[this](const std::string& path) {
-        return ends_with_tmp_snapshot(path) && std::this_thread::get_id() != test_thread;
+        return (ends_with_tmp_snapshot(path) || (gate_start_offset && ends_with_tmp_start_offset(path))) &&
+               std::this_thread::get_id() != test_thread;
     }};
     Loop loop;
     storage::Flusher flusher{[this](std::function<void()> task) { loop.post(std::move(task)); }};
@@ -90,6 +99,7 @@ struct Fixture {
         host.flush_threads = &flusher;
     }
     std::string dir() const { return tmp.path() + "/t-0"; }
+    uint64_t segment_bytes = 1 << 30;
 
     std::unique_ptr<Replica> open(std::vector<uint64_t> voters, bool campaign) {
         ReplicaOptions options;
@@ -100,6 +110,7 @@ struct Fixture {
         options.raft.id = raft::NodeId{1};
         options.campaign_if_new = campaign;
         options.snapshot_every = 10;
+        options.log.segment_bytes = segment_bytes;
         auto opened = Replica::open(host, options, &sm);
         EXPECT_TRUE(opened.has_value()) << (opened ? "" : opened.error());
         return opened ? std::move(*opened) : nullptr;
@@ -198,7 +209,7 @@ TEST(ReplicaSnapshot, IsSyncedOffTheLoopWhileTheReplicaCommitsAndCompactsOnlyOnc
     EXPECT_FALSE(f.snapshot_file()) << "the snapshot was renamed into place before its fsync";
 
     f.fs.release(1);
-    ASSERT_TRUE(f.drive([&] { return replica->log().start_offset() > 0; }));
+    ASSERT_TRUE(f.drive([&] { return !replica->snapshot_under_way(); }));
     EXPECT_EQ(replica->log().start_offset(), 10);
     auto snap = f.snapshot_file();
     ASSERT_TRUE(snap);
@@ -245,6 +256,88 @@ TEST(ReplicaSnapshot, AReplicaClosedWhileItsSnapshotSyncsKeepsItsWholeLog) {
     ASSERT_TRUE(f.lead(*reopened));
     ASSERT_TRUE(f.drive([&] { return f.sm.applied >= 8; }));
     EXPECT_EQ(f.sm.applied, 8U);
+}
+
+// The compaction below a durable snapshot drops the entries in memory at
+// once; its disk work (the image renamed into place, the segments below it
+// deleted, the log's new start recorded) runs on the Flusher, and the replica
+// goes on committing while it is held. Until it is done, the snapshot stays
+// staged: no other may start.
+TEST(ReplicaSnapshot, ACompactionsDiskWorkRunsOffTheLoop) {
+    Fixture f;
+    f.gate_start_offset = true;
+    f.segment_bytes = 200;  // a segment every few records, so that the compaction deletes some
+    auto replica = f.open({1}, true);
+    ASSERT_TRUE(replica);
+    ASSERT_TRUE(f.lead(*replica));
+    for (int i = 0; i < 8; ++i) ASSERT_TRUE(f.commit_one(*replica, "v" + std::to_string(i))) << i;
+    ASSERT_TRUE(f.fs.wait_for_arrivals(1)) << "no snapshot was written";
+    size_t segments = replica->log().segment_count();
+    ASSERT_GT(segments, 2U);
+    f.fs.release(1);
+    ASSERT_TRUE(f.drive([&] { return f.fs.wait_for_arrivals(2, 0ms); }))
+        << "the compaction did not reach the disk";
+    EXPECT_TRUE(ends_with_tmp_start_offset(f.fs.arrival_path(2))) << f.fs.arrival_path(2);
+
+    // Held at the start offset's fsync: the entries are gone in memory, the
+    // image is in place on disk, and the replica commits as before.
+    f.host.run();
+    while (f.loop.run_one(0ms)) f.host.run();
+    EXPECT_EQ(replica->log().start_offset(), 10);
+    EXPECT_LT(replica->log().segment_count(), segments);
+    auto snap = f.snapshot_file();
+    ASSERT_TRUE(snap) << "the image was not renamed into place first";
+    EXPECT_EQ(snap->index, 10U);
+    EXPECT_TRUE(replica->snapshot_under_way());
+    for (int i = 8; i < 20; ++i) ASSERT_TRUE(f.commit_one(*replica, "v" + std::to_string(i)));
+    EXPECT_EQ(f.sm.applied, 20U);
+    EXPECT_EQ(f.fs.wait_for_arrivals(3, 0ms), false) << "another snapshot began during the compaction";
+
+    // Released, it finishes, and the next snapshot (due at 20 applied) begins.
+    f.fs.release(1);
+    ASSERT_TRUE(f.drive([&] { return f.fs.wait_for_arrivals(3, 0ms); }))
+        << "no snapshot followed the compaction";
+    EXPECT_TRUE(ends_with_tmp_snapshot(f.fs.arrival_path(3))) << f.fs.arrival_path(3);
+    std::string start;
+    auto file = f.fs.open(f.dir() + "/log-start-offset", false);
+    ASSERT_TRUE(file);
+    ASSERT_TRUE((*file)->read_at(0, 32, start));
+    EXPECT_EQ(start, "10");
+    auto names = f.fs.list(f.dir());
+    ASSERT_TRUE(names);
+    size_t logs =
+        std::count_if(names->begin(), names->end(), [](const std::string& n) { return n.ends_with(".log"); });
+    EXPECT_EQ(logs, replica->log().segment_count()) << "the segments below the snapshot are still on disk";
+}
+
+// A replica closed while its compaction's disk work runs (its topic deleted,
+// whose directory goes next) waits for that work: nothing of it may land in
+// the directory after the replica is gone.
+TEST(ReplicaSnapshot, AReplicaClosedDuringItsCompactionWaitsForTheDisk) {
+    Fixture f;
+    f.gate_start_offset = true;
+    auto replica = f.open({1}, true);
+    ASSERT_TRUE(replica);
+    ASSERT_TRUE(f.lead(*replica));
+    for (int i = 0; i < 8; ++i) ASSERT_TRUE(f.commit_one(*replica, "v" + std::to_string(i))) << i;
+    ASSERT_TRUE(f.fs.wait_for_arrivals(1)) << "no snapshot was written";
+    f.fs.release(1);
+    ASSERT_TRUE(f.drive([&] { return f.fs.wait_for_arrivals(2, 0ms); }))
+        << "the compaction did not reach the disk";
+
+    std::atomic<bool> closed{false};
+    std::thread closer([&] {
+        replica.reset();
+        closed = true;
+    });
+    // Observed for a bounded time: the close must not return while the work is held.
+    auto until = std::chrono::steady_clock::now() + 200ms;
+    while (!closed && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+    EXPECT_FALSE(closed) << "the replica closed while its compaction was still writing";
+    f.fs.release(1);
+    closer.join();
+    EXPECT_TRUE(f.fs.exists(f.dir() + "/log-start-offset"));
+    EXPECT_FALSE(f.fs.exists(f.dir() + "/log-start-offset.tmp"));
 }
 
 // Node 2, played by the test, leads in term 5: it replicates 12 entries to

@@ -488,6 +488,54 @@ TEST_F(PartitionLogTest, TruncatePrefixToExactlyTheEnd) {
     expect_matches_model(*log);
 }
 
+// truncate_prefix's halves apart, as a compaction off the loop runs them:
+// the cut is in memory only until remove_cut, so a crash between the two
+// finds the log as it was; once removed, the cut holds across a crash. A
+// cut may end exactly at the log's end (a snapshot of all that was
+// applied), keeping the active segment, and appends go on after it.
+TEST_F(PartitionLogTest, ACutPrefixReachesTheDiskOnlyWithRemoveCut) {
+    LogConfig c = config();
+    c.segment_bytes = 400;
+    auto log = open(c);
+    ASSERT_TRUE(log);
+    ASSERT_NO_FATAL_FAILURE(append_many(*log, 40, 2, 30));
+    ASSERT_TRUE(sync_inline(*log));
+    std::vector<int64_t> bases = segment_bases();
+    ASSERT_GE(bases.size(), 5u);
+    int64_t end = log->next_offset();
+    EXPECT_EQ(log->cut_prefix(end + 1).error().code, StorageErrc::bad_request);
+
+    auto cut = log->cut_prefix(end);
+    ASSERT_TRUE(cut) << cut.error().detail;
+    EXPECT_EQ(log->start_offset(), end);
+    EXPECT_EQ(log->segment_count(), 1u) << "the active segment is kept";
+    EXPECT_EQ(cut->files.size(), 2 * (bases.size() - 1));
+    EXPECT_EQ(log->read(end - 1, 100).error().code, StorageErrc::out_of_range);
+    EXPECT_TRUE(fs.exists(log_path(bases[0]))) << "the cut reached the disk before remove_cut";
+    log.reset();
+    fs.crash();
+    log = open(c);
+    ASSERT_TRUE(log);
+    EXPECT_EQ(log->start_offset(), 0) << "a crash before remove_cut must find the log as it was";
+    EXPECT_EQ(segment_bases(), bases);
+    expect_matches_model(*log);
+
+    cut = log->cut_prefix(end);
+    ASSERT_TRUE(cut);
+    ASSERT_TRUE(PartitionLog::remove_cut(fs, *cut));
+    for (size_t i = 0; i + 1 < bases.size(); ++i) EXPECT_FALSE(fs.exists(log_path(bases[i]))) << bases[i];
+    model.clear();
+    ASSERT_NO_FATAL_FAILURE(append(*log, make_batch(end, 2)));
+    ASSERT_TRUE(sync_inline(*log));
+    log.reset();
+    fs.crash();
+    log = open(c);
+    ASSERT_TRUE(log);
+    EXPECT_EQ(log->start_offset(), end);
+    EXPECT_EQ(log->next_offset(), end + 2);
+    expect_matches_model(*log);
+}
+
 // ---------------------------------------------------------------------------
 // Retention
 
