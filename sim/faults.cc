@@ -209,7 +209,21 @@ void Simulation::take_snapshot(SimNode& n) {
     std::optional<raft::Term> term = n.store->term_at(at);
     if (!term) return;
     raft::Snapshot snap{raft::SnapshotMeta{at, *term, n.sm.membership}, n.sm.encode()};
-    if (!ok(n, n.store->compact(snap), "compact")) return;
+    // As a replica does it, with no Flusher: staged, synced, compacted to (at once).
+    auto staged = n.store->stage_snapshot(snap);
+    if (!ok(n, staged ? storage::StorageResult<Ok>(Ok{}) : make_unexpected(staged.error()),
+            "stage a snapshot"))
+        return;
+    if (auto synced = (*staged)->sync(); !synced) {
+        ok(n, storage::storage_error(storage::StorageErrc::io_error, synced.error().message()),
+           "sync a snapshot");
+        return;
+    }
+    storage::StorageResult<Ok> compacted =
+        storage::storage_error(storage::StorageErrc::bad_request, "not finished");
+    n.store->compact_to(std::make_shared<const raft::Snapshot>(snap),
+                        [&](storage::StorageResult<Ok> r) { compacted = std::move(r); });
+    if (!ok(n, compacted, "compact")) return;
     _checker.on_snapshot(n.id, n.store->snapshot_meta(), n.sm);
     ++_stats.snapshots_taken;
     record(

@@ -371,15 +371,6 @@ StorageResult<std::shared_ptr<storage::File>> RaftLogStore::stage_snapshot(const
     return file;
 }
 
-StorageResult<Ok> RaftLogStore::compact(const raft::Snapshot& snap) {
-    if (auto r = refuse_while_staged("compact"); !r) return r;
-    if (auto r = storage::save_snapshot(_fs, _dir, snap.meta.index.value, snap.meta.term.value,
-                                        snap.meta.membership.encode(), snap.data);
-        !r)
-        return r;
-    return drop_below(std::make_shared<const raft::Snapshot>(snap));
-}
-
 void RaftLogStore::compact_to(std::shared_ptr<const raft::Snapshot> snap, CompactDone done) {
     uint64_t index = snap->meta.index.value;
     if (_staged != snap->meta.index) {
@@ -415,12 +406,6 @@ void RaftLogStore::compact_to(std::shared_ptr<const raft::Snapshot> snap, Compac
 RaftLogStore::~RaftLogStore() {
     if (_compacting.valid()) _compacting.wait();
     *_self = nullptr;
-}
-
-StorageResult<Ok> RaftLogStore::drop_below(std::shared_ptr<const raft::Snapshot> snap) {
-    if (auto r = _log->truncate_prefix(static_cast<int64_t>(snap->meta.index.value)); !r) return r;
-    forget_below(std::move(snap));
-    return Ok{};
 }
 
 void RaftLogStore::forget_below(std::shared_ptr<const raft::Snapshot> snap) {

@@ -61,18 +61,17 @@ class RaftLogStore final : public raft::LogStorage {
     storage::StorageResult<Ok> set_hard_state(const raft::HardState& hs);
     // Replaces the whole log with a snapshot received from the leader.
     storage::StorageResult<Ok> install_snapshot(const raft::Snapshot& snap, int64_t now_ms);
-    // Records a snapshot at a stored index (retention's, with no image) and
-    // drops the log below it, all on the calling thread.
-    storage::StorageResult<Ok> compact(const raft::Snapshot& snap);
-    // compact() in steps, so that the disk's waits run off the loop:
-    // stage_snapshot writes the image to a temporary file and returns that
-    // file; sync_file syncs it on the Flusher; compact_to then makes it the
-    // snapshot and drops the log below it, at once in memory and, on the
-    // Flusher's thread for work apart, on the disk (renaming the image into
-    // place, deleting the segments below it, recording the log's new start).
-    // `done` runs on the owner's thread once the disk has it all (at once
-    // without a Flusher). From the first step until then, install_snapshot,
-    // compact and another stage are refused: they would write the same files.
+    // A snapshot at a stored index (an image of the state machine, or
+    // retention's, with none) replaces the log below it in steps, so that
+    // the disk's waits run off the loop: stage_snapshot writes it to a
+    // temporary file and returns that file; sync_file syncs it on the
+    // Flusher; compact_to then makes it the snapshot and drops the log below
+    // it, at once in memory and, on the Flusher's thread for work apart, on
+    // the disk (renaming it into place, deleting the segments below it,
+    // recording the log's new start). `done` runs on the owner's thread once
+    // the disk has it all (at once without a Flusher). From the first step
+    // until then, install_snapshot and another stage are refused: they would
+    // write the same files.
     storage::StorageResult<std::shared_ptr<storage::File>> stage_snapshot(const raft::Snapshot& snap);
     void sync_file(std::shared_ptr<storage::File> file, storage::Flusher::Done done) {
         _log->sync_file(std::move(file), std::move(done));
@@ -100,8 +99,6 @@ class RaftLogStore final : public raft::LogStorage {
     storage::StorageResult<Ok> load_entries();
     // An error naming `what` while a snapshot is staged.
     storage::StorageResult<Ok> refuse_while_staged(const char* what) const;
-    // Makes `snap`, durable in its file, the snapshot, and drops the log below it.
-    storage::StorageResult<Ok> drop_below(std::shared_ptr<const raft::Snapshot> snap);
     // Makes `snap` the snapshot and forgets the entries it covers, in memory.
     void forget_below(std::shared_ptr<const raft::Snapshot> snap);
     // Position in _stored of the first entry with index > i.

@@ -239,8 +239,9 @@ Result<Ok, raft::Error> Replica::transfer_leadership(uint64_t to) {
     return r;
 }
 
+// Retention drops whole segments as a snapshot does, with no image: staged,
+// synced and compacted to off the loop (stage()).
 void Replica::enforce_retention() {
-    if (_compaction_due == Compaction::retention) _compaction_due = Compaction::none;  // decided again below
     // A snapshot in progress uses the snapshot file; retention is judged again on its next tick.
     if (!_failure.empty() || _imaging || _staged) return;
     int64_t point = std::min(_store->log().retention_point(_host.now_ms()), static_cast<int64_t>(_applied));
@@ -248,12 +249,13 @@ void Replica::enforce_retention() {
     if (point <= _store->log().start_offset()) return;
     auto term = _store->term_at(raft::Index{static_cast<uint64_t>(point)});
     if (!term) return;  // not an entry boundary: wait for the next segment
-    if (defer_compaction(Compaction::retention)) return;
-    raft::Snapshot snap;
-    snap.meta = {raft::Index{static_cast<uint64_t>(point)}, *term, _node->membership()};
-    if (auto compacted = _store->compact(snap); !compacted)
-        return fail("applying retention", compacted.error().detail);
-    spdlog::info("{}: retention: the log now starts at offset {}", name(), _store->log().start_offset());
+    auto snap = std::make_shared<raft::Snapshot>();
+    snap->meta = {raft::Index{static_cast<uint64_t>(point)}, *term, _node->membership()};
+    _snapshot_started = std::chrono::steady_clock::now();
+    _snapshot_loop_ms = 0;
+    _snapshot_steps = 0;
+    _staged_by_retention = true;
+    stage(std::move(snap));
 }
 
 storage::PartitionLog& Replica::log() {
@@ -327,8 +329,7 @@ void Replica::schedule() {
 // term; a full disk) waits for the Ready in flight.
 bool Replica::may_overlap() const {
     if (_persisting.empty()) return true;
-    if (!_stall.empty() || _compaction_due != Compaction::none || _persisting.size() >= kMaxReadysInFlight)
-        return false;
+    if (!_stall.empty() || _compaction_due || _persisting.size() >= kMaxReadysInFlight) return false;
     if (_node->role() != raft::Role::leader || _node->log().has_pending_snapshot()) return false;
     for (const InFlight& f : _persisting) {
         if (!f.by_leader || f.term != _node->term().value || f.ready.snapshot) return false;
@@ -418,8 +419,7 @@ void Replica::finish_synced() {
         finish_ready(rd);
     }
     if (_persisting.empty() && _failure.empty()) {
-        if (_compaction_due == Compaction::snapshot) maybe_snapshot();
-        if (_compaction_due == Compaction::retention) enforce_retention();
+        if (_compaction_due) maybe_snapshot();
     }
     schedule();
 }
@@ -427,13 +427,9 @@ void Replica::finish_synced() {
 // The log is compacted only with no Ready in flight. A busy leader, which
 // keeps Readys overlapping, would never get there: a due compaction stops the
 // overlap so that the Readys in flight drain, and runs once they have.
-bool Replica::defer_compaction(Compaction kind) {
-    if (_persisting.empty()) {
-        _compaction_due = Compaction::none;
-        return false;
-    }
-    _compaction_due = kind;
-    return true;
+bool Replica::defer_compaction() {
+    _compaction_due = !_persisting.empty();
+    return _compaction_due;
 }
 
 void Replica::finish_ready(const raft::Ready& rd) {
@@ -475,7 +471,7 @@ void Replica::restore_image(const raft::Snapshot& snap) {
 // written to a temporary file, fsynced on the Flusher, and the log is
 // compacted below it once it is durable and no Ready is in flight.
 void Replica::maybe_snapshot() {
-    if (_compaction_due == Compaction::snapshot) _compaction_due = Compaction::none;  // decided again below
+    _compaction_due = false;  // decided again below
     if (_staged) {
         if (_staged_durable) compact_to_staged();
         return;
@@ -495,6 +491,7 @@ void Replica::maybe_snapshot() {
     auto snap = std::make_shared<raft::Snapshot>();
     snap->meta = {raft::Index{_applied}, *term, _node->membership()};
     _snapshot_started = started;
+    _staged_by_retention = false;
     _snapshot_loop_ms = 0;
     _snapshot_steps = 0;
     if (_state_machine->begin_image()) {
@@ -559,27 +556,32 @@ void Replica::stage(std::shared_ptr<raft::Snapshot> snap) {
 // snapshot stays staged (holding off another, retention and the leader's)
 // until the disk has it.
 void Replica::compact_to_staged() {
-    if (_compacting || defer_compaction(Compaction::snapshot)) return;
+    if (_compacting || defer_compaction()) return;
     _compacting = true;
     _compact_loop_ms = -1;
     auto started = std::chrono::steady_clock::now();
-    uint64_t index = _staged->meta.index.value;
-    size_t bytes = _staged->data.size();
-    _store->compact_to(_staged, [self = _self, started, index, bytes](storage::StorageResult<Ok> compacted) {
+    _store->compact_to(_staged, [self = _self, started](storage::StorageResult<Ok> compacted) {
         Replica* r = *self;
         if (!r) return;
+        std::shared_ptr<const raft::Snapshot> snap = std::exchange(r->_staged, nullptr);
         r->_compacting = false;
-        r->_staged.reset();
         if (!compacted) return r->fail("compacting below a snapshot", compacted.error().detail);
         double compact_ms = seconds_since(started) * 1000;
         double loop_ms =
             r->_compact_loop_ms < 0 ? compact_ms : r->_compact_loop_ms;  // at once: all on the loop
-        spdlog::info(
-            "{}: snapshot at index {} ({} bytes; on the loop {:.1f} ms in {} steps to take and write it, "
-            "{:.1f} ms to compact; {:.1f} ms in all, {:.1f} of them waiting for the disk); the log now "
-            "starts there",
-            r->name(), index, bytes, r->_snapshot_loop_ms, r->_snapshot_steps, loop_ms,
-            seconds_since(r->_snapshot_started) * 1000, compact_ms - loop_ms);
+        double all_ms = seconds_since(r->_snapshot_started) * 1000;
+        if (std::exchange(r->_staged_by_retention, false)) {
+            spdlog::info(
+                "{}: retention: the log now starts at offset {} ({:.1f} ms on the loop; {:.1f} ms in all)",
+                r->name(), r->_store->log().start_offset(), r->_snapshot_loop_ms + loop_ms, all_ms);
+        } else {
+            spdlog::info(
+                "{}: snapshot at index {} ({} bytes; on the loop {:.1f} ms in {} steps to take and write it, "
+                "{:.1f} ms to compact; {:.1f} ms in all, {:.1f} of them off the loop); the log now "
+                "starts there",
+                r->name(), snap->meta.index.value, snap->data.size(), r->_snapshot_loop_ms,
+                r->_snapshot_steps, loop_ms, all_ms, all_ms - r->_snapshot_loop_ms - loop_ms);
+        }
         r->maybe_snapshot();  // one may have come due meanwhile
         r->schedule();        // a snapshot from the leader may have waited for this one
     });

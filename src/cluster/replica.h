@@ -206,8 +206,7 @@ class Replica {
         bool synced;
         std::chrono::steady_clock::time_point sync_started;
     };
-    enum class Compaction : uint8_t { none, snapshot, retention };
-    bool defer_compaction(Compaction kind);
+    bool defer_compaction();
     bool may_overlap() const;
     void process_ready();
     void persist_entries(InFlight& in_flight);
@@ -259,15 +258,16 @@ class Replica {
         uint64_t ticks, term, commit, last, applied;
         bool operator==(const LeaseKey&) const = default;
     };
-    std::optional<LeaseKey> _lease_key;            // the state in which the lease last held
-    Compaction _compaction_due{Compaction::none};  // waiting for the Readys in flight to finish
+    std::optional<LeaseKey> _lease_key;  // the state in which the lease last held
+    bool _compaction_due{false};         // waiting for the Readys in flight to finish
     // A snapshot whose image the state machine is building (maybe_snapshot).
     std::shared_ptr<raft::Snapshot> _imaging;
     // A snapshot written to its temporary file, whose fsync runs on the
     // Flusher; the log is compacted below it once durable.
     std::shared_ptr<const raft::Snapshot> _staged;
     bool _staged_durable{false};
-    bool _compacting{false};  // below _staged: done in memory, under way on the disk
+    bool _compacting{false};           // below _staged: done in memory, under way on the disk
+    bool _staged_by_retention{false};  // _staged has no image: retention's (for the log line)
     double _compact_loop_ms{0};
     std::chrono::steady_clock::time_point _snapshot_started;  // for the log line
     double _snapshot_loop_ms{0};

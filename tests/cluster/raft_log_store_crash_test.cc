@@ -144,7 +144,7 @@ class Torture {
             Entry at = it->second;
             raft::Snapshot snap{raft::SnapshotMeta{at.index, at.term, membership_of({1, 2, 3})},
                                 "image-" + std::to_string(_rng.next())};
-            ASSERT_TRUE(_store->compact(snap));
+            ASSERT_TRUE(compacted(*_store, snap));
             _snap = snap.meta;
             _snap_data = snap.data;
             _log.erase(_log.begin(), std::find_if(_log.begin(), _log.end(),

@@ -585,7 +585,7 @@ TEST(RaftLogStoreTest, CompactDropsEntriesAtOrBelowTheSnapshot) {
         const Entry& at = log[7];  // applied up to here
         raft::Snapshot snap{raft::SnapshotMeta{at.index, at.term, membership_of({1, 2})},
                             "state machine image"};
-        ASSERT_TRUE(store->compact(snap));
+        ASSERT_TRUE(compacted(*store, snap));
         std::vector<Entry> rest(log.begin() + 8, log.end());
 
         auto check = [&](const RaftLogStore& s) {
@@ -648,7 +648,7 @@ TEST(RaftLogStoreTest, AStagedSnapshotIsTheOnlyOneUntilCompactedTo) {
     ASSERT_FALSE(refused);
     EXPECT_EQ(refused.error().code, StorageErrc::bad_request);
     EXPECT_NE(refused.error().detail.find("index 4 is staged"), std::string::npos) << refused.error().detail;
-    EXPECT_FALSE(store->compact(other));
+    EXPECT_FALSE(store->stage_snapshot(other)) << "staged over a staged one";
     EXPECT_FALSE(store->stage_snapshot(other));
     EXPECT_FALSE(compacted_to(*store, std::make_shared<const raft::Snapshot>(other)));
     EXPECT_EQ(store->snapshot_meta().index, Index{0}) << "a refused step changed the snapshot";
@@ -656,7 +656,7 @@ TEST(RaftLogStoreTest, AStagedSnapshotIsTheOnlyOneUntilCompactedTo) {
     ASSERT_TRUE(compacted_to(*store, snap));
     EXPECT_EQ(store->snapshot_meta(), snap->meta);
     EXPECT_EQ(store->log().start_offset(), 4);
-    EXPECT_TRUE(store->compact(other)) << "nothing is staged any more";
+    EXPECT_TRUE(compacted(*store, other)) << "nothing is staged any more";
     fs.crash();
     auto reopened = open_store(fs, quiet_config(300));
     ASSERT_TRUE(reopened);
@@ -991,7 +991,7 @@ TEST(RaftLogStoreTest, RecentEntriesComeFromMemoryAndTruncationsForgetThem) {
     // Compaction forgets what it drops: entries below the snapshot are
     // gone from memory as from the disk.
     raft::Snapshot snap{raft::SnapshotMeta{Index{10}, Term{1}, membership_of({1})}, "image"};
-    ASSERT_TRUE(store->compact(snap));
+    ASSERT_TRUE(compacted(*store, snap));
     out.clear();
     store->entries(Index{5}, Index{12}, 64 << 20, out);
     EXPECT_TRUE(out.empty()) << out.size() << " entries served from below the snapshot";

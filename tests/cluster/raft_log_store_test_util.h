@@ -173,6 +173,16 @@ inline ::testing::AssertionResult compacted_to(RaftLogStore& store,
     return ::testing::AssertionSuccess();
 }
 
+// A snapshot taken and compacted to in one go, as a replica does in steps:
+// staged, synced, then compacted to.
+inline ::testing::AssertionResult compacted(RaftLogStore& store, const raft::Snapshot& snap) {
+    auto file = store.stage_snapshot(snap);
+    if (!file) return ::testing::AssertionFailure() << "stage_snapshot failed: " << file.error().detail;
+    if (auto r = (*file)->sync(); !r)
+        return ::testing::AssertionFailure() << "sync failed: " << r.error().message();
+    return compacted_to(store, std::make_shared<const raft::Snapshot>(snap));
+}
+
 // Every entry above the snapshot, read in one go.
 inline std::vector<Entry> read_all(const RaftLogStore& store) {
     std::vector<Entry> out;
