@@ -34,12 +34,13 @@ build-asan: deps
 	cmake --build $(ASAN_BUILD_DIR)
 
 # ThreadSanitizer where threads meet: the Flusher's fsync threads and the
-# owner's loop (group commit). The rest of fjord runs on one thread per node.
+# owner's loop (group commit; a replica's snapshot synced and compacted off
+# the loop). The rest of fjord runs on one thread per node.
 build-tsan: deps
 	@test -f $(TSAN_BUILD_DIR)/build.ninja || \
 		cmake -S . -B $(TSAN_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 			'-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g' -DFJORD_SANITIZE=thread
-	cmake --build $(TSAN_BUILD_DIR) --target fjord-storage-tests
+	cmake --build $(TSAN_BUILD_DIR) --target fjord-storage-tests fjord-cluster-tests
 
 # libFuzzer needs clang (g++ has no -fsanitize=fuzzer): a tree of its own that
 # builds the fuzz targets only.
@@ -48,7 +49,7 @@ build-fuzz: deps
 		CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFJORD_FUZZ=ON
 	cmake --build $(FUZZ_BUILD_DIR) --target $(FUZZ_TARGET)
 
-# Tests labelled `slow` are skipped under ASan; group commit runs under TSan. Then a 20 s fuzz run from
+# Tests labelled `slow` are skipped under ASan; group commit and replica snapshots run under TSan. Then a 20 s fuzz run from
 # freshly generated seeds (plus fuzz/corpus/), in a temp dir: the repo is not
 # modified. A crashing input is kept in $(FUZZ_BUILD_DIR)/artifacts/.
 test: build build-asan
@@ -56,6 +57,7 @@ test: build build-asan
 	ctest --test-dir $(ASAN_BUILD_DIR) --output-on-failure -j2 -LE slow
 	$(MAKE) --no-print-directory build-tsan
 	TSAN_OPTIONS=halt_on_error=1 ./$(TSAN_BUILD_DIR)/fjord-storage-tests --gtest_filter='GroupCommit*' --gtest_brief=1
+	TSAN_OPTIONS=halt_on_error=1 ./$(TSAN_BUILD_DIR)/fjord-cluster-tests --gtest_filter='ReplicaSnapshot*' --gtest_brief=1
 	$(MAKE) --no-print-directory build-fuzz
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && mkdir -p $(FUZZ_BUILD_DIR)/artifacts && \
 	./$(FUZZ_BUILD_DIR)/$(FUZZ_TARGET) --write-seeds=$$tmp/corpus 2>/dev/null && \
