@@ -99,7 +99,8 @@ class RaftLogStore final : public raft::LogStorage {
     storage::StorageResult<Ok> load_entries();
     // An error naming `what` while a snapshot is staged.
     storage::StorageResult<Ok> refuse_while_staged(const char* what) const;
-    // Makes `snap` the snapshot and forgets the entries it covers, in memory.
+    // Makes `snap` the snapshot and forgets the entries it covers, in memory
+    // (the recent ones excepted: see entries()).
     void forget_below(std::shared_ptr<const raft::Snapshot> snap);
     // Position in _stored of the first entry with index > i.
     size_t upper_bound(raft::Index i) const;
@@ -122,7 +123,6 @@ class RaftLogStore final : public raft::LogStorage {
     size_t _recent_bytes{0};
     void remember(const raft::Entry& e);
     void forget_recent_after(raft::Index i);
-    void forget_recent_upto(raft::Index i);
     // Where each term starts (the raft-epochs file): a batch whose epoch
     // disagrees was garbled by a torn write (the epoch lies outside the CRC).
     std::vector<storage::EpochStart> _epochs;
