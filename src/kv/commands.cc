@@ -286,9 +286,9 @@ Evaluation evaluate_write(const Command& c, const KeyView& view, int64_t now, co
     return {Reply::error("ERR unknown write command '" + c[0] + "'"), {}};
 }
 
-void encode_read(const Command& c, const KvStore& store, int64_t now, std::string& out) {
-    const CommandSpec* spec = find_command(c[0]);
-    if (spec && spec->name == "get" && c.size() == 2) {
+void encode_read(const CommandSpec& spec, const Command& c, const KvStore& store, int64_t now,
+                 std::string& out) {
+    if (spec.name == "get" && c.size() == 2) {
         const Value* v = store.find(c[1], now);
         return encode_bulk(v ? &v->data : nullptr, out);
     }

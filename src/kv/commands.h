@@ -58,8 +58,10 @@ Evaluation evaluate_write(const Command& command, const KeyView& view, int64_t n
 // [next hash or "done", [keys...]].
 Reply evaluate_read(const Command& command, const KvStore& store, int64_t now_ms);
 // evaluate_read()'s reply, appended to `out` in RESP; a GET's value is encoded
-// straight from the store.
-void encode_read(const Command& command, const KvStore& store, int64_t now_ms, std::string& out);
+// straight from the store. `spec` is the command's (find_command), which the
+// caller has looked up already.
+void encode_read(const CommandSpec& spec, const Command& command, const KvStore& store, int64_t now_ms,
+                 std::string& out);
 
 // Upper-cases ASCII in place (command names are case-insensitive).
 std::string upper(std::string_view s);

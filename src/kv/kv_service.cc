@@ -211,7 +211,7 @@ bool KvService::answer_now(const Session& session, const Command& command, int64
     if (auto w = session.last_write.find(group);
         w != session.last_write.end() && replica->applied_index() < w->second)
         return false;
-    encode_read(command, kv->store(), wall_now, out);
+    encode_read(*spec, command, kv->store(), wall_now, out);
     return true;
 }
 

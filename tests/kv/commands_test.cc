@@ -797,7 +797,9 @@ TEST_F(CommandsTest, EncodedReadsAreTheEncodedRepliesOfEvaluatedReads) {
                                                  {"TTL", "k"},
                                                  {"EXISTS", "k", "missing"}}) {
         std::string direct = "prefix";
-        encode_read(c, view.store, now, direct);
+        const CommandSpec* spec = find_command(c[0]);
+        ASSERT_NE(spec, nullptr) << c[0];
+        encode_read(*spec, c, view.store, now, direct);
         std::string via_reply = "prefix";
         encode_reply(read(c), via_reply);
         EXPECT_EQ(direct, via_reply) << ::testing::PrintToString(c);
