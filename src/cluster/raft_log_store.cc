@@ -1,6 +1,8 @@
 #include "cluster/raft_log_store.h"
 
 #include <algorithm>
+#include <condition_variable>
+#include <mutex>
 
 #include "common/big_endian.h"
 #include "storage/record_batch.h"
@@ -368,12 +370,43 @@ StorageResult<std::shared_ptr<storage::File>> RaftLogStore::stage_snapshot(const
     return file;
 }
 
+// compact_to's disk work as the store sees it. A closing store drops work
+// not yet begun (the disk then holds the previous snapshot and the whole
+// log, as after a crash before it) and waits only for work under way, not for
+// what the Flusher's thread runs for other logs before it.
+struct RaftLogStore::DiskWork {
+    enum class State : uint8_t { queued, running, over, dropped };
+    std::mutex mutex;
+    std::condition_variable changed;
+    State state{State::queued};
+
+    bool begin() {
+        std::lock_guard lock(mutex);
+        if (state == State::dropped) return false;
+        state = State::running;
+        return true;
+    }
+    void finish() {
+        {
+            std::lock_guard lock(mutex);
+            state = State::over;
+        }
+        changed.notify_all();
+    }
+    void drop_or_wait() {
+        std::unique_lock lock(mutex);
+        if (state == State::queued) state = State::dropped;
+        changed.wait(lock, [this] { return state == State::over || state == State::dropped; });
+    }
+};
+
 void RaftLogStore::compact_to(std::shared_ptr<const raft::Snapshot> snap, CompactDone done) {
     uint64_t index = snap->meta.index.value;
-    if (_staged != snap->meta.index) {
+    if (_staged != snap->meta.index || _compacting) {
         return done(storage::storage_error(
             StorageErrc::bad_request,
-            _dir + ": the snapshot at index " + std::to_string(index) + " is not the one staged"));
+            _dir + ": the snapshot at index " + std::to_string(index) +
+                (_compacting ? " is being compacted to already" : " is not the one staged")));
     }
     auto cut = _log->cut_prefix(static_cast<int64_t>(index));
     if (!cut) {
@@ -381,19 +414,20 @@ void RaftLogStore::compact_to(std::shared_ptr<const raft::Snapshot> snap, Compac
         return done(make_unexpected(cut.error()));
     }
     forget_below(std::move(snap));
-    // The disk's order is that of compact(): the image in place, then the log
-    // cut below it; a crash anywhere in it leaves a snapshot and the entries after it.
-    auto finished = std::make_shared<std::promise<void>>();
-    _compacting = finished->get_future().share();
-    _log->run_apart([fs = &_fs, dir = _dir, cut = std::move(*cut), finished, self = _self,
+    // The disk's order: the image in place, then the log cut below it; a
+    // crash anywhere in it leaves a snapshot and the entries after it.
+    auto work = std::make_shared<DiskWork>();
+    _compacting = work;
+    _log->run_apart([fs = &_fs, dir = _dir, cut = std::move(*cut), work, self = _self,
                      done = std::move(done)]() mutable -> std::function<void()> {
+        if (!work->begin()) return [] {};  // the store closed first
         StorageResult<Ok> result = storage::commit_snapshot(*fs, dir);
         if (result) result = storage::PartitionLog::remove_cut(*fs, cut);
-        finished->set_value();
+        work->finish();
         return [self, done = std::move(done), result = std::move(result)]() mutable {
             if (RaftLogStore* store = *self) {
                 store->_staged.reset();
-                store->_compacting = {};
+                store->_compacting.reset();
             }
             done(std::move(result));
         };
@@ -401,7 +435,7 @@ void RaftLogStore::compact_to(std::shared_ptr<const raft::Snapshot> snap, Compac
 }
 
 RaftLogStore::~RaftLogStore() {
-    if (_compacting.valid()) _compacting.wait();
+    if (_compacting) _compacting->drop_or_wait();
     *_self = nullptr;
 }
 

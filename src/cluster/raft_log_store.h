@@ -18,7 +18,6 @@
 
 #include <deque>
 #include <functional>
-#include <future>
 #include <memory>
 #include <optional>
 #include <string>
@@ -78,8 +77,9 @@ class RaftLogStore final : public raft::LogStorage {
     }
     using CompactDone = std::function<void(storage::StorageResult<Ok>)>;
     void compact_to(std::shared_ptr<const raft::Snapshot> snap, CompactDone done);
-    // Waits for a compaction's disk work under way: the directory may be
-    // deleted next (a deleted topic), and nothing may write there after that.
+    // Waits for a compaction's disk work under way, and drops it if not yet
+    // begun: the directory may be deleted next (a deleted topic), and nothing
+    // may write there after that.
     ~RaftLogStore() override;
 
     storage::PartitionLog& log() { return *_log; }
@@ -110,8 +110,9 @@ class RaftLogStore final : public raft::LogStorage {
     std::unique_ptr<storage::PartitionLog> _log;
     raft::HardState _hard_state;
     std::shared_ptr<const raft::Snapshot> _snapshot;
-    std::optional<raft::Index> _staged;    // a snapshot staged, and not yet compacted to on disk
-    std::shared_future<void> _compacting;  // compact_to's disk work, while under way
+    std::optional<raft::Index> _staged;  // a snapshot staged, and not yet compacted to on disk
+    struct DiskWork;
+    std::shared_ptr<DiskWork> _compacting;  // compact_to's disk work, until its completion ran
     // Guards compact_to's completion, which may outlive the store.
     std::shared_ptr<RaftLogStore*> _self{std::make_shared<RaftLogStore*>(this)};
     // (index, term, type) of every stored entry above the snapshot: term

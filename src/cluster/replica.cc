@@ -242,8 +242,9 @@ Result<Ok, raft::Error> Replica::transfer_leadership(uint64_t to) {
 // Retention drops whole segments as a snapshot does, with no image: staged,
 // synced and compacted to off the loop (stage()).
 void Replica::enforce_retention() {
-    // A snapshot in progress uses the snapshot file; retention is judged again on its next tick.
-    if (!_failure.empty() || _imaging || _staged) return;
+    // A snapshot in progress uses the snapshot file, and one from the leader
+    // replaces the log; retention is judged again on its next tick.
+    if (!_failure.empty() || _imaging || _staged || _node->log().has_pending_snapshot()) return;
     int64_t point = std::min(_store->log().retention_point(_host.now_ms()), static_cast<int64_t>(_applied));
     // The entry ending just below the point has Raft index `point`.
     if (point <= _store->log().start_offset()) return;
@@ -472,6 +473,7 @@ void Replica::restore_image(const raft::Snapshot& snap) {
 // compacted below it once it is durable and no Ready is in flight.
 void Replica::maybe_snapshot() {
     _compaction_due = false;  // decided again below
+    if (!_failure.empty()) return;
     if (_staged) {
         if (_staged_durable) compact_to_staged();
         return;
@@ -565,6 +567,7 @@ void Replica::compact_to_staged() {
         if (!r) return;
         std::shared_ptr<const raft::Snapshot> snap = std::exchange(r->_staged, nullptr);
         r->_compacting = false;
+        if (!r->_failure.empty()) return;  // failed meanwhile: nothing more is written
         if (!compacted) return r->fail("compacting below a snapshot", compacted.error().detail);
         double compact_ms = seconds_since(started) * 1000;
         double loop_ms =

@@ -78,7 +78,8 @@ class PartitionLog {
     // diverged tail.
     StorageResult<Ok> truncate_suffix(int64_t offset);
     // Advances the log start offset to `offset` and deletes the segments
-    // wholly below it (retention, compaction below a snapshot).
+    // wholly below it, all on the calling thread (recovery to a snapshot;
+    // compaction and retention use the halves below).
     StorageResult<Ok> truncate_prefix(int64_t offset);
     // truncate_prefix in two halves, so that the disk's half can run off the
     // loop: cut_prefix advances the start to `offset` (at most next_offset())

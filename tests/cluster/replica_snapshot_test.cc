@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <string>
 #include <thread>
 
@@ -274,6 +275,7 @@ TEST(ReplicaSnapshot, ACompactionsDiskWorkRunsOffTheLoop) {
     ASSERT_TRUE(f.fs.wait_for_arrivals(1)) << "no snapshot was written";
     size_t segments = replica->log().segment_count();
     ASSERT_GT(segments, 2U);
+    int loop_dir_changes = f.fs.dir_changes_on(f.test_thread);
     f.fs.release(1);
     ASSERT_TRUE(f.drive([&] { return f.fs.wait_for_arrivals(2, 0ms); }))
         << "the compaction did not reach the disk";
@@ -291,7 +293,8 @@ TEST(ReplicaSnapshot, ACompactionsDiskWorkRunsOffTheLoop) {
     EXPECT_TRUE(replica->snapshot_under_way());
     for (int i = 8; i < 20; ++i) ASSERT_TRUE(f.commit_one(*replica, "v" + std::to_string(i)));
     EXPECT_EQ(f.sm.applied, 20U);
-    EXPECT_EQ(f.fs.wait_for_arrivals(3, 0ms), false) << "another snapshot began during the compaction";
+    EXPECT_FALSE(f.fs.exists(f.dir() + "/raft-snapshot.tmp"))
+        << "another snapshot began during the compaction";
 
     // Released, it finishes, and the next snapshot (due at 20 applied) begins.
     f.fs.release(1);
@@ -308,6 +311,8 @@ TEST(ReplicaSnapshot, ACompactionsDiskWorkRunsOffTheLoop) {
     size_t logs =
         std::count_if(names->begin(), names->end(), [](const std::string& n) { return n.ends_with(".log"); });
     EXPECT_EQ(logs, replica->log().segment_count()) << "the segments below the snapshot are still on disk";
+    EXPECT_EQ(f.fs.dir_changes_on(f.test_thread), loop_dir_changes)
+        << "the loop renamed or deleted files of the compaction itself";
 }
 
 // A replica closed while its compaction's disk work runs (its topic deleted,
@@ -338,6 +343,60 @@ TEST(ReplicaSnapshot, AReplicaClosedDuringItsCompactionWaitsForTheDisk) {
     closer.join();
     EXPECT_TRUE(f.fs.exists(f.dir() + "/log-start-offset"));
     EXPECT_FALSE(f.fs.exists(f.dir() + "/log-start-offset.tmp"));
+}
+
+// A replica closed while its compaction's disk work still waits its turn on
+// the Flusher's thread (behind other logs' work) does not wait for it: the
+// work is dropped, the disk keeps the whole log, and a reopened replica
+// replays it.
+TEST(ReplicaSnapshot, AReplicaClosedBeforeItsCompactionBeganDropsIt) {
+    Fixture f;
+    auto replica = f.open({1}, true);
+    ASSERT_TRUE(replica);
+    ASSERT_TRUE(f.lead(*replica));
+    for (int i = 0; i < 8; ++i) ASSERT_TRUE(f.commit_one(*replica, "v" + std::to_string(i))) << i;
+    ASSERT_TRUE(f.fs.wait_for_arrivals(1)) << "no snapshot was written";
+    // Other work queued on the thread apart, behind the snapshot's fsync.
+    std::promise<void> unblock;
+    struct Unblock {
+        std::promise<void>& p;
+        bool done = false;
+        void operator()() {
+            if (!std::exchange(done, true)) p.set_value();
+        }
+        ~Unblock() { (*this)(); }
+    } unblock_on_exit{unblock};
+    f.flusher.run_apart([held = unblock.get_future().share()]() -> std::function<void()> {
+        held.wait();
+        return [] {};
+    });
+    f.fs.release(1);
+    ASSERT_TRUE(f.drive([&] { return replica->log().start_offset() == 10; }))
+        << "the compaction did not begin";
+
+    std::atomic<bool> closed{false};
+    std::thread closer([&] {
+        replica.reset();
+        closed = true;
+    });
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (!closed && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+    EXPECT_TRUE(closed) << "the close waited for work queued behind other logs'";
+    unblock_on_exit();
+    closer.join();
+    size_t posted = f.loop.posted();
+    f.flusher.run_apart([] { return [] {}; });  // runs after the dropped work
+    ASSERT_TRUE(f.loop.run_until([&] { return f.loop.posted() > posted; }));
+    EXPECT_FALSE(f.snapshot_file()) << "the dropped work renamed the snapshot into place";
+    EXPECT_FALSE(f.fs.exists(f.dir() + "/log-start-offset"));
+
+    f.sm = CountingStateMachine{};
+    auto reopened = f.open({1}, true);
+    ASSERT_TRUE(reopened);
+    EXPECT_EQ(reopened->log().start_offset(), 0);
+    ASSERT_TRUE(f.lead(*reopened));
+    ASSERT_TRUE(f.drive([&] { return f.sm.applied >= 8; }));
+    EXPECT_EQ(f.sm.applied, 8U);
 }
 
 // Node 2, played by the test, leads in term 5: it replicates 12 entries to

@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -125,9 +126,19 @@ class GatedFileSystem final : public FileSystem {
         return _posix.list(dir);
     }
     IoResult<Ok> create_dirs(const std::string& dir) override { return _posix.create_dirs(dir); }
-    IoResult<Ok> remove(const std::string& path) override { return _posix.remove(path); }
+    IoResult<Ok> remove(const std::string& path) override {
+        count_dir_change();
+        return _posix.remove(path);
+    }
     IoResult<Ok> rename(const std::string& from, const std::string& to) override {
+        count_dir_change();
         return _posix.rename(from, to);
+    }
+    // How many renames and removals `thread` has made.
+    int dir_changes_on(std::thread::id thread) {
+        std::lock_guard lock(_mutex);
+        auto it = _dir_changes.find(thread);
+        return it == _dir_changes.end() ? 0 : it->second;
     }
     IoResult<Ok> sync_dir(const std::string& dir) override { return _posix.sync_dir(dir); }
 
@@ -178,6 +189,10 @@ class GatedFileSystem final : public FileSystem {
         }
         _cv.notify_all();
     }
+    void count_dir_change() {
+        std::lock_guard lock(_mutex);
+        ++_dir_changes[std::this_thread::get_id()];
+    }
     void count_completed() {
         std::lock_guard lock(_mutex);
         ++_completed;
@@ -192,6 +207,7 @@ class GatedFileSystem final : public FileSystem {
     int _open{0};
     int _arrived{0};
     std::vector<std::string> _arrival_paths;
+    std::map<std::thread::id, int> _dir_changes;
 };
 
 // Whatever a test does, the Flusher's gated fsyncs are let through before it joins.
