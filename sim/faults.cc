@@ -215,8 +215,7 @@ void Simulation::take_snapshot(SimNode& n) {
             "stage a snapshot"))
         return;
     if (auto synced = (*staged)->sync(); !synced) {
-        ok(n, storage::storage_error(storage::StorageErrc::io_error, synced.error().message()),
-           "sync a snapshot");
+        ok(n, storage::io(synced.error()), "sync a snapshot");
         return;
     }
     storage::StorageResult<Ok> compacted =

@@ -12,10 +12,6 @@ namespace {
 
 const char* const kStartOffsetFile = "log-start-offset";
 
-Unexpected<StorageError> io(const IoError& e) {
-    return storage_error(e.no_space() ? StorageErrc::no_space : StorageErrc::io_error, e.message());
-}
-
 // "00000000000000000042.log" -> 42; -1 for any other name.
 int64_t parse_segment_name(const std::string& name) {
     if (name.size() != 24 || name.compare(20, 4, ".log") != 0) return -1;
@@ -329,15 +325,6 @@ int64_t PartitionLog::retention_point(int64_t now_ms) const {
         total -= s.size();
     }
     return keep == 0 ? _start : _segments[keep]->base_offset();
-}
-
-StorageResult<size_t> PartitionLog::enforce_retention(int64_t now_ms) {
-    size_t before = _segments.size();
-    int64_t point = retention_point(now_ms);
-    if (point > _start) {
-        if (auto r = truncate_prefix(point); !r) return make_unexpected(r.error());
-    }
-    return before - _segments.size();
 }
 
 StorageResult<Ok> PartitionLog::sync_now() {

@@ -97,10 +97,10 @@ class PartitionLog {
     // Drops everything and starts again, empty, at `offset` (a replica
     // replacing its log by a snapshot).
     StorageResult<Ok> reset(int64_t offset);
-    // Applies retention by size and time; returns how many segments went.
-    StorageResult<size_t> enforce_retention(int64_t now_ms);
     // Where retention would start the log now: the base offset of the first
-    // segment it keeps (whole segments only; never the active one).
+    // segment it keeps (whole segments only; never the active one). The
+    // owner cuts the log there (a replica does it as it compacts below a
+    // snapshot).
     int64_t retention_point(int64_t now_ms) const;
 
     using SyncDone = std::function<void(StorageResult<int64_t>)>;

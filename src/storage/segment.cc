@@ -22,14 +22,6 @@ Segment::Segment(std::string dir, int64_t base, std::shared_ptr<File> log, std::
       _next(base),
       _created_ms(now_ms) {}
 
-namespace {
-
-Unexpected<StorageError> io(const IoError& e) {
-    return storage_error(e.no_space() ? StorageErrc::no_space : StorageErrc::io_error, e.message());
-}
-
-}  // namespace
-
 StorageResult<std::unique_ptr<Segment>> Segment::create(FileSystem& fs, const std::string& dir,
                                                         int64_t base_offset, uint32_t index_interval,
                                                         int64_t now_ms) {

@@ -41,10 +41,6 @@ StorageResult<std::string> unseal(const std::string& path, uint32_t magic, const
     return bytes.substr(8, body_end - 8);
 }
 
-Unexpected<StorageError> io(const IoError& e) {
-    return storage_error(e.no_space() ? StorageErrc::no_space : StorageErrc::io_error, e.message());
-}
-
 StorageResult<std::optional<std::string>> load_body(FileSystem& fs, const std::string& path, uint32_t magic) {
     if (!fs.exists(path)) return std::optional<std::string>();
     auto bytes = read_file(fs, path);

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "common/result.h"
+#include "storage/file_system.h"
 
 namespace fjord::storage {
 
@@ -28,6 +29,12 @@ using StorageResult = Result<T, StorageError>;
 
 inline Unexpected<StorageError> storage_error(StorageErrc code, std::string detail) {
     return make_unexpected(StorageError{code, std::move(detail)});
+}
+
+// A failed file-system call as a storage error: `no_space` for a full disk,
+// `io_error` for anything else.
+inline Unexpected<StorageError> io(const IoError& e) {
+    return storage_error(e.no_space() ? StorageErrc::no_space : StorageErrc::io_error, e.message());
 }
 
 }  // namespace fjord::storage

@@ -14,6 +14,14 @@ namespace {
 
 using PartitionLogTest = LogTest;
 
+// Retention by size and time as an owner applies it: the log cut at its
+// retention point; how many segments went.
+StorageResult<size_t> enforce_retention(PartitionLog& log, int64_t now_ms) {
+    size_t before = log.segment_count();
+    if (auto r = log.truncate_prefix(log.retention_point(now_ms)); !r) return make_unexpected(r.error());
+    return before - log.segment_count();
+}
+
 TEST_F(PartitionLogTest, OpensEmptyAndRejectsBadAppends) {
     auto log = open(config());
     ASSERT_TRUE(log);
@@ -559,7 +567,7 @@ TEST_F(PartitionLogTest, RetentionBySize) {
         total -= sizes[want_removed++];
     }
     ASSERT_GT(want_removed, 0u);
-    auto removed = log->enforce_retention(0);
+    auto removed = enforce_retention(*log, 0);
     ASSERT_TRUE(removed);
     EXPECT_EQ(*removed, want_removed);
     EXPECT_EQ(log->start_offset(), bases[want_removed]);
@@ -569,7 +577,7 @@ TEST_F(PartitionLogTest, RetentionBySize) {
     EXPECT_LT(log->size_bytes() - sizes[want_removed], static_cast<uint64_t>(c.retention_bytes));
     expect_matches_model(*log);
     // Idempotent.
-    EXPECT_EQ(*log->enforce_retention(0), 0u);
+    EXPECT_EQ(*enforce_retention(*log, 0), 0u);
     log.reset();
     log = open(c);
     ASSERT_TRUE(log);
@@ -588,7 +596,7 @@ TEST_F(PartitionLogTest, RetentionBySizeNeverDeletesTheActiveSegment) {
     std::vector<int64_t> bases = segment_bases();
     ASSERT_GE(bases.size(), 3u);
     int64_t next = log->next_offset();
-    auto removed = log->enforce_retention(0);
+    auto removed = enforce_retention(*log, 0);
     ASSERT_TRUE(removed);
     EXPECT_EQ(*removed, bases.size() - 1);
     EXPECT_EQ(segment_bases(), (std::vector<int64_t>{bases.back()}));
@@ -616,19 +624,19 @@ TEST_F(PartitionLogTest, RetentionByTime) {
         return (end - 1) * 100;  // one record per batch, offset i has timestamp i*100
     };
     // Nothing is older than 1000 ms at the time of the last append.
-    EXPECT_EQ(*log->enforce_retention(max_ts(0) + 1000), 0u);
+    EXPECT_EQ(*enforce_retention(*log, max_ts(0) + 1000), 0u);
     // Now the first two segments are.
     int64_t now = max_ts(1) + 1001;
     size_t want = 0;
     while (want + 1 < bases.size() && max_ts(want) < now - 1000) ++want;
     ASSERT_GE(want, 2u);
-    auto removed = log->enforce_retention(now);
+    auto removed = enforce_retention(*log, now);
     ASSERT_TRUE(removed);
     EXPECT_EQ(*removed, want);
     EXPECT_EQ(log->start_offset(), bases[want]);
     expect_matches_model(*log);
     // Far in the future everything is old, but the active segment stays.
-    removed = log->enforce_retention(1'000'000'000);
+    removed = enforce_retention(*log, 1'000'000'000);
     ASSERT_TRUE(removed);
     EXPECT_EQ(segment_bases(), (std::vector<int64_t>{bases.back()}));
     EXPECT_EQ(log->start_offset(), bases.back());
@@ -643,7 +651,7 @@ TEST_F(PartitionLogTest, NoRetentionLimits) {
     auto log = open(c);
     ASSERT_TRUE(log);
     ASSERT_NO_FATAL_FAILURE(append_many(*log, 20, 1, 60, 0));
-    EXPECT_EQ(*log->enforce_retention(INT64_MAX / 2), 0u);
+    EXPECT_EQ(*enforce_retention(*log, INT64_MAX / 2), 0u);
     EXPECT_EQ(log->start_offset(), 0);
 }
 
