@@ -165,6 +165,7 @@ Reply KvService::connection_command(const std::shared_ptr<Session>& session, con
         }
         if (sub == "RESETSTAT" && c.size() == 2) {
             _max_output_held = 0;
+            _reads_answered_at_once = 0;
             return Reply::ok();
         }
         if (sub == "SET")
@@ -322,6 +323,13 @@ Reply KvService::info(const std::string& requested) const {
         out += "# Clients\r\n";
         line("connected_clients", std::to_string(_connections));
         line("fjord_max_output_buffer", std::to_string(_max_output_held));
+        out += "\r\n";
+    }
+    if (all || section == "STATS") {
+        out += "# Stats\r\n";
+        // Lease reads this node led and answered from its store as it read
+        // them, with no queueing (KvService::answer_now).
+        line("fjord_reads_answered_at_once", std::to_string(_reads_answered_at_once));
         out += "\r\n";
     }
     int64_t now = wall_ms();

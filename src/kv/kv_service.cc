@@ -212,6 +212,7 @@ bool KvService::answer_now(const Session& session, const Command& command, int64
         w != session.last_write.end() && replica->applied_index() < w->second)
         return false;
     encode_read(*spec, command, kv->store(), wall_now, out);
+    ++_reads_answered_at_once;
     return true;
 }
 

@@ -189,6 +189,7 @@ class KvService {
     bool _flush_posted{false};
     int64_t _connections{0};
     size_t _max_output_held{0};
+    uint64_t _reads_answered_at_once{0};  // by answer_now, since start or CONFIG RESETSTAT
     int64_t _started_ms{0};
     std::unique_ptr<Timers> _timers;
     std::shared_ptr<bool> _alive;
