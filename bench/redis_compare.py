@@ -34,6 +34,7 @@ What it measures
 How to run (from the repository root)
   /usr/bin/python3 bench/redis_compare.py                 # Redis and fjord
   /usr/bin/python3 bench/redis_compare.py --redis-only --quick
+  /usr/bin/python3 bench/redis_compare.py --fjord-only --quick      # no redis-server needed
   /usr/bin/python3 bench/redis_compare.py --fjord build/fjord --runs 3
   /usr/bin/python3 bench/redis_compare.py --runs 3 --appendfsync no
 
@@ -95,10 +96,10 @@ class Cell:
 
 # ---- Tools and ports ----
 
-def check_tools():
+def check_tools(fjord_only=False):
     """Exit 2 with the apt command to run when a required tool is missing."""
     missing = []
-    if shutil.which("redis-server") is None:
+    if not fjord_only and shutil.which("redis-server") is None:
         missing.append(("redis-server", "redis-server"))
     if shutil.which("redis-benchmark") is None:
         missing.append(("redis-benchmark", "redis-tools"))
@@ -482,7 +483,8 @@ def collect(args, sizes):
         log(f"run {run} of {args.runs}")
         with tempfile.TemporaryDirectory(prefix="redis_compare-") as workdir:
             try:
-                record("redis", measure_redis(sizes, workdir))
+                if not args.fjord_only:
+                    record("redis", measure_redis(sizes, workdir))
                 if not args.redis_only:
                     for mode in FJORD_MODES:
                         record(f"fjord-{mode}",
@@ -553,6 +555,8 @@ def parse_args():
     parser.add_argument("--fjord", default=DEFAULT_FJORD,
                         help="fjord executable (default: %(default)s)")
     parser.add_argument("--redis-only", action="store_true", help="measure Redis only, skip fjord")
+    parser.add_argument("--fjord-only", action="store_true",
+                        help="measure fjord only, skip Redis (no ratios; needs no redis-server)")
     parser.add_argument("--quick", action="store_true", help="a tenth of the requests and iterations")
     parser.add_argument("--runs", type=int, default=1, help="repeat everything K times, report medians")
     parser.add_argument("--appendfsync", choices=["always", "everysec", "no"], default="always",
@@ -560,6 +564,8 @@ def parse_args():
     args = parser.parse_args()
     if args.runs < 1:
         parser.error("--runs must be at least 1")
+    if args.redis_only and args.fjord_only:
+        parser.error("--redis-only and --fjord-only leave nothing to measure")
     if not args.redis_only and not os.access(args.fjord, os.X_OK):
         parser.error(f"fjord executable not found at {args.fjord} "
                      "(run `make build`, pass --fjord PATH, or use --redis-only)")
@@ -568,7 +574,7 @@ def parse_args():
 
 def main():
     args = parse_args()
-    check_tools()
+    check_tools(args.fjord_only)
     sizes = request_counts(args.quick)
     results, error = collect(args, sizes)
     medians = {key: median_cell(cells) for key, cells in results.items()}
