@@ -12,8 +12,10 @@
 //     leader-epoch-checkpoint), written before the first batch of a term, and
 //     recovery cuts the log at the first batch whose epoch disagrees with it.
 //
-// Only the owner's thread uses it. Writes follow the persistence contract of
-// raft/node.h: append() then sync() then set_hard_state().
+// Only the owner's thread uses it (compact_to's disk work aside, which runs
+// on the Flusher and touches only the file system). Writes follow the
+// persistence contract of raft/node.h: append() then sync() then
+// set_hard_state().
 #pragma once
 
 #include <deque>
