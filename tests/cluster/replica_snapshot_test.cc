@@ -150,6 +150,41 @@ struct Fixture {
         return drive([&] { return answered; }) && ok;
     }
 
+    // A lone voter that leads and has committed 8 records: with the founding
+    // membership (index 1) and the no-op, index 10 is applied, so a snapshot
+    // is due, and its fsync waits at the gate. Null, with a failure, if not.
+    std::unique_ptr<Replica> leader_with_snapshot_syncing() {
+        auto replica = open({1}, true);
+        if (!replica || !lead(*replica)) {
+            ADD_FAILURE() << "no leader";
+            return nullptr;
+        }
+        for (int i = 0; i < 8; ++i) {
+            if (!commit_one(*replica, "v" + std::to_string(i))) {
+                ADD_FAILURE() << "record " << i << " did not commit";
+                return nullptr;
+            }
+        }
+        if (!fs.wait_for_arrivals(1)) {
+            ADD_FAILURE() << "no snapshot was written";
+            return nullptr;
+        }
+        return replica;
+    }
+
+    // A replica reopened on what the disk holds, with no snapshot in place:
+    // it starts at offset 0 and replays all 8 records.
+    void expect_whole_log_replays() {
+        sm = CountingStateMachine{};
+        auto reopened = open({1}, true);
+        ASSERT_TRUE(reopened);
+        EXPECT_EQ(sm.restores, 0);
+        EXPECT_EQ(reopened->log().start_offset(), 0);
+        ASSERT_TRUE(lead(*reopened));
+        ASSERT_TRUE(drive([&] { return sm.applied >= 8; }));
+        EXPECT_EQ(sm.applied, 8U);
+    }
+
     std::optional<storage::SnapshotRecord> snapshot_file() {
         auto loaded = storage::load_snapshot(fs, dir());
         EXPECT_TRUE(loaded.has_value());
@@ -195,13 +230,8 @@ raft::Message snapshot_from_node_2() {
 
 TEST(ReplicaSnapshot, IsSyncedOffTheLoopWhileTheReplicaCommitsAndCompactsOnlyOnceDurable) {
     Fixture f;
-    auto replica = f.open({1}, true);
+    auto replica = f.leader_with_snapshot_syncing();
     ASSERT_TRUE(replica);
-    ASSERT_TRUE(f.lead(*replica));
-    // The founding membership (index 1), the no-op and 8 records: index 10
-    // is applied and a snapshot is due.
-    for (int i = 0; i < 8; ++i) ASSERT_TRUE(f.commit_one(*replica, "v" + std::to_string(i))) << i;
-    ASSERT_TRUE(f.fs.wait_for_arrivals(1)) << "no snapshot was written";
     EXPECT_TRUE(ends_with_tmp_snapshot(f.fs.arrival_path(1)));
     // Its fsync waits at the gate; the replica goes on committing.
     for (int i = 8; i < 14; ++i) ASSERT_TRUE(f.commit_one(*replica, "v" + std::to_string(i)));
@@ -236,11 +266,8 @@ TEST(ReplicaSnapshot, IsSyncedOffTheLoopWhileTheReplicaCommitsAndCompactsOnlyOnc
 // whole log.
 TEST(ReplicaSnapshot, AReplicaClosedWhileItsSnapshotSyncsKeepsItsWholeLog) {
     Fixture f;
-    auto replica = f.open({1}, true);
+    auto replica = f.leader_with_snapshot_syncing();
     ASSERT_TRUE(replica);
-    ASSERT_TRUE(f.lead(*replica));
-    for (int i = 0; i < 8; ++i) ASSERT_TRUE(f.commit_one(*replica, "v" + std::to_string(i)));
-    ASSERT_TRUE(f.fs.wait_for_arrivals(1)) << "no snapshot was written";
     replica.reset();
     f.fs.release(1);
     size_t posted = f.loop.posted();
@@ -249,14 +276,7 @@ TEST(ReplicaSnapshot, AReplicaClosedWhileItsSnapshotSyncsKeepsItsWholeLog) {
     f.host.run();
     EXPECT_FALSE(f.snapshot_file());
 
-    f.sm = CountingStateMachine{};
-    auto reopened = f.open({1}, true);
-    ASSERT_TRUE(reopened);
-    EXPECT_EQ(f.sm.restores, 0);
-    EXPECT_EQ(reopened->log().start_offset(), 0);
-    ASSERT_TRUE(f.lead(*reopened));
-    ASSERT_TRUE(f.drive([&] { return f.sm.applied >= 8; }));
-    EXPECT_EQ(f.sm.applied, 8U);
+    f.expect_whole_log_replays();
 }
 
 // The compaction below a durable snapshot drops the entries in memory at
@@ -268,11 +288,8 @@ TEST(ReplicaSnapshot, ACompactionsDiskWorkRunsOffTheLoop) {
     Fixture f;
     f.gate_start_offset = true;
     f.segment_bytes = 200;  // a segment every few records, so that the compaction deletes some
-    auto replica = f.open({1}, true);
+    auto replica = f.leader_with_snapshot_syncing();
     ASSERT_TRUE(replica);
-    ASSERT_TRUE(f.lead(*replica));
-    for (int i = 0; i < 8; ++i) ASSERT_TRUE(f.commit_one(*replica, "v" + std::to_string(i))) << i;
-    ASSERT_TRUE(f.fs.wait_for_arrivals(1)) << "no snapshot was written";
     size_t segments = replica->log().segment_count();
     ASSERT_GT(segments, 2U);
     int loop_dir_changes = f.fs.dir_changes_on(f.test_thread);
@@ -321,11 +338,8 @@ TEST(ReplicaSnapshot, ACompactionsDiskWorkRunsOffTheLoop) {
 TEST(ReplicaSnapshot, AReplicaClosedDuringItsCompactionWaitsForTheDisk) {
     Fixture f;
     f.gate_start_offset = true;
-    auto replica = f.open({1}, true);
+    auto replica = f.leader_with_snapshot_syncing();
     ASSERT_TRUE(replica);
-    ASSERT_TRUE(f.lead(*replica));
-    for (int i = 0; i < 8; ++i) ASSERT_TRUE(f.commit_one(*replica, "v" + std::to_string(i))) << i;
-    ASSERT_TRUE(f.fs.wait_for_arrivals(1)) << "no snapshot was written";
     f.fs.release(1);
     ASSERT_TRUE(f.drive([&] { return f.fs.wait_for_arrivals(2, 0ms); }))
         << "the compaction did not reach the disk";
@@ -351,11 +365,8 @@ TEST(ReplicaSnapshot, AReplicaClosedDuringItsCompactionWaitsForTheDisk) {
 // replays it.
 TEST(ReplicaSnapshot, AReplicaClosedBeforeItsCompactionBeganDropsIt) {
     Fixture f;
-    auto replica = f.open({1}, true);
+    auto replica = f.leader_with_snapshot_syncing();
     ASSERT_TRUE(replica);
-    ASSERT_TRUE(f.lead(*replica));
-    for (int i = 0; i < 8; ++i) ASSERT_TRUE(f.commit_one(*replica, "v" + std::to_string(i))) << i;
-    ASSERT_TRUE(f.fs.wait_for_arrivals(1)) << "no snapshot was written";
     // Other work queued on the thread apart, behind the snapshot's fsync.
     std::promise<void> unblock;
     struct Unblock {
@@ -390,13 +401,7 @@ TEST(ReplicaSnapshot, AReplicaClosedBeforeItsCompactionBeganDropsIt) {
     EXPECT_FALSE(f.snapshot_file()) << "the dropped work renamed the snapshot into place";
     EXPECT_FALSE(f.fs.exists(f.dir() + "/log-start-offset"));
 
-    f.sm = CountingStateMachine{};
-    auto reopened = f.open({1}, true);
-    ASSERT_TRUE(reopened);
-    EXPECT_EQ(reopened->log().start_offset(), 0);
-    ASSERT_TRUE(f.lead(*reopened));
-    ASSERT_TRUE(f.drive([&] { return f.sm.applied >= 8; }));
-    EXPECT_EQ(f.sm.applied, 8U);
+    f.expect_whole_log_replays();
 }
 
 // Node 2, played by the test, leads in term 5: it replicates 12 entries to
