@@ -112,8 +112,15 @@ class ClusterFormationTest(unittest.TestCase):
 
             ticks, late = lag(node)
             logged = len(stalls())
+            def state():
+                with open("/proc/%d/stat" % node.proc.pid) as f:
+                    return f.read().rsplit(")", 1)[1].split()[0]
+
             os.kill(node.proc.pid, signal.SIGSTOP)
             try:
+                # A stop takes effect once the process is scheduled to take the
+                # signal, which a busy machine may delay: the stall counts from then.
+                cluster.wait_for(lambda: state() == "T", 5, "node 2 stopped")
                 time.sleep(0.4)  # the length of the injected stall, not a wait for a condition
             finally:
                 os.kill(node.proc.pid, signal.SIGCONT)
