@@ -38,7 +38,8 @@ How to run (from the repository root)
   /usr/bin/python3 bench/redis_compare.py --fjord build/fjord --runs 3
   /usr/bin/python3 bench/redis_compare.py --runs 3 --appendfsync no
 
-Needs Debian's redis-server and redis-tools (Redis 7) and python3-redis.
+Needs Debian's redis-server (not with --fjord-only), redis-tools (Redis 7)
+and python3-redis.
 Every server listens on 127.0.0.1 on ports found free by binding port 0;
 every process it starts is stopped before it exits.
 """

@@ -420,7 +420,7 @@ void RaftLogStore::compact_to(std::shared_ptr<const raft::Snapshot> snap, Compac
     _compacting = work;
     _log->run_apart([fs = &_fs, dir = _dir, cut = std::move(*cut), work, self = _self,
                      done = std::move(done)]() mutable -> std::function<void()> {
-        if (!work->begin()) return [] {};  // the store closed first
+        if (!work->begin()) return [done = std::move(done)] {};  // the store closed first; let go on the loop
         StorageResult<Ok> result = storage::commit_snapshot(*fs, dir);
         if (result) result = storage::PartitionLog::remove_cut(*fs, cut);
         work->finish();

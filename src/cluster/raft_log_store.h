@@ -70,9 +70,10 @@ class RaftLogStore final : public raft::LogStorage {
     // it, at once in memory and, on the Flusher's thread for work apart, on
     // the disk (renaming it into place, deleting the segments below it,
     // recording the log's new start). `done` runs on the owner's thread once
-    // the disk has it all (at once without a Flusher). From the first step
-    // until then, install_snapshot and another stage are refused: they would
-    // write the same files.
+    // the disk has it all (at once without a Flusher; never if the store
+    // closed before the work began). From the first step until then,
+    // install_snapshot and another stage are refused: they would write the
+    // same files.
     storage::StorageResult<std::shared_ptr<storage::File>> stage_snapshot(const raft::Snapshot& snap);
     void sync_file(std::shared_ptr<storage::File> file, storage::Flusher::Done done) {
         _log->sync_file(std::move(file), std::move(done));
