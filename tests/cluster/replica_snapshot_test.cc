@@ -8,12 +8,14 @@
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include "cluster/replica.h"
 #include "fake_replica_host.h"
 #include "gated_file_system.h"
+#include "raft_log_store_test_util.h"
 #include "storage/flusher.h"
 #include "storage/record_batch.h"
 #include "storage/state_files.h"
@@ -92,7 +94,7 @@ struct Fixture {
     Loop loop;
     storage::Flusher flusher{[this](std::function<void()> task) { loop.post(std::move(task)); }};
     ReleaseAll release_all{fs};  // destroyed before the Flusher joins
-    testing::FakeReplicaHost host;
+    fjord::testing::FakeReplicaHost host;
     CountingStateMachine sm;
 
     Fixture() {
@@ -404,6 +406,41 @@ TEST(ReplicaSnapshot, AReplicaClosedBeforeItsCompactionBeganDropsIt) {
     f.expect_whole_log_replays();
 }
 
+// The store itself refuses a second compaction to the staged snapshot while
+// the first one's disk work runs: the replica never asks for one, and the
+// store does not rely on that.
+TEST(ReplicaSnapshot, TheStoreRefusesASecondCompactionWhileOneRuns) {
+    Fixture f;
+    f.gate_start_offset = true;
+    auto opened = RaftLogStore::open(f.fs, f.dir(), cluster::testing::quiet_config(), &f.flusher, 0);
+    ASSERT_TRUE(opened) << opened.error().detail;
+    RaftLogStore& store = **opened;
+    std::vector<raft::Entry> log;
+    for (uint64_t i = 1; i <= 6; ++i) log.push_back(cluster::testing::normal_entry(i, 1, 1));
+    ASSERT_TRUE(cluster::testing::appended(store, log));
+    bool synced = false;
+    store.sync([&](storage::StorageResult<int64_t> r) { synced = r.has_value(); });
+    ASSERT_TRUE(f.loop.run_until([&] { return synced; }));
+    auto snap = std::make_shared<const raft::Snapshot>(raft::Snapshot{
+        raft::SnapshotMeta{raft::Index{4}, raft::Term{1}, cluster::testing::membership_of({1})}, "image"});
+    auto file = store.stage_snapshot(*snap);
+    ASSERT_TRUE(file);
+    ASSERT_TRUE((*file)->sync());  // on the test thread: not gated
+
+    std::optional<storage::StorageResult<Ok>> first, second;
+    store.compact_to(snap, [&](storage::StorageResult<Ok> r) { first = std::move(r); });
+    ASSERT_TRUE(f.fs.wait_for_arrivals(1)) << "the compaction did not reach the disk";
+    store.compact_to(snap, [&](storage::StorageResult<Ok> r) { second = std::move(r); });
+    ASSERT_TRUE(second) << "a refusal is answered at once";
+    ASSERT_FALSE(*second);
+    EXPECT_NE(second->error().detail.find("being compacted to already"), std::string::npos)
+        << second->error().detail;
+    f.fs.release(1);
+    ASSERT_TRUE(f.loop.run_until([&] { return first.has_value(); }));
+    EXPECT_TRUE(*first) << first->error().detail;
+    EXPECT_EQ(store.log().start_offset(), 4);
+}
+
 // Node 2, played by the test, leads in term 5: it replicates 12 entries to
 // node 1 (after the founding membership at index 1), whose snapshot of them
 // waits at the gate, then sends a snapshot at index 50. Both use the
@@ -439,7 +476,7 @@ TEST(ReplicaSnapshot, ASnapshotFromTheLeaderWaitsForTheOneBeingSynced) {
 // snapshot from the leader arriving during a later build drops that build
 // and is installed at once.
 TEST(ReplicaSnapshot, AnImageBuiltInStepsIsOfTheStateWhenItBeganAndTheLeadersDropsIt) {
-    testing::FakeReplicaHost host;
+    fjord::testing::FakeReplicaHost host;
     SteppedStateMachine sm;
     ReplicaOptions options;
     options.group = 7;
