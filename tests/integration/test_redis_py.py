@@ -351,6 +351,12 @@ class RedisPyTest(unittest.TestCase):
                 r.close()
         at_once = answered_at_once() - before
         self.assertGreater(at_once, 0, "no read of the pipelines was answered at once")
+        c = client(self.n1)
+        try:
+            c.config_resetstat()
+            self.assertEqual(int(c.info("stats")["fjord_reads_answered_at_once"]), 0, "after CONFIG RESETSTAT")
+        finally:
+            c.close()
         print("pipelines of lease reads and writes through every node answered in order; "
               "%d of their reads were answered at once" % at_once)
 
