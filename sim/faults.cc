@@ -208,6 +208,13 @@ void Simulation::take_snapshot(SimNode& n) {
     if (at.value < n.store->snapshot_meta().index.value + 20) return;
     std::optional<raft::Term> term = n.store->term_at(at);
     if (!term) return;
+    // The core's view of the membership at the snapshot's index must be the
+    // one the state machine applied (a replica's snapshot records the former).
+    if (n.core && n.core->membership_at(at) != n.sm.membership) {
+        _checker.fail(fmt::format("node {}: the membership in force at index {} is not the applied one",
+                                  n.id.value, at.value));
+        return;
+    }
     raft::Snapshot snap{raft::SnapshotMeta{at, *term, n.sm.membership}, n.sm.encode()};
     // As a replica does it, with no Flusher: staged, synced, compacted to (at once).
     auto staged = n.store->stage_snapshot(snap);

@@ -251,7 +251,8 @@ void Replica::enforce_retention() {
     auto term = _store->term_at(raft::Index{static_cast<uint64_t>(point)});
     if (!term) return;  // not an entry boundary: wait for the next segment
     auto snap = std::make_shared<raft::Snapshot>();
-    snap->meta = {raft::Index{static_cast<uint64_t>(point)}, *term, _node->membership()};
+    snap->meta = {raft::Index{static_cast<uint64_t>(point)}, *term,
+                  _node->membership_at(raft::Index{static_cast<uint64_t>(point)})};
     _snapshot_started = std::chrono::steady_clock::now();
     _snapshot_loop_ms = 0;
     _snapshot_steps = 0;
@@ -491,7 +492,7 @@ void Replica::maybe_snapshot() {
     if (!term) return;
     auto started = std::chrono::steady_clock::now();
     auto snap = std::make_shared<raft::Snapshot>();
-    snap->meta = {raft::Index{_applied}, *term, _node->membership()};
+    snap->meta = {raft::Index{_applied}, *term, _node->membership_at(raft::Index{_applied})};
     _snapshot_started = started;
     _staged_by_retention = false;
     _snapshot_loop_ms = 0;

@@ -226,6 +226,11 @@ const Membership& RaftLog::previous_membership() const {
     return std::prev(_memberships.end(), 2)->second;
 }
 
+const Membership& RaftLog::membership_at(Index index) const {
+    auto after = _memberships.upper_bound(index);
+    return after == _memberships.begin() ? _base_membership : std::prev(after)->second;
+}
+
 void RaftLog::track_memberships(const std::vector<Entry>& entries) {
     for (const Entry& e : entries) {
         if (e.type != EntryType::membership) continue;

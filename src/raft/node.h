@@ -126,6 +126,8 @@ class Node {
     Index last_index() const { return _log.last_index(); }
     Index applied_index() const { return _log.applied(); }
     const Membership& membership() const { return _log.membership(); }
+    // The membership a snapshot at `index` records (RaftLog::membership_at).
+    const Membership& membership_at(Index index) const { return _log.membership_at(index); }
     const RaftLog& log() const { return _log; }
     NodeId transfer_target() const { return _transfer_target; }
     // Whether a leader holds a valid lease now (see ReadMode::lease).

@@ -307,6 +307,22 @@ TEST_F(RaftLogTest, MembershipTrackingRollsBackWhenEntryTruncated) {
     EXPECT_EQ(log->membership_index(), idx(0));
 }
 
+// A snapshot records the membership in force at its own index, not a later
+// change still uncommitted, which a new leader may yet truncate away.
+TEST_F(RaftLogTest, MembershipAtAnIndexIsTheNewestChangeAtOrBelowIt) {
+    Membership four = voters_of({1, 2, 3, 4});
+    Membership five = voters_of({1, 2, 3, 4, 5});
+    log->append({make_entry(1, 1, 1, "", EntryType::noop), make_entry(2, 1, 1, "data"),
+                 make_entry(3, 1, 1, four.encode(), EntryType::membership), make_entry(4, 1, 1, "data"),
+                 make_entry(5, 1, 1, five.encode(), EntryType::membership)});
+    EXPECT_EQ(log->membership(), five);
+    EXPECT_EQ(log->membership_at(idx(2)), voters_of({1, 2, 3})) << "before any change: the snapshot's";
+    EXPECT_EQ(log->membership_at(idx(3)), four);
+    EXPECT_EQ(log->membership_at(idx(4)), four) << "the change at 5 is not yet in force at 4";
+    EXPECT_EQ(log->membership_at(idx(5)), five);
+    EXPECT_EQ(log->membership_at(idx(9)), five);
+}
+
 TEST(RaftLogStartup, CommitPersistedBeyondTheLogIsClamped) {
     MemoryStorage s;
     s.install_snapshot(Snapshot{SnapshotMeta{idx(0), trm(0), voters_of({1})}, ""});
