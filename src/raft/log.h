@@ -71,8 +71,9 @@ class RaftLog {
     Index membership_index() const;
     // The membership in force before the newest membership entry.
     const Membership& previous_membership() const;
-    // The membership in force at `index`: the newest membership entry at or
-    // below it, else the snapshot's. What a snapshot taken at `index` records
+    // The membership in force at `index`, at or above snapshot_index() (the
+    // log knows nothing below): the newest membership entry at or below it,
+    // else the snapshot's. What a snapshot taken at `index` records
     // (membership() may already hold a later change, not yet committed).
     const Membership& membership_at(Index index) const;
 
