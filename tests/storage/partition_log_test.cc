@@ -12,7 +12,21 @@
 namespace fjord::storage::testing {
 namespace {
 
-using PartitionLogTest = LogTest;
+class PartitionLogTest : public LogTest {
+  protected:
+    // A config of 400-byte segments, and a log opened with it holding 40
+    // synced batches: at least 5 segments, whose base offsets go to `bases`.
+    void open_segmented(LogConfig& c, std::unique_ptr<PartitionLog>& log, std::vector<int64_t>& bases) {
+        c = config();
+        c.segment_bytes = 400;
+        log = open(c);
+        ASSERT_TRUE(log);
+        ASSERT_NO_FATAL_FAILURE(append_many(*log, 40, 2, 30));
+        ASSERT_TRUE(sync_inline(*log));
+        bases = segment_bases();
+        ASSERT_GE(bases.size(), 5u);
+    }
+};
 
 // Retention by size and time as an owner applies it: the log cut at its
 // retention point; how many segments went.
@@ -406,14 +420,10 @@ TEST_F(PartitionLogTest, RejectedTruncateSuffixInAnEarlierSegmentChangesNothing)
 // truncate_prefix
 
 TEST_F(PartitionLogTest, TruncatePrefixMovesTheStartAndDeletesWholeSegments) {
-    LogConfig c = config();
-    c.segment_bytes = 400;
-    auto log = open(c);
-    ASSERT_TRUE(log);
-    ASSERT_NO_FATAL_FAILURE(append_many(*log, 40, 2, 30));
-    ASSERT_TRUE(sync_inline(*log));
-    std::vector<int64_t> bases = segment_bases();
-    ASSERT_GE(bases.size(), 5u);
+    LogConfig c;
+    std::unique_ptr<PartitionLog> log;
+    std::vector<int64_t> bases;
+    ASSERT_NO_FATAL_FAILURE(open_segmented(c, log, bases));
     int64_t start = bases[2] + 3;  // inside a batch of the third segment
     ASSERT_LT(start, bases[3]);
     ASSERT_TRUE(log->truncate_prefix(start));
@@ -502,14 +512,10 @@ TEST_F(PartitionLogTest, TruncatePrefixToExactlyTheEnd) {
 // cut may end exactly at the log's end (a snapshot of all that was
 // applied), keeping the active segment, and appends go on after it.
 TEST_F(PartitionLogTest, ACutPrefixReachesTheDiskOnlyWithRemoveCut) {
-    LogConfig c = config();
-    c.segment_bytes = 400;
-    auto log = open(c);
-    ASSERT_TRUE(log);
-    ASSERT_NO_FATAL_FAILURE(append_many(*log, 40, 2, 30));
-    ASSERT_TRUE(sync_inline(*log));
-    std::vector<int64_t> bases = segment_bases();
-    ASSERT_GE(bases.size(), 5u);
+    LogConfig c;
+    std::unique_ptr<PartitionLog> log;
+    std::vector<int64_t> bases;
+    ASSERT_NO_FATAL_FAILURE(open_segmented(c, log, bases));
     int64_t end = log->next_offset();
     EXPECT_EQ(log->cut_prefix(end + 1).error().code, StorageErrc::bad_request);
 
