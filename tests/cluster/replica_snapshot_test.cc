@@ -230,6 +230,31 @@ raft::Message snapshot_from_node_2() {
     return m;
 }
 
+// Closes a replica on a thread of its own, so that the test can watch
+// whether the close returns while disk work it may wait for is held.
+class Closer {
+  public:
+    explicit Closer(std::unique_ptr<Replica>& replica)
+        : _thread([this, &replica] {
+              replica.reset();
+              _closed = true;
+          }) {}
+    ~Closer() { join(); }
+    // Whether the close has returned, watched for at most `limit`.
+    bool closed_within(std::chrono::milliseconds limit) {
+        auto until = std::chrono::steady_clock::now() + limit;
+        while (!_closed && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+        return _closed;
+    }
+    void join() {
+        if (_thread.joinable()) _thread.join();
+    }
+
+  private:
+    std::atomic<bool> _closed{false};
+    std::thread _thread;
+};
+
 TEST(ReplicaSnapshot, IsSyncedOffTheLoopWhileTheReplicaCommitsAndCompactsOnlyOnceDurable) {
     Fixture f;
     auto replica = f.leader_with_snapshot_syncing();
@@ -346,15 +371,9 @@ TEST(ReplicaSnapshot, AReplicaClosedDuringItsCompactionWaitsForTheDisk) {
     ASSERT_TRUE(f.drive([&] { return f.fs.wait_for_arrivals(2, 0ms); }))
         << "the compaction did not reach the disk";
 
-    std::atomic<bool> closed{false};
-    std::thread closer([&] {
-        replica.reset();
-        closed = true;
-    });
+    Closer closer(replica);
     // Observed for a bounded time: the close must not return while the work is held.
-    auto until = std::chrono::steady_clock::now() + 200ms;
-    while (!closed && std::chrono::steady_clock::now() < until) std::this_thread::yield();
-    EXPECT_FALSE(closed) << "the replica closed while its compaction was still writing";
+    EXPECT_FALSE(closer.closed_within(200ms)) << "the replica closed while its compaction was still writing";
     f.fs.release(1);
     closer.join();
     EXPECT_TRUE(f.fs.exists(f.dir() + "/log-start-offset"));
@@ -387,14 +406,8 @@ TEST(ReplicaSnapshot, AReplicaClosedBeforeItsCompactionBeganDropsIt) {
     ASSERT_TRUE(f.drive([&] { return replica->log().start_offset() == 10; }))
         << "the compaction did not begin";
 
-    std::atomic<bool> closed{false};
-    std::thread closer([&] {
-        replica.reset();
-        closed = true;
-    });
-    auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (!closed && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
-    EXPECT_TRUE(closed) << "the close waited for work queued behind other logs'";
+    Closer closer(replica);
+    EXPECT_TRUE(closer.closed_within(10s)) << "the close waited for work queued behind other logs'";
     unblock_on_exit();
     closer.join();
     size_t posted = f.loop.posted();
