@@ -80,6 +80,8 @@ class RaftLogStore final : public raft::LogStorage {
     }
     using CompactDone = std::function<void(storage::StorageResult<Ok>)>;
     void compact_to(std::shared_ptr<const raft::Snapshot> snap, CompactDone done);
+    // Whether compact_to's disk work is under way (until its `done` runs).
+    bool compacting() const { return _compacting != nullptr; }
     // Waits for a compaction's disk work under way, and drops it if not yet
     // begun: the directory may be deleted next (a deleted topic), and nothing
     // may write there after that.

@@ -559,15 +559,13 @@ void Replica::stage(std::shared_ptr<raft::Snapshot> snap) {
 // snapshot stays staged (holding off another, retention and the leader's)
 // until the disk has it.
 void Replica::compact_to_staged() {
-    if (_compacting || defer_compaction()) return;
-    _compacting = true;
+    if (_store->compacting() || defer_compaction()) return;
     _compact_loop_ms = -1;
     auto started = std::chrono::steady_clock::now();
     _store->compact_to(_staged, [self = _self, started](storage::StorageResult<Ok> compacted) {
         Replica* r = *self;
         if (!r) return;
         std::shared_ptr<const raft::Snapshot> snap = std::exchange(r->_staged, nullptr);
-        r->_compacting = false;
         if (!r->_failure.empty()) return;  // failed meanwhile: nothing more is written
         if (!compacted) return r->fail("compacting below a snapshot", compacted.error().detail);
         double compact_ms = seconds_since(started) * 1000;
@@ -589,7 +587,7 @@ void Replica::compact_to_staged() {
         r->maybe_snapshot();  // one may have come due meanwhile
         r->schedule();        // a snapshot from the leader may have waited for this one
     });
-    if (_compacting) _compact_loop_ms = seconds_since(started) * 1000;
+    if (_store->compacting()) _compact_loop_ms = seconds_since(started) * 1000;  // not done at once
 }
 
 void Replica::apply(const std::vector<raft::Entry>& committed) {

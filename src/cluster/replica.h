@@ -266,7 +266,6 @@ class Replica {
     // Flusher; the log is compacted below it once durable.
     std::shared_ptr<const raft::Snapshot> _staged;
     bool _staged_durable{false};
-    bool _compacting{false};           // below _staged: done in memory, under way on the disk
     bool _staged_by_retention{false};  // _staged has no image: retention's (for the log line)
     double _compact_loop_ms{0};
     std::chrono::steady_clock::time_point _snapshot_started;  // for the log line
