@@ -91,7 +91,7 @@ StorageResult<std::unique_ptr<RaftLogStore>> RaftLogStore::open(storage::FileSys
                                                                 const std::string& dir,
                                                                 storage::LogConfig config,
                                                                 storage::Flusher* flusher, int64_t now_ms) {
-    std::unique_ptr<RaftLogStore> store(new RaftLogStore(fs, dir));
+    std::unique_ptr<RaftLogStore> store(new RaftLogStore(fs, dir, flusher));
     auto log = storage::PartitionLog::open(fs, dir, std::move(config), flusher, now_ms);
     if (!log) return make_unexpected(log.error());
     store->_log = std::move(*log);
@@ -346,34 +346,11 @@ StorageResult<Ok> RaftLogStore::refuse_while_staged(const char* what) const {
                                       std::to_string(_staged->value) + " is staged");
 }
 
-StorageResult<Ok> RaftLogStore::install_snapshot(const raft::Snapshot& snap, int64_t now_ms) {
-    (void)now_ms;
-    if (auto r = refuse_while_staged("install a snapshot"); !r) return r;
-    if (auto r = storage::save_snapshot(_fs, _dir, snap.meta.index.value, snap.meta.term.value,
-                                        snap.meta.membership.encode(), snap.data);
-        !r)
-        return r;
-    if (auto r = _log->reset(static_cast<int64_t>(snap.meta.index.value)); !r) return r;
-    _stored.clear();
-    _recent.clear();
-    _recent_bytes = 0;
-    if (auto r = drop_epochs_from(0); !r) return r;
-    _snapshot = std::make_shared<const raft::Snapshot>(snap);
-    return Ok{};
-}
-
-StorageResult<std::shared_ptr<storage::File>> RaftLogStore::stage_snapshot(const raft::Snapshot& snap) {
-    if (auto r = refuse_while_staged("stage a snapshot"); !r) return make_unexpected(r.error());
-    auto file = storage::stage_snapshot(_fs, _dir, snap.meta.index.value, snap.meta.term.value,
-                                        snap.meta.membership.encode(), snap.data);
-    if (file) _staged = snap.meta.index;
-    return file;
-}
-
-// compact_to's disk work as the store sees it. A closing store drops work
-// not yet begun (the disk then holds the previous snapshot and the whole
-// log, as after a crash before it) and waits only for work under way, not for
-// what the Flusher's thread runs for other logs before it.
+// A snapshot's disk work (compact_to's, install_snapshot's) as the store sees
+// it. A closing store drops work not yet begun (the disk then holds the
+// previous snapshot and the whole log, as after a crash before it) and waits
+// only for work under way, not for what the Flusher's thread runs for other
+// logs before it.
 struct RaftLogStore::DiskWork {
     enum class State : uint8_t { queued, running, over, dropped };
     std::mutex mutex;
@@ -400,13 +377,72 @@ struct RaftLogStore::DiskWork {
     }
 };
 
-void RaftLogStore::compact_to(std::shared_ptr<const raft::Snapshot> snap, CompactDone done) {
+void RaftLogStore::install_snapshot(std::shared_ptr<const raft::Snapshot> snap, int64_t now_ms,
+                                    DiskDone done) {
+    if (auto r = refuse_while_staged("install a snapshot"); !r) return done(r);
+    _staged = snap->meta.index;
+    auto work = std::make_shared<DiskWork>();
+    _disk_work = work;
+    // The disk's order: the snapshot in place, then the log replaced, then
+    // the terms' starts dropped; a crash anywhere in it leaves the snapshot
+    // and, at worst, log entries that recovery keeps only above it.
+    _log->run_apart([fs = &_fs, dir = _dir, config = _log->config(), flusher = _flusher, snap, now_ms,
+                     had_epochs = !_epochs.empty(), work, self = _self,
+                     done = std::move(done)]() mutable -> std::function<void()> {
+        if (!work->begin()) return [done = std::move(done)] {};  // the store closed first; let go on the loop
+        // Held by a shared_ptr: a posted completion must be copyable.
+        auto opened = std::make_shared<std::unique_ptr<storage::PartitionLog>>();
+        StorageResult<Ok> result =
+            storage::save_snapshot(*fs, dir, snap->meta.index.value, snap->meta.term.value,
+                                   snap->meta.membership.encode(), snap->data);
+        if (result) {
+            auto log = storage::PartitionLog::open_empty_at(
+                *fs, dir, std::move(config), flusher, static_cast<int64_t>(snap->meta.index.value), now_ms);
+            if (log) {
+                *opened = std::move(*log);
+            } else {
+                result = make_unexpected(log.error());
+            }
+        }
+        if (result && had_epochs) result = storage::save_epochs(*fs, dir, {});
+        work->finish();
+        return [self, snap = std::move(snap), opened, done = std::move(done),
+                result = std::move(result)]() mutable {
+            if (RaftLogStore* store = *self) {
+                store->_staged.reset();
+                store->_disk_work.reset();
+                if (result) store->take_installed(std::move(snap), std::move(*opened));
+            }
+            done(std::move(result));
+        };
+    });
+}
+
+void RaftLogStore::take_installed(std::shared_ptr<const raft::Snapshot> snap,
+                                  std::unique_ptr<storage::PartitionLog> log) {
+    _log = std::move(log);
+    _stored.clear();
+    _recent.clear();
+    _recent_bytes = 0;
+    _epochs.clear();
+    _snapshot = std::move(snap);
+}
+
+StorageResult<std::shared_ptr<storage::File>> RaftLogStore::stage_snapshot(const raft::Snapshot& snap) {
+    if (auto r = refuse_while_staged("stage a snapshot"); !r) return make_unexpected(r.error());
+    auto file = storage::stage_snapshot(_fs, _dir, snap.meta.index.value, snap.meta.term.value,
+                                        snap.meta.membership.encode(), snap.data);
+    if (file) _staged = snap.meta.index;
+    return file;
+}
+
+void RaftLogStore::compact_to(std::shared_ptr<const raft::Snapshot> snap, DiskDone done) {
     uint64_t index = snap->meta.index.value;
-    if (_staged != snap->meta.index || _compacting) {
+    if (_staged != snap->meta.index || _disk_work) {
         return done(storage::storage_error(
             StorageErrc::bad_request,
             _dir + ": the snapshot at index " + std::to_string(index) +
-                (_compacting ? " is being compacted to already" : " is not the one staged")));
+                (_disk_work ? " is being written to disk already" : " is not the one staged")));
     }
     auto cut = _log->cut_prefix(static_cast<int64_t>(index));
     if (!cut) {
@@ -417,7 +453,7 @@ void RaftLogStore::compact_to(std::shared_ptr<const raft::Snapshot> snap, Compac
     // The disk's order: the image in place, then the log cut below it; a
     // crash anywhere in it leaves a snapshot and the entries after it.
     auto work = std::make_shared<DiskWork>();
-    _compacting = work;
+    _disk_work = work;
     _log->run_apart([fs = &_fs, dir = _dir, cut = std::move(*cut), work, self = _self,
                      done = std::move(done)]() mutable -> std::function<void()> {
         if (!work->begin()) return [done = std::move(done)] {};  // the store closed first; let go on the loop
@@ -427,7 +463,7 @@ void RaftLogStore::compact_to(std::shared_ptr<const raft::Snapshot> snap, Compac
         return [self, done = std::move(done), result = std::move(result)]() mutable {
             if (RaftLogStore* store = *self) {
                 store->_staged.reset();
-                store->_compacting.reset();
+                store->_disk_work.reset();
             }
             done(std::move(result));
         };
@@ -435,7 +471,7 @@ void RaftLogStore::compact_to(std::shared_ptr<const raft::Snapshot> snap, Compac
 }
 
 RaftLogStore::~RaftLogStore() {
-    if (_compacting) _compacting->drop_or_wait();
+    if (_disk_work) _disk_work->drop_or_wait();
     *_self = nullptr;
 }
 

@@ -12,8 +12,9 @@
 //     leader-epoch-checkpoint), written before the first batch of a term, and
 //     recovery cuts the log at the first batch whose epoch disagrees with it.
 //
-// Only the owner's thread uses it (compact_to's disk work aside, which runs
-// on the Flusher and touches only the file system). Writes follow the
+// Only the owner's thread uses it (the disk work of compact_to and
+// install_snapshot aside, which runs on the Flusher and touches only the file
+// system and, for an install, the new log it opens). Writes follow the
 // persistence contract of raft/node.h: append() then sync() then
 // set_hard_state().
 #pragma once
@@ -60,8 +61,16 @@ class RaftLogStore final : public raft::LogStorage {
     // Term and vote are written (atomically) when they change; the commit
     // index rides along, since Raft only needs it as a hint.
     storage::StorageResult<Ok> set_hard_state(const raft::HardState& hs);
-    // Replaces the whole log with a snapshot received from the leader.
-    storage::StorageResult<Ok> install_snapshot(const raft::Snapshot& snap, int64_t now_ms);
+    // What runs on the owner's thread once a snapshot's disk work is over.
+    using DiskDone = std::function<void(storage::StorageResult<Ok>)>;
+    // Replaces the whole log with a snapshot received from the leader. The
+    // disk's part (the snapshot made durable and put in place, then every
+    // segment deleted and an empty log begun after it) runs on the Flusher's
+    // thread for work apart; the store then takes the new log, in memory, and
+    // `done` runs on the owner's thread (at once without a Flusher; never if
+    // the store closed before the work began). Until then the caller appends
+    // nothing, and staging, compacting or installing another is refused.
+    void install_snapshot(std::shared_ptr<const raft::Snapshot> snap, int64_t now_ms, DiskDone done);
     // A snapshot at a stored index (an image of the state machine, or
     // retention's, with none) replaces the log below it in steps, so that
     // the disk's waits run off the loop: stage_snapshot writes it to a
@@ -78,11 +87,11 @@ class RaftLogStore final : public raft::LogStorage {
     void sync_file(std::shared_ptr<storage::File> file, storage::Flusher::Done done) {
         _log->sync_file(std::move(file), std::move(done));
     }
-    using CompactDone = std::function<void(storage::StorageResult<Ok>)>;
-    void compact_to(std::shared_ptr<const raft::Snapshot> snap, CompactDone done);
-    // Whether compact_to's disk work is under way (until its `done` runs).
-    bool compacting() const { return _compacting != nullptr; }
-    // Waits for a compaction's disk work under way, and drops it if not yet
+    void compact_to(std::shared_ptr<const raft::Snapshot> snap, DiskDone done);
+    // Whether the disk work of compact_to or install_snapshot is under way
+    // (until its `done` runs).
+    bool disk_work_under_way() const { return _disk_work != nullptr; }
+    // Waits for a snapshot's disk work under way, and drops it if not yet
     // begun: the directory may be deleted next (a deleted topic), and nothing
     // may write there after that.
     ~RaftLogStore() override;
@@ -100,10 +109,14 @@ class RaftLogStore final : public raft::LogStorage {
         uint64_t end;   // the sizes of the batches stored so far, this one's included
     };
     void push_stored(raft::Index index, raft::Term term, raft::EntryType type, size_t size);
-    RaftLogStore(storage::FileSystem& fs, std::string dir) : _fs(fs), _dir(std::move(dir)) {}
+    RaftLogStore(storage::FileSystem& fs, std::string dir, storage::Flusher* flusher)
+        : _fs(fs), _dir(std::move(dir)), _flusher(flusher) {}
     storage::StorageResult<Ok> load_entries();
     // An error naming `what` while a snapshot is staged.
     storage::StorageResult<Ok> refuse_while_staged(const char* what) const;
+    // Takes the empty log opened after an installed snapshot.
+    void take_installed(std::shared_ptr<const raft::Snapshot> snap,
+                        std::unique_ptr<storage::PartitionLog> log);
     // Makes `snap` the snapshot and forgets the entries it covers, in memory
     // (the recent ones excepted: see entries()).
     void forget_below(std::shared_ptr<const raft::Snapshot> snap);
@@ -112,13 +125,15 @@ class RaftLogStore final : public raft::LogStorage {
 
     storage::FileSystem& _fs;
     std::string _dir;
+    storage::Flusher* _flusher;  // may be null (PartitionLog::open)
     std::unique_ptr<storage::PartitionLog> _log;
     raft::HardState _hard_state;
     std::shared_ptr<const raft::Snapshot> _snapshot;
-    std::optional<raft::Index> _staged;  // a snapshot staged, and not yet compacted to on disk
+    // A snapshot staged, or being installed, and not yet in place on disk.
+    std::optional<raft::Index> _staged;
     struct DiskWork;
-    std::shared_ptr<DiskWork> _compacting;  // compact_to's disk work, until its completion ran
-    // Guards compact_to's completion, which may outlive the store.
+    std::shared_ptr<DiskWork> _disk_work;  // compact_to's or install_snapshot's, until its completion ran
+    // Guards those completions, which may outlive the store.
     std::shared_ptr<RaftLogStore*> _self{std::make_shared<RaftLogStore*>(this)};
     // (index, term, type) of every stored entry above the snapshot: term
     // lookups and backtracking must not read the disk.

@@ -243,8 +243,11 @@ Result<Ok, raft::Error> Replica::transfer_leadership(uint64_t to) {
 // synced and compacted to off the loop (stage()).
 void Replica::enforce_retention() {
     // A snapshot in progress uses the snapshot file, and one from the leader
-    // replaces the log; retention is judged again on its next tick.
-    if (!_failure.empty() || _imaging || _staged || _node->log().has_pending_snapshot()) return;
+    // (pending, or being installed) replaces the log; retention is judged
+    // again on its next tick.
+    if (!_failure.empty() || _imaging || _staged || _node->log().has_pending_snapshot() ||
+        _store->disk_work_under_way())
+        return;
     int64_t point = std::min(_store->log().retention_point(_host.now_ms()), static_cast<int64_t>(_applied));
     // The entry ending just below the point has Raft index `point`.
     if (point <= _store->log().start_offset()) return;
@@ -353,22 +356,46 @@ void Replica::process_ready() {
     for (const raft::Message& m : rd.messages) _host.send_raft(group(), m);
     rd.messages.clear();
     take_read_states(rd.read_states);
-    int64_t now = _host.now_ms();
-    if (rd.snapshot) {
-        auto installed = _store->install_snapshot(*rd.snapshot, now);
-        if (!installed) return fail("installing a snapshot", installed.error().detail);
-        restore_image(*rd.snapshot);
-    }
-    // Committed entries are durable here already (raft/node.h): they are
-    // applied now, in parallel with persisting this Ready's new entries.
-    if (!rd.committed.empty()) {
-        apply(rd.committed);
-        rd.committed.clear();
-        release_reads();
-        _host.on_applied(group());
-    }
+    if (rd.snapshot) return install(std::move(rd), by_leader);
+    apply_committed(rd);
     _persisting.push_back(InFlight{std::move(rd), ++_ready_seq, term(), by_leader, false, {}});
     persist_entries(_persisting.back());
+}
+
+// Committed entries are durable here already (raft/node.h): they are applied
+// now, in parallel with persisting the Ready's new entries.
+void Replica::apply_committed(raft::Ready& rd) {
+    if (rd.committed.empty()) return;
+    apply(rd.committed);
+    rd.committed.clear();
+    release_reads();
+    _host.on_applied(group());
+}
+
+// A snapshot from the leader replaces the log and the state machine. The
+// store's disk work runs off the loop (writing a large image, deleting every
+// segment); the rest of the Ready (restoring the state machine, applying,
+// persisting the entries after the snapshot) waits for it. Meanwhile no
+// other Ready is taken: this one is in flight, and a follower overlaps none.
+void Replica::install(raft::Ready rd, bool by_leader) {
+    std::shared_ptr<const raft::Snapshot> snap = rd.snapshot;
+    _persisting.push_back(InFlight{std::move(rd), ++_ready_seq, term(), by_leader, false, {}});
+    auto started = std::chrono::steady_clock::now();
+    _store->install_snapshot(
+        std::move(snap), _host.now_ms(), [self = _self, started](storage::StorageResult<Ok> installed) {
+            Replica* r = *self;
+            if (!r || !r->_failure.empty()) return;
+            if (!installed) return r->fail("installing a snapshot", installed.error().detail);
+            InFlight& in_flight = r->_persisting.front();  // the only one
+            spdlog::info(
+                "{}: the leader's snapshot at index {} ({} bytes) is on disk, in {:.1f} ms off the loop",
+                r->name(), in_flight.ready.snapshot->meta.index.value, in_flight.ready.snapshot->data.size(),
+                seconds_since(started) * 1000);
+            r->restore_image(*in_flight.ready.snapshot);
+            if (!r->_failure.empty()) return;
+            r->apply_committed(in_flight.ready);
+            r->persist_entries(in_flight);
+        });
 }
 
 // Writes the entries of the Ready being persisted, then syncs. A full disk
@@ -479,7 +506,8 @@ void Replica::maybe_snapshot() {
         if (_staged_durable) compact_to_staged();
         return;
     }
-    if (_imaging || _node->log().has_pending_snapshot()) return;
+    // The store's disk work here is an install of the leader's snapshot.
+    if (_imaging || _node->log().has_pending_snapshot() || _store->disk_work_under_way()) return;
     if (_options.snapshot_every == 0 || !_state_machine || !_state_machine->has_image()) return;
     uint64_t since = _store->snapshot_meta().index.value;
     if (_applied < since + _options.snapshot_every) return;
@@ -559,7 +587,7 @@ void Replica::stage(std::shared_ptr<raft::Snapshot> snap) {
 // snapshot stays staged (holding off another, retention and the leader's)
 // until the disk has it.
 void Replica::compact_to_staged() {
-    if (_store->compacting() || defer_compaction()) return;
+    if (_store->disk_work_under_way() || defer_compaction()) return;
     _compact_loop_ms = -1;
     auto started = std::chrono::steady_clock::now();
     _store->compact_to(_staged, [self = _self, started](storage::StorageResult<Ok> compacted) {
@@ -587,7 +615,7 @@ void Replica::compact_to_staged() {
         r->maybe_snapshot();  // one may have come due meanwhile
         r->schedule();        // a snapshot from the leader may have waited for this one
     });
-    if (_store->compacting()) _compact_loop_ms = seconds_since(started) * 1000;  // not done at once
+    if (_store->disk_work_under_way()) _compact_loop_ms = seconds_since(started) * 1000;  // not done at once
 }
 
 void Replica::apply(const std::vector<raft::Entry>& committed) {

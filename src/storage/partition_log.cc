@@ -297,8 +297,7 @@ StorageResult<Ok> PartitionLog::reset(int64_t offset) {
     while (!_segments.empty()) {
         if (auto r = remove_front_segment(); !r) return r;
     }
-    // Segment::create syncs the directory, making the removals durable too.
-    auto seg = Segment::create(_fs, _dir, offset, _config.index_interval_bytes, created);
+    auto seg = begin_empty_at(_fs, _dir, offset, _config.index_interval_bytes, created);
     if (!seg) return make_unexpected(seg.error());
     _segments.push_back(std::move(*seg));
     _segments.back()->preallocate(preallocation());
@@ -306,10 +305,37 @@ StorageResult<Ok> PartitionLog::reset(int64_t offset) {
     ++_truncations;
     mark_dirty(_segments.back()->log_file());
     _start = offset;
-    if (auto r = write_file_atomically(_fs, join_path(_dir, kStartOffsetFile), std::to_string(offset)); !r) {
-        return io(r.error());
-    }
     return Ok{};
+}
+
+StorageResult<std::unique_ptr<PartitionLog>> PartitionLog::open_empty_at(FileSystem& fs, std::string dir,
+                                                                         LogConfig config, Flusher* flusher,
+                                                                         int64_t offset, int64_t now_ms) {
+    auto names = fs.list(dir);
+    if (!names) return io(names.error());
+    for (const std::string& name : *names) {
+        int64_t base = parse_segment_name(name);
+        if (base < 0) continue;
+        if (auto r = fs.remove(join_path(dir, name)); !r) return io(r.error());
+        // A segment's index may be missing (a crash before it was written).
+        if (auto r = fs.remove(join_path(dir, segment_file_name(base, ".index")));
+            !r && r.error().code != ENOENT)
+            return io(r.error());
+    }
+    auto seg = begin_empty_at(fs, dir, offset, config.index_interval_bytes, now_ms);
+    if (!seg) return make_unexpected(seg.error());
+    seg->reset();  // open() finds it on disk
+    return open(fs, std::move(dir), std::move(config), flusher, now_ms);
+}
+
+StorageResult<std::unique_ptr<Segment>> PartitionLog::begin_empty_at(FileSystem& fs, const std::string& dir,
+                                                                     int64_t offset, uint32_t index_interval,
+                                                                     int64_t now_ms) {
+    auto seg = Segment::create(fs, dir, offset, index_interval, now_ms);
+    if (!seg) return make_unexpected(seg.error());
+    if (auto r = write_file_atomically(fs, join_path(dir, kStartOffsetFile), std::to_string(offset)); !r)
+        return io(r.error());
+    return seg;
 }
 
 int64_t PartitionLog::retention_point(int64_t now_ms) const {

@@ -94,9 +94,18 @@ class PartitionLog {
     };
     StorageResult<PrefixCut> cut_prefix(int64_t offset);
     static StorageResult<Ok> remove_cut(FileSystem& fs, const PrefixCut& cut);
-    // Drops everything and starts again, empty, at `offset` (a replica
-    // replacing its log by a snapshot).
+    // Drops everything and starts again, empty, at `offset` (recovery finding
+    // the log's start past its end, or a batch straddling the snapshot).
     StorageResult<Ok> reset(int64_t offset);
+    // reset() of a log its caller does not hold open: deletes every segment
+    // in `dir`, begins an empty one at `offset`, and opens the result. It
+    // touches only the file system and the log it returns, so another thread
+    // may run it while the owner still holds the old log, provided nothing
+    // writes to that one meanwhile (a replica replacing its log by a snapshot
+    // from the leader, off the loop).
+    static StorageResult<std::unique_ptr<PartitionLog>> open_empty_at(FileSystem& fs, std::string dir,
+                                                                      LogConfig config, Flusher* flusher,
+                                                                      int64_t offset, int64_t now_ms);
     // Where retention would start the log now: the base offset of the first
     // segment it keeps (whole segments only; never the active one). The
     // owner cuts the log there (a replica does it as it compacts below a
@@ -148,6 +157,12 @@ class PartitionLog {
     void mark_dirty(const std::shared_ptr<File>& file);
     void forget_dirty(const std::shared_ptr<File>& file);
     static std::optional<Flusher::Round> take_round(const std::shared_ptr<SyncFeed>& feed);
+    // Creates the empty segment at `offset` (syncing the directory, which
+    // makes earlier removals there durable too) and records `offset` as the
+    // log's start.
+    static StorageResult<std::unique_ptr<Segment>> begin_empty_at(FileSystem& fs, const std::string& dir,
+                                                                  int64_t offset, uint32_t index_interval,
+                                                                  int64_t now_ms);
     void finish_sync(uint64_t writes, int64_t target, uint64_t truncations, IoResult<Ok> result);
     Segment* segment_for(int64_t offset);
     StorageResult<Ok> remove_front_segment();

@@ -157,7 +157,7 @@ class Torture {
             raft::Snapshot snap{raft::SnapshotMeta{Index{last_index().value + _rng.range(0, 20)}, Term{_term},
                                                    membership_of({1, 2})},
                                 "leader-image-" + std::to_string(_rng.next())};
-            ASSERT_TRUE(_store->install_snapshot(snap, 0));
+            ASSERT_TRUE(installed(*_store, snap));
             _snap = snap.meta;
             _snap_data = snap.data;
             _log.clear();

@@ -644,7 +644,7 @@ TEST(RaftLogStoreTest, AStagedSnapshotIsTheOnlyOneUntilCompactedTo) {
     ASSERT_TRUE((*file)->sync());
 
     raft::Snapshot other{raft::SnapshotMeta{Index{5}, raft::Term{1}, membership_of({1})}, "image at 5"};
-    auto refused = store->install_snapshot(other, 0);
+    auto refused = installed(*store, other);
     ASSERT_FALSE(refused);
     EXPECT_EQ(refused.error().code, StorageErrc::bad_request);
     EXPECT_NE(refused.error().detail.find("index 4 is staged"), std::string::npos) << refused.error().detail;
@@ -695,7 +695,7 @@ TEST(RaftLogStoreTest, InstallSnapshotBeyondTheLog) {
     ASSERT_TRUE(synced(*store));
 
     raft::Snapshot snap{raft::SnapshotMeta{Index{50}, Term{3}, membership_of({1, 2, 3})}, "leader's image"};
-    ASSERT_TRUE(store->install_snapshot(snap, 0));
+    ASSERT_TRUE(installed(*store, snap));
     auto check_snapshot_only = [&](const RaftLogStore& s) {
         EXPECT_EQ(s.last_index(), Index{50});
         EXPECT_EQ(s.snapshot_meta(), snap.meta);

@@ -183,6 +183,17 @@ inline ::testing::AssertionResult compacted(RaftLogStore& store, const raft::Sna
     return compacted_to(store, std::make_shared<const raft::Snapshot>(snap));
 }
 
+// install_snapshot's answer, which comes at once without a Flusher.
+inline storage::StorageResult<Ok> installed(RaftLogStore& store, const raft::Snapshot& snap) {
+    std::optional<storage::StorageResult<Ok>> result;
+    store.install_snapshot(std::make_shared<const raft::Snapshot>(snap), 0,
+                           [&](storage::StorageResult<Ok> r) { result = std::move(r); });
+    if (!result)
+        return storage::storage_error(storage::StorageErrc::bad_request,
+                                      "install_snapshot did not finish at once");
+    return std::move(*result);
+}
+
 // Every entry above the snapshot, read in one go.
 inline std::vector<Entry> read_all(const RaftLogStore& store) {
     std::vector<Entry> out;

@@ -446,7 +446,7 @@ TEST(ReplicaSnapshot, TheStoreRefusesASecondCompactionWhileOneRuns) {
     store.compact_to(snap, [&](storage::StorageResult<Ok> r) { second = std::move(r); });
     ASSERT_TRUE(second) << "a refusal is answered at once";
     ASSERT_FALSE(*second);
-    EXPECT_NE(second->error().detail.find("being compacted to already"), std::string::npos)
+    EXPECT_NE(second->error().detail.find("being written to disk already"), std::string::npos)
         << second->error().detail;
     f.fs.release(1);
     ASSERT_TRUE(f.loop.run_until([&] { return first.has_value(); }));
@@ -474,6 +474,9 @@ TEST(ReplicaSnapshot, ASnapshotFromTheLeaderWaitsForTheOneBeingSynced) {
     EXPECT_EQ(replica->log().start_offset(), 0);
 
     f.fs.release(1);
+    // The leader's snapshot is written off the loop, and its fsync is held too.
+    ASSERT_TRUE(f.drive([&] { return f.fs.wait_for_arrivals(2, 0ms); })) << "the install did not begin";
+    f.fs.release(1);
     ASSERT_TRUE(f.drive([&] { return f.sm.restores == 1; }));
     EXPECT_EQ(f.sm.applied, 777U);
     EXPECT_EQ(replica->log().start_offset(), 50);
@@ -481,6 +484,103 @@ TEST(ReplicaSnapshot, ASnapshotFromTheLeaderWaitsForTheOneBeingSynced) {
     ASSERT_TRUE(snap);
     EXPECT_EQ(snap->index, 50U);
     EXPECT_EQ(snap->data, "777");
+}
+
+// The highest index the replica has told the leader it holds (accepted
+// appends and snapshot chunks).
+uint64_t acknowledged(const fjord::testing::FakeReplicaHost& host) {
+    uint64_t last = 0;
+    for (const raft::Message& m : host.sent) {
+        bool acks = (m.type == raft::MessageType::append_resp && !m.reject) ||
+                    m.type == raft::MessageType::snapshot_resp;
+        if (acks) last = std::max(last, m.log_index.value);
+    }
+    return last;
+}
+
+// A snapshot from the leader is written, made durable and put in place, and
+// the old log's segments deleted, all on the Flusher's thread for work apart.
+// Meanwhile the loop goes on taking messages in (entries after the
+// snapshot, kept in memory), and the replica neither restores the state
+// machine nor acknowledges anything; once the disk has it all, it restores,
+// persists and applies what came after.
+TEST(ReplicaSnapshot, ASnapshotFromTheLeaderIsInstalledOffTheLoop) {
+    Fixture f;
+    f.segment_bytes = 200;  // several segments for the install to delete
+    auto replica = f.open({1, 2, 3}, false);
+    ASSERT_TRUE(replica);
+    replica->step(append_from_node_2(1, 8));  // 7 records: no local snapshot is due
+    ASSERT_TRUE(f.drive([&] { return f.sm.applied == 7; }));
+    ASSERT_GT(replica->log().segment_count(), 1U);
+    int loop_dir_changes = f.fs.dir_changes_on(f.test_thread);
+
+    replica->step(snapshot_from_node_2());
+    ASSERT_TRUE(f.drive([&] { return f.fs.wait_for_arrivals(1, 0ms); }))
+        << "the install did not reach the disk";
+    EXPECT_TRUE(ends_with_tmp_snapshot(f.fs.arrival_path(1))) << f.fs.arrival_path(1);
+    replica->step(append_from_node_2(50, 53));
+    f.host.run();
+    while (f.loop.run_one(20ms)) f.host.run();
+    EXPECT_EQ(f.sm.restores, 0) << "restored from a snapshot not yet durable";
+    EXPECT_EQ(f.sm.applied, 7U);
+    EXPECT_LT(acknowledged(f.host), 50U)
+        << "acknowledged the snapshot, or entries after it, before it was durable";
+    EXPECT_EQ(replica->log().start_offset(), 0);
+    EXPECT_FALSE(f.snapshot_file()) << "the snapshot was put in place before its fsync";
+
+    f.fs.release(1);
+    ASSERT_TRUE(f.drive([&] { return f.sm.applied == 780; })) << "applied " << f.sm.applied;
+    EXPECT_EQ(f.sm.restores, 1);
+    EXPECT_EQ(acknowledged(f.host), 53U);
+    EXPECT_EQ(replica->log().start_offset(), 50);
+    auto snap = f.snapshot_file();
+    ASSERT_TRUE(snap);
+    EXPECT_EQ(snap->index, 50U);
+    auto names = f.fs.list(f.dir());
+    ASSERT_TRUE(names);
+    size_t logs =
+        std::count_if(names->begin(), names->end(), [](const std::string& n) { return n.ends_with(".log"); });
+    EXPECT_EQ(logs, replica->log().segment_count()) << "segments of the old log are still on disk";
+    // The loop's one change is raft-epochs, recording where term 5 starts in
+    // the new log as the entries after the snapshot are written.
+    std::vector<std::string> on_loop = f.fs.dir_changes_of(f.test_thread);
+    on_loop.erase(on_loop.begin(), on_loop.begin() + loop_dir_changes);
+    for (const std::string& path : on_loop) {
+        EXPECT_TRUE(path.ends_with("/raft-epochs")) << "the loop renamed or deleted " << path;
+    }
+
+    // A restart finds the snapshot and the entries after it.
+    replica.reset();
+    f.sm = CountingStateMachine{};
+    auto reopened = f.open({1, 2, 3}, false);
+    ASSERT_TRUE(reopened);
+    EXPECT_EQ(f.sm.restores, 1);
+    EXPECT_EQ(f.sm.applied, 777U);
+    EXPECT_EQ(reopened->log().start_offset(), 50);
+    EXPECT_EQ(reopened->log().next_offset(), 53) << "the 3 entries after the snapshot were not kept";
+}
+
+// A replica closed while the install's disk work is held waits for it (the
+// directory may be deleted next); one closed before the work began drops it
+// and keeps its old log.
+TEST(ReplicaSnapshot, AReplicaClosedDuringAnInstallWaitsForTheDisk) {
+    Fixture f;
+    auto replica = f.open({1, 2, 3}, false);
+    ASSERT_TRUE(replica);
+    replica->step(append_from_node_2(1, 8));
+    ASSERT_TRUE(f.drive([&] { return f.sm.applied == 7; }));
+    replica->step(snapshot_from_node_2());
+    ASSERT_TRUE(f.drive([&] { return f.fs.wait_for_arrivals(1, 0ms); }))
+        << "the install did not reach the disk";
+
+    Closer closer(replica);
+    // Observed for a bounded time: the close must not return while the work is held.
+    EXPECT_FALSE(closer.closed_within(200ms)) << "the replica closed while its install was still writing";
+    f.fs.release(1);
+    closer.join();
+    auto snap = f.snapshot_file();
+    ASSERT_TRUE(snap) << "the install's work did not finish";
+    EXPECT_EQ(snap->index, 50U);
 }
 
 // A follower whose state machine builds its image in steps (one per turn of

@@ -127,18 +127,24 @@ class GatedFileSystem final : public FileSystem {
     }
     IoResult<Ok> create_dirs(const std::string& dir) override { return _posix.create_dirs(dir); }
     IoResult<Ok> remove(const std::string& path) override {
-        count_dir_change();
+        note_dir_change(path);
         return _posix.remove(path);
     }
     IoResult<Ok> rename(const std::string& from, const std::string& to) override {
-        count_dir_change();
+        note_dir_change(to);
         return _posix.rename(from, to);
     }
     // How many renames and removals `thread` has made.
     int dir_changes_on(std::thread::id thread) {
         std::lock_guard lock(_mutex);
         auto it = _dir_changes.find(thread);
-        return it == _dir_changes.end() ? 0 : it->second;
+        return it == _dir_changes.end() ? 0 : static_cast<int>(it->second.size());
+    }
+    // The files `thread` removed or renamed into place, in order.
+    std::vector<std::string> dir_changes_of(std::thread::id thread) {
+        std::lock_guard lock(_mutex);
+        auto it = _dir_changes.find(thread);
+        return it == _dir_changes.end() ? std::vector<std::string>{} : it->second;
     }
     IoResult<Ok> sync_dir(const std::string& dir) override { return _posix.sync_dir(dir); }
 
@@ -189,9 +195,9 @@ class GatedFileSystem final : public FileSystem {
         }
         _cv.notify_all();
     }
-    void count_dir_change() {
+    void note_dir_change(const std::string& path) {
         std::lock_guard lock(_mutex);
-        ++_dir_changes[std::this_thread::get_id()];
+        _dir_changes[std::this_thread::get_id()].push_back(path);
     }
     void count_completed() {
         std::lock_guard lock(_mutex);
@@ -207,7 +213,7 @@ class GatedFileSystem final : public FileSystem {
     int _open{0};
     int _arrived{0};
     std::vector<std::string> _arrival_paths;
-    std::map<std::thread::id, int> _dir_changes;
+    std::map<std::thread::id, std::vector<std::string>> _dir_changes;
 };
 
 // Whatever a test does, the Flusher's gated fsyncs are let through before it joins.
