@@ -313,10 +313,15 @@ StorageResult<std::unique_ptr<PartitionLog>> PartitionLog::open_empty_at(FileSys
                                                                          int64_t offset, int64_t now_ms) {
     auto names = fs.list(dir);
     if (!names) return io(names.error());
+    std::vector<int64_t> bases;
     for (const std::string& name : *names) {
-        int64_t base = parse_segment_name(name);
-        if (base < 0) continue;
-        if (auto r = fs.remove(join_path(dir, name)); !r) return io(r.error());
+        if (int64_t base = parse_segment_name(name); base >= 0) bases.push_back(base);
+    }
+    // Oldest first, as retention deletes: a crash part way leaves the newer
+    // segments, a log with no hole in it.
+    std::sort(bases.begin(), bases.end());
+    for (int64_t base : bases) {
+        if (auto r = fs.remove(join_path(dir, segment_file_name(base, ".log"))); !r) return io(r.error());
         // A segment's index may be missing (a crash before it was written).
         if (auto r = fs.remove(join_path(dir, segment_file_name(base, ".index")));
             !r && r.error().code != ENOENT)

@@ -550,6 +550,37 @@ TEST_F(PartitionLogTest, ACutPrefixReachesTheDiskOnlyWithRemoveCut) {
     expect_matches_model(*log);
 }
 
+// open_empty_at replaces the files of a log that another object still holds
+// open: the old one keeps serving what it read before (its files are gone
+// from the directory, not from it), the new one starts empty at the offset,
+// and that is what a crash finds.
+TEST_F(PartitionLogTest, OpenEmptyAtReplacesTheFilesOfALogStillOpen) {
+    LogConfig c;
+    std::unique_ptr<PartitionLog> old_log;
+    std::vector<int64_t> bases;
+    ASSERT_NO_FATAL_FAILURE(open_segmented(c, old_log, bases));
+    int64_t offset = old_log->next_offset() + 7;  // a snapshot beyond the log
+    auto fresh = PartitionLog::open_empty_at(fs, dir, c, nullptr, offset, 0);
+    ASSERT_TRUE(fresh) << fresh.error().detail;
+    EXPECT_EQ((*fresh)->start_offset(), offset);
+    EXPECT_EQ((*fresh)->next_offset(), offset);
+    EXPECT_EQ(segment_bases(), std::vector<int64_t>{offset});
+    expect_matches_model(*old_log);  // still read through its open files
+
+    model.clear();
+    ASSERT_NO_FATAL_FAILURE(append(**fresh, make_batch(offset, 3)));
+    ASSERT_TRUE(sync_inline(**fresh));
+    old_log.reset();
+    fresh->reset();
+    fs.crash();
+    auto reopened = open(c);
+    ASSERT_TRUE(reopened);
+    EXPECT_EQ(reopened->start_offset(), offset);
+    EXPECT_EQ(reopened->next_offset(), offset + 3);
+    EXPECT_EQ(segment_bases(), std::vector<int64_t>{offset});
+    expect_matches_model(*reopened);
+}
+
 // ---------------------------------------------------------------------------
 // Retention
 
