@@ -419,6 +419,35 @@ TEST(ReplicaSnapshot, AReplicaClosedBeforeItsCompactionBeganDropsIt) {
     f.expect_whole_log_replays();
 }
 
+// A replica that fails while its compaction's disk work runs (here an
+// fsync of its log fails) writes nothing more once that work is over: the
+// completion finds it failed and begins no other snapshot, though one would
+// be due.
+TEST(ReplicaSnapshot, AReplicaFailedDuringItsCompactionBeginsNoOtherSnapshot) {
+    Fixture f;
+    f.gate_start_offset = true;
+    auto replica = f.leader_with_snapshot_syncing();
+    ASSERT_TRUE(replica);
+    f.fs.release(1);
+    ASSERT_TRUE(f.drive([&] { return f.fs.wait_for_arrivals(2, 0ms); }))
+        << "the compaction did not reach the disk";
+
+    // 12 more entries would make the next snapshot due (at 20 applied)...
+    for (int i = 8; i < 20; ++i) ASSERT_TRUE(f.commit_one(*replica, "v" + std::to_string(i)));
+    // ...and the next append's fsync fails.
+    f.fs.fail_syncs([](const std::string& path) { return path.ends_with(".log"); });
+    EXPECT_FALSE(f.commit_one(*replica, "lost"));
+    ASSERT_TRUE(f.drive([&] { return !replica->failure().empty(); })) << "the replica did not fail";
+    EXPECT_NE(replica->failure().find("injected"), std::string::npos) << replica->failure();
+
+    f.fs.release(1);
+    ASSERT_TRUE(f.drive([&] { return !replica->snapshot_under_way(); })) << "the compaction never finished";
+    f.host.advance(*replica, 100);
+    while (f.loop.run_one(20ms)) f.host.run();
+    EXPECT_FALSE(f.fs.wait_for_arrivals(3, 0ms)) << "a snapshot began after the replica failed";
+    EXPECT_FALSE(f.fs.exists(f.dir() + "/raft-snapshot.tmp"));
+}
+
 // The store itself refuses a second compaction to the staged snapshot while
 // the first one's disk work runs: the replica never asks for one, and the
 // store does not rely on that.

@@ -101,6 +101,7 @@ class GatedFileSystem final : public FileSystem {
         IoResult<Ok> sync() override {
             bool gated = _fs._gated(_path);
             if (gated) _fs.wait_for_permit(_path);
+            if (_fs.failing(_path)) return make_unexpected(IoError{EIO, "fsync " + _path + " (injected)"});
             auto r = _inner->sync();
             if (gated) _fs.count_completed();
             return r;
@@ -133,6 +134,11 @@ class GatedFileSystem final : public FileSystem {
     IoResult<Ok> rename(const std::string& from, const std::string& to) override {
         note_dir_change(to);
         return _posix.rename(from, to);
+    }
+    // From now on, fsyncs of the files `pick` picks fail with EIO.
+    void fail_syncs(std::function<bool(const std::string& path)> pick) {
+        std::lock_guard lock(_mutex);
+        _failing = std::move(pick);
     }
     // How many renames and removals `thread` has made.
     int dir_changes_on(std::thread::id thread) {
@@ -195,6 +201,10 @@ class GatedFileSystem final : public FileSystem {
         }
         _cv.notify_all();
     }
+    bool failing(const std::string& path) {
+        std::lock_guard lock(_mutex);
+        return _failing && _failing(path);
+    }
     void note_dir_change(const std::string& path) {
         std::lock_guard lock(_mutex);
         _dir_changes[std::this_thread::get_id()].push_back(path);
@@ -206,6 +216,7 @@ class GatedFileSystem final : public FileSystem {
 
     PosixFileSystem _posix;
     std::function<bool(const std::string&)> _gated;
+    std::function<bool(const std::string&)> _failing;  // guarded by _mutex
     std::mutex _mutex;
     std::condition_variable _cv;
     int _permits{0};
