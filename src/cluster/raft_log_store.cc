@@ -386,9 +386,9 @@ void RaftLogStore::install_snapshot(std::shared_ptr<const raft::Snapshot> snap, 
     // The disk's order: the snapshot in place, then the log replaced, then
     // the terms' starts dropped; a crash anywhere in it leaves the snapshot
     // and, at worst, log entries that recovery keeps only above it.
-    _log->run_apart([fs = &_fs, dir = _dir, config = _log->config(), flusher = _flusher, snap, now_ms,
-                     had_epochs = !_epochs.empty(), work, self = _self,
-                     done = std::move(done)]() mutable -> std::function<void()> {
+    run_apart([fs = &_fs, dir = _dir, config = _log->config(), flusher = _flusher, snap, now_ms,
+               had_epochs = !_epochs.empty(), work, self = _self,
+               done = std::move(done)]() mutable -> std::function<void()> {
         if (!work->begin()) return [done = std::move(done)] {};  // the store closed first; let go on the loop
         // Held by a shared_ptr: a posted completion must be copyable.
         auto opened = std::make_shared<std::unique_ptr<storage::PartitionLog>>();
@@ -420,6 +420,7 @@ void RaftLogStore::install_snapshot(std::shared_ptr<const raft::Snapshot> snap, 
 
 void RaftLogStore::take_installed(std::shared_ptr<const raft::Snapshot> snap,
                                   std::unique_ptr<storage::PartitionLog> log) {
+    log->reconfigure(_log->config());  // a topic's configs may have changed meanwhile
     _log = std::move(log);
     _stored.clear();
     _recent.clear();
@@ -454,8 +455,8 @@ void RaftLogStore::compact_to(std::shared_ptr<const raft::Snapshot> snap, DiskDo
     // crash anywhere in it leaves a snapshot and the entries after it.
     auto work = std::make_shared<DiskWork>();
     _disk_work = work;
-    _log->run_apart([fs = &_fs, dir = _dir, cut = std::move(*cut), work, self = _self,
-                     done = std::move(done)]() mutable -> std::function<void()> {
+    run_apart([fs = &_fs, dir = _dir, cut = std::move(*cut), work, self = _self,
+               done = std::move(done)]() mutable -> std::function<void()> {
         if (!work->begin()) return [done = std::move(done)] {};  // the store closed first; let go on the loop
         StorageResult<Ok> result = storage::commit_snapshot(*fs, dir);
         if (result) result = storage::PartitionLog::remove_cut(*fs, cut);
@@ -468,6 +469,11 @@ void RaftLogStore::compact_to(std::shared_ptr<const raft::Snapshot> snap, DiskDo
             done(std::move(result));
         };
     });
+}
+
+void RaftLogStore::run_apart(storage::Flusher::Apart work) {
+    if (_flusher == nullptr) return work()();
+    _flusher->run_apart(std::move(work));
 }
 
 RaftLogStore::~RaftLogStore() {

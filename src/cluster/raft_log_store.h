@@ -14,7 +14,7 @@
 //
 // Only the owner's thread uses it (the disk work of compact_to and
 // install_snapshot aside, which runs on the Flusher and touches only the file
-// system and, for an install, the new log it opens). Writes follow the
+// system, the log's logger and, for an install, the new log it opens). Writes follow the
 // persistence contract of raft/node.h: append() then sync() then
 // set_hard_state().
 #pragma once
@@ -114,6 +114,9 @@ class RaftLogStore final : public raft::LogStorage {
     storage::StorageResult<Ok> load_entries();
     // An error naming `what` while a snapshot is staged.
     storage::StorageResult<Ok> refuse_while_staged(const char* what) const;
+    // Runs a snapshot's disk work on the Flusher's thread for work apart, and
+    // its completion on the owner's thread; both at once without a Flusher.
+    void run_apart(storage::Flusher::Apart work);
     // Takes the empty log opened after an installed snapshot.
     void take_installed(std::shared_ptr<const raft::Snapshot> snap,
                         std::unique_ptr<storage::PartitionLog> log);
@@ -125,7 +128,7 @@ class RaftLogStore final : public raft::LogStorage {
 
     storage::FileSystem& _fs;
     std::string _dir;
-    storage::Flusher* _flusher;  // may be null (PartitionLog::open)
+    storage::Flusher* _flusher;  // null in the simulator and some tests: disk work then runs inline
     std::unique_ptr<storage::PartitionLog> _log;
     raft::HardState _hard_state;
     std::shared_ptr<const raft::Snapshot> _snapshot;

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cassert>
 #include <chrono>
 #include <utility>
 
@@ -357,26 +358,25 @@ void Replica::process_ready() {
     rd.messages.clear();
     take_read_states(rd.read_states);
     if (rd.snapshot) return install(std::move(rd), by_leader);
-    apply_committed(rd);
+    // Committed entries are durable here already (raft/node.h): they are
+    // applied now, in parallel with persisting this Ready's new entries.
+    if (!rd.committed.empty()) {
+        apply(rd.committed);
+        rd.committed.clear();
+        release_reads();
+        _host.on_applied(group());
+    }
     _persisting.push_back(InFlight{std::move(rd), ++_ready_seq, term(), by_leader, false, {}});
     persist_entries(_persisting.back());
 }
 
-// Committed entries are durable here already (raft/node.h): they are applied
-// now, in parallel with persisting the Ready's new entries.
-void Replica::apply_committed(raft::Ready& rd) {
-    if (rd.committed.empty()) return;
-    apply(rd.committed);
-    rd.committed.clear();
-    release_reads();
-    _host.on_applied(group());
-}
-
 // A snapshot from the leader replaces the log and the state machine. The
 // store's disk work runs off the loop (writing a large image, deleting every
-// segment); the rest of the Ready (restoring the state machine, applying,
-// persisting the entries after the snapshot) waits for it. Meanwhile no
-// other Ready is taken: this one is in flight, and a follower overlaps none.
+// segment); the rest of the Ready (restoring the state machine, persisting
+// the entries after the snapshot) waits for it. Meanwhile no other Ready is
+// taken: this one is in flight, and a follower overlaps none. (A Ready with a
+// snapshot carries no committed entries: the core hands those out only once
+// the snapshot is persisted.)
 void Replica::install(raft::Ready rd, bool by_leader) {
     std::shared_ptr<const raft::Snapshot> snap = rd.snapshot;
     _persisting.push_back(InFlight{std::move(rd), ++_ready_seq, term(), by_leader, false, {}});
@@ -386,14 +386,16 @@ void Replica::install(raft::Ready rd, bool by_leader) {
             Replica* r = *self;
             if (!r || !r->_failure.empty()) return;
             if (!installed) return r->fail("installing a snapshot", installed.error().detail);
-            InFlight& in_flight = r->_persisting.front();  // the only one
+            assert(r->_persisting.size() == 1);
+            InFlight& in_flight = r->_persisting.front();
             spdlog::info(
                 "{}: the leader's snapshot at index {} ({} bytes) is on disk, in {:.1f} ms off the loop",
                 r->name(), in_flight.ready.snapshot->meta.index.value, in_flight.ready.snapshot->data.size(),
                 seconds_since(started) * 1000);
             r->restore_image(*in_flight.ready.snapshot);
             if (!r->_failure.empty()) return;
-            r->apply_committed(in_flight.ready);
+            r->release_reads();  // reads waiting for an index the snapshot covers
+            r->_host.on_applied(r->group());
             r->persist_entries(in_flight);
         });
 }

@@ -209,7 +209,6 @@ class Replica {
     bool defer_compaction();
     bool may_overlap() const;
     void process_ready();
-    void apply_committed(raft::Ready& rd);
     void install(raft::Ready rd, bool by_leader);
     void persist_entries(InFlight& in_flight);
     void flush_by_policy();

@@ -431,11 +431,6 @@ void PartitionLog::sync(SyncDone done) {
     _flusher->submit([feed = _feed] { return take_round(feed); });
 }
 
-void PartitionLog::run_apart(Flusher::Apart work) {
-    if (_flusher == nullptr) return work()();
-    _flusher->run_apart(std::move(work));
-}
-
 void PartitionLog::sync_file(std::shared_ptr<File> file, Flusher::Done done) {
     if (_flusher == nullptr) return done(file->sync());
     _flusher->sync_apart(std::move(file), std::move(done));

@@ -94,8 +94,9 @@ class PartitionLog {
     };
     StorageResult<PrefixCut> cut_prefix(int64_t offset);
     static StorageResult<Ok> remove_cut(FileSystem& fs, const PrefixCut& cut);
-    // Drops everything and starts again, empty, at `offset` (recovery finding
-    // the log's start past its end, or a batch straddling the snapshot).
+    // Drops everything and starts again, empty, at `offset` (truncate_prefix
+    // past the end; recovery finding the log's start past its end, or a batch
+    // straddling the snapshot).
     StorageResult<Ok> reset(int64_t offset);
     // reset() of a log its caller does not hold open: deletes every segment
     // in `dir`, begins an empty one at `offset`, and opens the result. It
@@ -120,9 +121,6 @@ class PartitionLog {
     // thread for such files (Flusher::sync_apart); inline without a Flusher.
     // `done` runs on the owner's thread.
     void sync_file(std::shared_ptr<File> file, Flusher::Done done);
-    // Runs `work` on the Flusher's thread for work apart from the rounds
-    // (Flusher::run_apart); inline without a Flusher.
-    void run_apart(Flusher::Apart work);
     // Syncs every written file on the calling thread (start-up, recovery).
     StorageResult<Ok> sync_now();
     // Whether the policy calls for a sync now.

@@ -103,6 +103,7 @@ struct Fixture {
     }
     std::string dir() const { return tmp.path() + "/t-0"; }
     uint64_t segment_bytes = 1 << 30;
+    int64_t retention_bytes = -1;
 
     std::unique_ptr<Replica> open(std::vector<uint64_t> voters, bool campaign) {
         ReplicaOptions options;
@@ -114,6 +115,7 @@ struct Fixture {
         options.campaign_if_new = campaign;
         options.snapshot_every = 10;
         options.log.segment_bytes = segment_bytes;
+        options.log.retention_bytes = retention_bytes;
         auto opened = Replica::open(host, options, &sm);
         EXPECT_TRUE(opened.has_value()) << (opened ? "" : opened.error());
         return opened ? std::move(*opened) : nullptr;
@@ -531,11 +533,13 @@ uint64_t acknowledged(const fjord::testing::FakeReplicaHost& host) {
 // the old log's segments deleted, all on the Flusher's thread for work apart.
 // Meanwhile the loop goes on taking messages in (entries after the
 // snapshot, kept in memory), and the replica neither restores the state
-// machine nor acknowledges anything; once the disk has it all, it restores,
+// machine nor acknowledges anything, nor lets retention (due all along)
+// stage a snapshot of its own; once the disk has it all, it restores,
 // persists and applies what came after.
 TEST(ReplicaSnapshot, ASnapshotFromTheLeaderIsInstalledOffTheLoop) {
     Fixture f;
     f.segment_bytes = 200;  // several segments for the install to delete
+    f.retention_bytes = 1;  // and retention would cut all but the last
     auto replica = f.open({1, 2, 3}, false);
     ASSERT_TRUE(replica);
     replica->step(append_from_node_2(1, 8));  // 7 records: no local snapshot is due
@@ -548,8 +552,11 @@ TEST(ReplicaSnapshot, ASnapshotFromTheLeaderIsInstalledOffTheLoop) {
         << "the install did not reach the disk";
     EXPECT_TRUE(ends_with_tmp_snapshot(f.fs.arrival_path(1))) << f.fs.arrival_path(1);
     replica->step(append_from_node_2(50, 53));
+    replica->enforce_retention();  // as the node does every second for a topic's partitions
     f.host.run();
     while (f.loop.run_one(20ms)) f.host.run();
+    EXPECT_TRUE(replica->failure().empty()) << replica->failure();
+    EXPECT_FALSE(f.fs.wait_for_arrivals(2, 0ms)) << "another snapshot began during the install";
     EXPECT_EQ(f.sm.restores, 0) << "restored from a snapshot not yet durable";
     EXPECT_EQ(f.sm.applied, 7U);
     EXPECT_LT(acknowledged(f.host), 50U)
@@ -589,9 +596,9 @@ TEST(ReplicaSnapshot, ASnapshotFromTheLeaderIsInstalledOffTheLoop) {
     EXPECT_EQ(reopened->log().next_offset(), 53) << "the 3 entries after the snapshot were not kept";
 }
 
-// A replica closed while the install's disk work is held waits for it (the
-// directory may be deleted next); one closed before the work began drops it
-// and keeps its old log.
+// A replica closed while the install's disk work is held waits for it: the
+// directory may be deleted next. (Work not yet begun is dropped, as a
+// compaction's is: the two share the store's DiskWork.)
 TEST(ReplicaSnapshot, AReplicaClosedDuringAnInstallWaitsForTheDisk) {
     Fixture f;
     auto replica = f.open({1, 2, 3}, false);

@@ -101,8 +101,9 @@ class GatedFileSystem final : public FileSystem {
         IoResult<Ok> sync() override {
             bool gated = _fs._gated(_path);
             if (gated) _fs.wait_for_permit(_path);
-            if (_fs.failing(_path)) return make_unexpected(IoError{EIO, "fsync " + _path + " (injected)"});
-            auto r = _inner->sync();
+            IoResult<Ok> r = _fs.failing(_path)
+                                 ? make_unexpected(IoError{EIO, "fsync " + _path + " (injected)"})
+                                 : _inner->sync();
             if (gated) _fs.count_completed();
             return r;
         }
