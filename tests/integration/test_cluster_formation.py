@@ -26,6 +26,11 @@ class ClusterFormationTest(unittest.TestCase):
             print("\ncluster settled with controller leader %d after %.2f s"
                   % (leader, time.monotonic() - started))
 
+            # The key-value shards are created once the controller has a
+            # leader, so they may still be electing theirs.
+            cluster.wait_for(lambda: all(cluster.status(n.id)["leaderless_partitions"] == 0 for n in cluster), 15,
+                             "every partition to have a leader, as every node sees it")
+
             # /cluster/status: identical node table on every node.
             tables = []
             for node in cluster:

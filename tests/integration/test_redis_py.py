@@ -297,7 +297,11 @@ class RedisPyTest(unittest.TestCase):
             got = 0
             sock.settimeout(30)
             while got < expected:
-                chunk = sock.recv(1 << 20)
+                try:
+                    chunk = sock.recv(1 << 20)
+                except socket.timeout:
+                    self.fail("no answer for 30 s after %d of %d bytes (the node held at most %d)\n%s"
+                              % (got, expected, held, self.cluster.log_tails()))
                 self.assertTrue(chunk, "the node closed the connection after %d of %d bytes" % (got, expected))
                 got += len(chunk)
             sender.join(timeout=30)
