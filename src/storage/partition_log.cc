@@ -23,6 +23,18 @@ int64_t parse_segment_name(const std::string& name) {
     return v;
 }
 
+// The base offsets of the segments in `dir`, oldest first.
+StorageResult<std::vector<int64_t>> list_segment_bases(FileSystem& fs, const std::string& dir) {
+    auto names = fs.list(dir);
+    if (!names) return io(names.error());
+    std::vector<int64_t> bases;
+    for (const std::string& name : *names) {
+        if (int64_t base = parse_segment_name(name); base >= 0) bases.push_back(base);
+    }
+    std::sort(bases.begin(), bases.end());
+    return bases;
+}
+
 }  // namespace
 
 // What the event loop has written and no sync has taken yet, shared with the
@@ -78,13 +90,9 @@ StorageResult<std::unique_ptr<PartitionLog>> PartitionLog::open(FileSystem& fs, 
     std::unique_ptr<PartitionLog> log(new PartitionLog(fs, std::move(dir), std::move(config), flusher));
     const std::string& d = log->_dir;
     if (auto r = fs.create_dirs(d); !r) return io(r.error());
-    auto names = fs.list(d);
-    if (!names) return io(names.error());
-    std::vector<int64_t> bases;
-    for (const std::string& name : *names) {
-        if (int64_t base = parse_segment_name(name); base >= 0) bases.push_back(base);
-    }
-    std::sort(bases.begin(), bases.end());
+    auto listed = list_segment_bases(fs, d);
+    if (!listed) return make_unexpected(listed.error());
+    const std::vector<int64_t>& bases = *listed;
     for (size_t i = 0; i < bases.size(); ++i) {
         bool active = i + 1 == bases.size();
         auto seg = Segment::open(fs, d, bases[i], log->_config.index_interval_bytes, active, now_ms,
@@ -311,16 +319,11 @@ StorageResult<Ok> PartitionLog::reset(int64_t offset) {
 StorageResult<std::unique_ptr<PartitionLog>> PartitionLog::open_empty_at(FileSystem& fs, std::string dir,
                                                                          LogConfig config, Flusher* flusher,
                                                                          int64_t offset, int64_t now_ms) {
-    auto names = fs.list(dir);
-    if (!names) return io(names.error());
-    std::vector<int64_t> bases;
-    for (const std::string& name : *names) {
-        if (int64_t base = parse_segment_name(name); base >= 0) bases.push_back(base);
-    }
+    auto bases = list_segment_bases(fs, dir);
+    if (!bases) return make_unexpected(bases.error());
     // Oldest first, as retention deletes: a crash part way leaves the newer
     // segments, a log with no hole in it.
-    std::sort(bases.begin(), bases.end());
-    for (int64_t base : bases) {
+    for (int64_t base : *bases) {
         if (auto r = fs.remove(join_path(dir, segment_file_name(base, ".log"))); !r) return io(r.error());
         // A segment's index may be missing (a crash before it was written).
         if (auto r = fs.remove(join_path(dir, segment_file_name(base, ".index")));

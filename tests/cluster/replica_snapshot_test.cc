@@ -176,6 +176,21 @@ struct Fixture {
         return replica;
     }
 
+    // A leader whose compaction's disk work is held at its last fsync (the
+    // log's new start offset), its image already in place. Null, with a
+    // failure, if not.
+    std::unique_ptr<Replica> leader_compacting() {
+        gate_start_offset = true;
+        auto replica = leader_with_snapshot_syncing();
+        if (!replica) return nullptr;
+        fs.release(1);
+        if (!drive([&] { return fs.wait_for_arrivals(2, 0ms); })) {
+            ADD_FAILURE() << "the compaction did not reach the disk";
+            return nullptr;
+        }
+        return replica;
+    }
+
     // A replica reopened on what the disk holds, with no snapshot in place:
     // it starts at offset 0 and replays all 8 records.
     void expect_whole_log_replays() {
@@ -366,12 +381,8 @@ TEST(ReplicaSnapshot, ACompactionsDiskWorkRunsOffTheLoop) {
 // the directory after the replica is gone.
 TEST(ReplicaSnapshot, AReplicaClosedDuringItsCompactionWaitsForTheDisk) {
     Fixture f;
-    f.gate_start_offset = true;
-    auto replica = f.leader_with_snapshot_syncing();
+    auto replica = f.leader_compacting();
     ASSERT_TRUE(replica);
-    f.fs.release(1);
-    ASSERT_TRUE(f.drive([&] { return f.fs.wait_for_arrivals(2, 0ms); }))
-        << "the compaction did not reach the disk";
 
     Closer closer(replica);
     // Observed for a bounded time: the close must not return while the work is held.
@@ -427,12 +438,8 @@ TEST(ReplicaSnapshot, AReplicaClosedBeforeItsCompactionBeganDropsIt) {
 // be due.
 TEST(ReplicaSnapshot, AReplicaFailedDuringItsCompactionBeginsNoOtherSnapshot) {
     Fixture f;
-    f.gate_start_offset = true;
-    auto replica = f.leader_with_snapshot_syncing();
+    auto replica = f.leader_compacting();
     ASSERT_TRUE(replica);
-    f.fs.release(1);
-    ASSERT_TRUE(f.drive([&] { return f.fs.wait_for_arrivals(2, 0ms); }))
-        << "the compaction did not reach the disk";
 
     // 12 more entries would make the next snapshot due (at 20 applied)...
     for (int i = 8; i < 20; ++i) ASSERT_TRUE(f.commit_one(*replica, "v" + std::to_string(i)));
