@@ -101,8 +101,11 @@ TEST(GroupCommit, SyncsRequestedDuringAFlushShareTheNextOne) {
             fs.release(1);
             ASSERT_TRUE(loop.run_until([&] { return first.done(); }));
             ASSERT_TRUE(first.result && *first.result) << first.result->error().detail;
-            // The first flush covered only what was appended before it started.
-            EXPECT_EQ(first.offset(), first_target);
+            // The first flush covered what was appended before it started.
+            // Its round may have been taken while add(3) ran (the Flusher's
+            // thread looks for a next round as soon as one ends), so the first
+            // sync may have waited for the shared round and report its end.
+            EXPECT_TRUE(first.offset() == first_target || first.offset() == last_target) << first.offset();
             ASSERT_TRUE(loop.run_until([&] { return second.done() && third.done() && fourth.done(); }));
             for (const Completion* w : {&second, &third, &fourth}) {
                 ASSERT_TRUE(w->result && *w->result);
