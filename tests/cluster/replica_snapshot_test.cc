@@ -81,6 +81,42 @@ bool ends_with_tmp_start_offset(const std::string& path) {
     return path.ends_with("log-start-offset.tmp");
 }
 
+// Entries `after`+1..`last` of term 5 from node 2, the leader (played by the
+// test), committed up to `last`.
+raft::Message append_from_node_2(uint64_t after, uint64_t last) {
+    raft::Message m;
+    m.type = raft::MessageType::append;
+    m.from = raft::NodeId{2};
+    m.to = raft::NodeId{1};
+    m.term = raft::Term{5};
+    m.log_index = raft::Index{after};
+    m.log_term = raft::Term{after == 1 ? 1U : 5U};
+    for (uint64_t i = after + 1; i <= last; ++i) {
+        raft::Entry e;
+        e.index = raft::Index{i};
+        e.term = raft::Term{5};
+        e.data = storage::encode_batch(0, 0, 0, {storage::Record{"", "r" + std::to_string(i), 0}});
+        m.entries.push_back(std::move(e));
+    }
+    m.commit = raft::Index{last};
+    return m;
+}
+
+// Node 2's snapshot at index 50 in one chunk, its image "777".
+raft::Message snapshot_from_node_2() {
+    raft::Message m;
+    m.type = raft::MessageType::snapshot;
+    m.from = raft::NodeId{2};
+    m.to = raft::NodeId{1};
+    m.term = raft::Term{5};
+    m.log_index = raft::Index{50};
+    m.log_term = raft::Term{5};
+    m.chunk = "777";
+    m.chunk_last = true;
+    m.snapshot_membership.voters = {raft::NodeId{1}, raft::NodeId{2}, raft::NodeId{3}};
+    return m;
+}
+
 // A replica of node 1 in group 7 whose files live in a temp dir, whose syncs
 // run on a Flusher, and whose snapshot fsyncs on the Flusher wait at the gate.
 struct Fixture {
@@ -191,6 +227,25 @@ struct Fixture {
         return replica;
     }
 
+    // A follower of node 2 that has applied 7 records (too few for a
+    // snapshot of its own) and received node 2's snapshot at index 50, whose
+    // install is held at the image's fsync. Null, with a failure, if not.
+    std::unique_ptr<Replica> follower_installing() {
+        auto replica = open({1, 2, 3}, false);
+        if (!replica) return nullptr;
+        replica->step(append_from_node_2(1, 8));
+        if (!drive([&] { return sm.applied == 7; })) {
+            ADD_FAILURE() << "the 7 records were not applied";
+            return nullptr;
+        }
+        replica->step(snapshot_from_node_2());
+        if (!drive([&] { return fs.wait_for_arrivals(1, 0ms); })) {
+            ADD_FAILURE() << "the install did not reach the disk";
+            return nullptr;
+        }
+        return replica;
+    }
+
     // A replica reopened on what the disk holds, with no snapshot in place:
     // it starts at offset 0 and replays all 8 records.
     void expect_whole_log_replays() {
@@ -210,42 +265,6 @@ struct Fixture {
         return loaded ? *loaded : std::nullopt;
     }
 };
-
-// Entries `after`+1..`last` of term 5 from node 2, the leader (played by the
-// test), committed up to `last`.
-raft::Message append_from_node_2(uint64_t after, uint64_t last) {
-    raft::Message m;
-    m.type = raft::MessageType::append;
-    m.from = raft::NodeId{2};
-    m.to = raft::NodeId{1};
-    m.term = raft::Term{5};
-    m.log_index = raft::Index{after};
-    m.log_term = raft::Term{after == 1 ? 1U : 5U};
-    for (uint64_t i = after + 1; i <= last; ++i) {
-        raft::Entry e;
-        e.index = raft::Index{i};
-        e.term = raft::Term{5};
-        e.data = storage::encode_batch(0, 0, 0, {storage::Record{"", "r" + std::to_string(i), 0}});
-        m.entries.push_back(std::move(e));
-    }
-    m.commit = raft::Index{last};
-    return m;
-}
-
-// Node 2's snapshot at index 50 in one chunk, its image "777".
-raft::Message snapshot_from_node_2() {
-    raft::Message m;
-    m.type = raft::MessageType::snapshot;
-    m.from = raft::NodeId{2};
-    m.to = raft::NodeId{1};
-    m.term = raft::Term{5};
-    m.log_index = raft::Index{50};
-    m.log_term = raft::Term{5};
-    m.chunk = "777";
-    m.chunk_last = true;
-    m.snapshot_membership.voters = {raft::NodeId{1}, raft::NodeId{2}, raft::NodeId{3}};
-    return m;
-}
 
 // Closes a replica on a thread of its own, so that the test can watch
 // whether the close returns while disk work it may wait for is held.
@@ -547,16 +566,10 @@ TEST(ReplicaSnapshot, ASnapshotFromTheLeaderIsInstalledOffTheLoop) {
     Fixture f;
     f.segment_bytes = 200;  // several segments for the install to delete
     f.retention_bytes = 1;  // and retention would cut all but the last
-    auto replica = f.open({1, 2, 3}, false);
+    auto replica = f.follower_installing();
     ASSERT_TRUE(replica);
-    replica->step(append_from_node_2(1, 8));  // 7 records: no local snapshot is due
-    ASSERT_TRUE(f.drive([&] { return f.sm.applied == 7; }));
-    ASSERT_GT(replica->log().segment_count(), 1U);
+    ASSERT_GT(replica->log().segment_count(), 1U);  // the old log, still held
     int loop_dir_changes = f.fs.dir_changes_on(f.test_thread);
-
-    replica->step(snapshot_from_node_2());
-    ASSERT_TRUE(f.drive([&] { return f.fs.wait_for_arrivals(1, 0ms); }))
-        << "the install did not reach the disk";
     EXPECT_TRUE(ends_with_tmp_snapshot(f.fs.arrival_path(1))) << f.fs.arrival_path(1);
     replica->step(append_from_node_2(50, 53));
     replica->enforce_retention();  // as the node does every second for a topic's partitions
@@ -608,14 +621,8 @@ TEST(ReplicaSnapshot, ASnapshotFromTheLeaderIsInstalledOffTheLoop) {
 // compaction's is: the two share the store's DiskWork.)
 TEST(ReplicaSnapshot, AReplicaClosedDuringAnInstallWaitsForTheDisk) {
     Fixture f;
-    auto replica = f.open({1, 2, 3}, false);
+    auto replica = f.follower_installing();
     ASSERT_TRUE(replica);
-    replica->step(append_from_node_2(1, 8));
-    ASSERT_TRUE(f.drive([&] { return f.sm.applied == 7; }));
-    replica->step(snapshot_from_node_2());
-    ASSERT_TRUE(f.drive([&] { return f.fs.wait_for_arrivals(1, 0ms); }))
-        << "the install did not reach the disk";
-
     Closer closer(replica);
     // Observed for a bounded time: the close must not return while the work is held.
     EXPECT_FALSE(closer.closed_within(200ms)) << "the replica closed while its install was still writing";
